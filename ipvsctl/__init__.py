@@ -1,0 +1,3 @@
+"""ipvsctl: declarative Linux IPVS direct-routing load balancing."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,79 @@
+"""Self-describing changes and the Plan that carries them.
+
+One Plan type serves the director (IPVS services, real servers, timeouts, sysctls) and the real
+servers (addresses, sysctls, files). A change says what it does in words and as JSON; the opaque
+`payload` is what the executing adapter needs and is never printed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    action: str  # add | edit | delete | drain | set | write | remove
+    subject: str  # service | real-server | timeouts | sysctl | address | file | link
+    target: str  # what it acts on, in the kernel's words: "tcp/192.0.2.10:80"
+    text: str  # one line an engineer reads: "add real server 10.0.0.11:80 (dr, weight 1) to ..."
+    before: Any = None  # JSON-able summary of the old value (None when adding)
+    after: Any = None  # JSON-able summary of the new value (None when deleting)
+    payload: Any = field(default=None, compare=False, repr=False)
+
+    def describe(self) -> str:
+        return self.text
+
+    def to_json(self) -> dict[str, Any]:
+        return {"action": self.action, "subject": self.subject, "target": self.target,
+                "description": self.text, "before": self.before, "after": self.after}
+
+
+@dataclass(frozen=True, slots=True)
+class Noop:
+    """Something that needs no change, and why."""
+
+    subject: str
+    target: str
+    reason: str
+
+    def describe(self) -> str:
+        return self.reason
+
+    def to_json(self) -> dict[str, Any]:
+        return {"subject": self.subject, "target": self.target, "reason": self.reason}
+
+
+@dataclass(slots=True)
+class Plan:
+    changes: list[Change] = field(default_factory=list)
+    noops: list[Noop] = field(default_factory=list)
+    # Counts of entries left untouched, by subject; cheaper than a Noop each at 100k entries.
+    unchanged: dict[str, int] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:  # "is there anything to do?"
+        return bool(self.changes)
+
+    def __iter__(self) -> Iterator[Change]:
+        return iter(self.changes)
+
+    def __len__(self) -> int:
+        return len(self.changes)
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for c in self.changes:
+            k = f"{c.action} {c.subject}"
+            out[k] = out.get(k, 0) + 1
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "changes": [c.to_json() for c in self.changes],
+            "noops": [n.to_json() for n in self.noops],
+            "unchanged": dict(self.unchanged),
+            "warnings": list(self.warnings),
+            "summary": {"pending": len(self.changes), **self.counts()},
+        }

@@ -1,0 +1,254 @@
+"""The IPVS vocabulary as small value objects, in the kernel's own words.
+
+Both the config loader (desired state) and the kernel adapter (observed state) produce these
+types, fully normalised, so the planner compares like with like. Identity lives in the keys;
+comparable settings live in the specs; counters and source locations never take part in equality.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Literal
+
+Protocol = Literal["tcp", "udp", "sctp"]
+Forward = Literal["dr", "tunnel", "nat"]
+TunnelType = Literal["ipip", "gue", "gre"]
+TunnelCsum = Literal["nocsum", "csum", "remcsum"]
+
+PROTOCOLS: tuple[str, ...] = ("tcp", "udp", "sctp")
+FORWARDS: tuple[str, ...] = ("dr", "tunnel", "nat")
+TUNNEL_TYPES: tuple[str, ...] = ("ipip", "gue", "gre")
+TUNNEL_CSUMS: tuple[str, ...] = ("nocsum", "csum", "remcsum")
+# Every scheduler the kernel ships (twos only from Linux 6.2 on).
+SCHEDULERS: tuple[str, ...] = (
+    "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos",
+)
+# Scheduler flags share three kernel bits; their names depend on the scheduler.
+SCHED_FLAG_BITS: dict[str, int] = {
+    "sh-fallback": 0x0008, "sh-port": 0x0010,
+    "mh-fallback": 0x0008, "mh-port": 0x0010,
+}
+PERSISTENCE_ENGINES: tuple[str, ...] = ("sip",)
+DEFAULT_SCHEDULER = "wrr"
+DEFAULT_FORWARD: Forward = "dr"
+DEFAULT_WEIGHT = 1
+DEFAULT_PERSISTENCE_TIMEOUT = 300
+MAX_PERSISTENCE_TIMEOUT = 86400 * 31  # ipvsadm's own limit
+
+
+def family_of(address: str) -> int:
+    """4 or 6 for an address string (already validated)."""
+    return ipaddress.ip_address(address).version
+
+
+def bracket(address: str) -> str:
+    return f"[{address}]" if ":" in address else address
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class ServiceKey:
+    """The kernel's service identity: (family, protocol, VIP, port) or (family, fwmark)."""
+
+    family: int  # 4 or 6
+    protocol: str  # tcp | udp | sctp, or "fwmark" for firewall-mark services
+    address: str  # compressed VIP; "" for fwmark services
+    port: int  # 0 for fwmark services
+    fwmark: int = 0
+
+    @classmethod
+    def vip(cls, protocol: str, address: str, port: int) -> ServiceKey:
+        ip = ipaddress.ip_address(address)
+        return cls(ip.version, protocol, ip.compressed, port, 0)
+
+    @classmethod
+    def mark(cls, fwmark: int, family: int = 4) -> ServiceKey:
+        return cls(family, "fwmark", "", 0, fwmark)
+
+    @property
+    def is_fwmark(self) -> bool:
+        return self.protocol == "fwmark"
+
+    def __str__(self) -> str:
+        if self.is_fwmark:
+            return f"fwmark/{self.fwmark}" + ("/ipv6" if self.family == 6 else "")
+        return f"{self.protocol}/{bracket(self.address)}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class RealServerKey:
+    """A real server within one service: its address and port."""
+
+    address: str
+    port: int
+
+    @classmethod
+    def of(cls, address: str, port: int) -> RealServerKey:
+        return cls(ipaddress.ip_address(address).compressed, port)
+
+    @property
+    def family(self) -> int:
+        return family_of(self.address)
+
+    def __str__(self) -> str:
+        return f"{bracket(self.address)}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class Persistence:
+    timeout: int  # seconds
+    prefix_len: int  # client-address granularity: 32 (IPv4) or 128 (IPv6) = per client address
+    engine: str | None = None  # persistence engine, e.g. "sip"
+
+    def describe(self) -> str:
+        text = f"persistence {self.timeout}s /{self.prefix_len}"
+        return text + (f" engine {self.engine}" if self.engine else "")
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceSpec:
+    """A service's comparable settings (the kernel's HASHED flag never appears here)."""
+
+    scheduler: str = DEFAULT_SCHEDULER
+    scheduler_flags: frozenset[str] = frozenset()
+    persistence: Persistence | None = None
+    one_packet: bool = False
+
+    def describe(self) -> str:
+        parts = [f"scheduler {self.scheduler}"]
+        if self.scheduler_flags:
+            parts.append("flags " + ",".join(sorted(self.scheduler_flags)))
+        if self.persistence:
+            parts.append(self.persistence.describe())
+        if self.one_packet:
+            parts.append("one-packet")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class Tunnel:
+    type: str = "ipip"  # ipip | gue | gre
+    port: int = 0  # GUE destination port
+    csum: str = "nocsum"  # nocsum | csum | remcsum
+
+    def describe(self) -> str:
+        text = self.type + (f" port {self.port}" if self.type == "gue" else "")
+        return text + ("" if self.csum == "nocsum" else f" {self.csum}")
+
+
+@dataclass(frozen=True, slots=True)
+class RealServerSpec:
+    """A real server's comparable settings."""
+
+    weight: int = DEFAULT_WEIGHT
+    forward: str = DEFAULT_FORWARD  # dr | tunnel | nat
+    upper_threshold: int = 0  # 0 = no limit
+    lower_threshold: int = 0
+    tunnel: Tunnel | None = None  # only with forward == "tunnel"
+
+    def describe(self) -> str:
+        parts = [self.forward if not self.tunnel else f"tunnel {self.tunnel.describe()}"]
+        parts.append(f"weight {self.weight}")
+        if self.upper_threshold or self.lower_threshold:
+            parts.append(f"thresholds {self.lower_threshold}..{self.upper_threshold}")
+        return ", ".join(parts)
+
+
+@dataclass(slots=True)
+class Stats:
+    """Transient counters as the kernel reports them; never part of identity or equality."""
+
+    conns: int = 0
+    inpkts: int = 0
+    outpkts: int = 0
+    inbytes: int = 0
+    outbytes: int = 0
+    cps: int = 0
+    inpps: int = 0
+    outpps: int = 0
+    inbps: int = 0
+    outbps: int = 0
+
+
+@dataclass(slots=True)
+class Connections:
+    """Per-real-server connection counts (what draining waits on)."""
+
+    active: int = 0
+    inactive: int = 0
+    persistent: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.active + self.inactive
+
+
+@dataclass(slots=True)
+class RealServer:
+    key: RealServerKey
+    spec: RealServerSpec = RealServerSpec()
+    draining: bool = False  # declared `state: draining` (kept at weight 0, never deleted)
+    source: str | None = field(default=None, compare=False)  # "cluster.yaml:14:9"
+    stats: Stats | None = field(default=None, compare=False)
+    connections: Connections | None = field(default=None, compare=False)
+
+
+@dataclass(slots=True)
+class Service:
+    key: ServiceKey
+    spec: ServiceSpec = ServiceSpec()
+    real_servers: dict[RealServerKey, RealServer] = field(default_factory=dict)
+    name: str | None = field(default=None, compare=False)  # the file's label; the kernel has none
+    source: str | None = field(default=None, compare=False)
+    stats: Stats | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """IPVS connection timeouts in seconds; None = leave as it is."""
+
+    tcp: int | None = None
+    tcpfin: int | None = None
+    udp: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What this file claims: services inside it that the file does not list are removed."""
+
+    networks: tuple[str, ...] = ()  # CIDRs of VIPs
+    fwmarks: tuple[tuple[int, int], ...] = ()  # inclusive ranges
+
+    def claims(self, key: ServiceKey) -> bool:
+        if key.is_fwmark:
+            return any(lo <= key.fwmark <= hi for lo, hi in self.fwmarks)
+        ip = ipaddress.ip_address(key.address)
+        return any(ip in ipaddress.ip_network(net) for net in self.networks)
+
+
+@dataclass(slots=True)
+class Director:
+    """Director-wide settings; None/empty means "not managed"."""
+
+    timeouts: Timeouts = Timeouts()
+    sysctls: dict[str, int] = field(default_factory=dict)  # net.ipv4.vs.<name>
+    drain_timeout: int | None = None  # seconds; None = wait for connections to reach 0
+
+
+@dataclass(slots=True)
+class Cluster:
+    """The desired state, as loaded and validated from a cluster file."""
+
+    services: dict[ServiceKey, Service] = field(default_factory=dict)
+    director: Director = field(default_factory=Director)
+    scope: Scope = Scope()
+    path: str | None = None
+
+
+@dataclass(slots=True)
+class Observed:
+    """The director's live state, as the kernel adapter reads it (normalised)."""
+
+    services: dict[ServiceKey, Service] = field(default_factory=dict)
+    timeouts: Timeouts = Timeouts()
+    sysctls: dict[str, int] = field(default_factory=dict)
