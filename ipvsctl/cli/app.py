@@ -1,0 +1,79 @@
+"""The typer app, and the one place that turns ipvsctl errors into messages and exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from typing import Annotated, TypeVar
+
+import typer
+
+from ipvsctl.errors import ExitCode, IpvsctlError
+
+app = typer.Typer(
+    name="ipvsctl",
+    help=(
+        "Declarative Linux IPVS direct-routing (DR / direct server return) load balancing.\n\n"
+        "On a director: validate, plan and apply a cluster file against the LIVE kernel table, "
+        "touching only what differs. On a real server: put the VIPs on a non-ARP interface "
+        "and set the ARP sysctls, reversibly."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+T = TypeVar("T")
+
+NetnsOpt = Annotated[
+    str | None,
+    typer.Option("--netns", help="Work inside this named network namespace (ip netns).",
+                 show_default=False),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")]
+
+
+def debug_enabled() -> bool:
+    return os.environ.get("IPVSCTL_DEBUG", "") not in ("", "0")
+
+
+def guarded(fn: Callable[[], T]) -> T:
+    """Run a command body: project errors become a message on stderr and their exit code."""
+    try:
+        return fn()
+    except IpvsctlError as exc:
+        for line in exc.lines():
+            typer.echo(f"ipvsctl: {line}" if not line.startswith("  ") else line, err=True)
+        raise typer.Exit(int(exc.exit_code)) from None
+    except KeyboardInterrupt:
+        typer.echo("ipvsctl: interrupted", err=True)
+        raise typer.Exit(130) from None
+    except PermissionError as exc:
+        typer.echo(f"ipvsctl: permission denied: {exc}; run as root (CAP_NET_ADMIN)", err=True)
+        raise typer.Exit(int(ExitCode.ERROR)) from None
+    except (OSError, RuntimeError) as exc:
+        if debug_enabled():
+            raise
+        typer.echo(f"ipvsctl: unexpected error: {exc} (set IPVSCTL_DEBUG=1 for a traceback)",
+                   err=True)
+        raise typer.Exit(int(ExitCode.ERROR)) from None
+
+
+def echo(text: str = "") -> None:
+    typer.echo(text)
+
+
+def warn(text: str) -> None:
+    typer.echo(text, err=True)
+
+
+def exit_with(code: ExitCode) -> None:
+    if code != ExitCode.OK:
+        raise typer.Exit(int(code))
+
+
+def flush() -> None:
+    sys.stdout.flush()
