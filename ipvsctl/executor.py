@@ -65,11 +65,16 @@ def execute(plan: Plan, target: Target, progress: Progress | None = None,
     if result.failed:
         result.not_applied = [c for c in plan.changes if id(c) not in attempted]
     if raise_on_failure and not result.ok:
-        raise PartialApplyError(
-            f"apply stopped: {len(result.applied)} of {len(plan.changes)} changes applied, "
-            f"{len(result.failed)} failed, {len(result.not_applied)} not attempted",
-            applied=[c.describe() for c in result.applied],
-            failed=[f"{o.change.describe()}: {o.error}" for o in result.failed],
-            not_applied=[c.describe() for c in result.not_applied],
-        )
+        raise partial_error(plan, result)
     return result
+
+
+def partial_error(plan: Plan, result: Result) -> PartialApplyError:
+    """What was applied, what failed (with the reason) and what was never attempted."""
+    return PartialApplyError(
+        f"apply stopped: {len(result.applied)} of {len(plan.changes)} changes applied, "
+        f"{len(result.failed)} failed, {len(result.not_applied)} not attempted",
+        applied=[c.describe() for c in result.applied],
+        failed=[f"{o.change.describe()}: {o.error}" for o in result.failed],
+        not_applied=[c.describe() for c in result.not_applied],
+    )

@@ -1,0 +1,155 @@
+"""Director commands: validate, plan, apply, show, export, schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ipvsctl import printer
+from ipvsctl.cli.app import DryRunOpt, JsonOpt, NetnsOpt, app, echo, exit_with, guarded
+from ipvsctl.errors import ExitCode
+from ipvsctl.executor import Outcome
+
+FileArg = Annotated[Path, typer.Argument(help="Cluster file (YAML) with the desired services.",
+                                         show_default=False)]
+PruneOpt = Annotated[bool, typer.Option(
+    "--prune", help="Also remove services ipvsctl did not create and the file's scope does not "
+                    "claim (e.g. made by hand with ipvsadm).")]
+VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v",
+                                          help="Also list what needs no change, and why.")]
+
+
+def _load(path: Path) -> Any:
+    from ipvsctl.config import load
+
+    return load(path)
+
+
+@app.command()
+def validate(file: FileArg, json_out: JsonOpt = False) -> None:
+    """Check a cluster file without touching the kernel; every problem at once, at file:line:col."""
+
+    def run() -> None:
+        cluster = _load(file)
+        n_rs = sum(len(s.real_servers) for s in cluster.services.values())
+        if json_out:
+            echo(printer.to_json({"valid": True, "services": len(cluster.services),
+                                  "real_servers": n_rs}))
+        else:
+            echo(f"{file}: valid ({len(cluster.services)} services, {n_rs} real servers)")
+
+    guarded(run)
+
+
+@app.command()
+def plan(file: FileArg, netns: NetnsOpt = None, prune: PruneOpt = False,
+         json_out: JsonOpt = False, verbose: VerboseOpt = False) -> None:
+    """Show what `apply` would change in the live kernel table. Exit 0: nothing to do;
+    2: changes pending; 1: error."""
+
+    def run() -> ExitCode:
+        from ipvsctl.director import plan_cluster
+
+        cluster = _load(file)
+        the_plan, _ = plan_cluster(cluster, netns=netns, prune=prune)
+        if json_out:
+            echo(printer.to_json(the_plan.to_json()))
+        else:
+            for line in printer.plan_lines(the_plan, verbose=verbose):
+                echo(line)
+        return ExitCode.CHANGES if the_plan else ExitCode.OK
+
+    exit_with(guarded(run))
+
+
+@app.command()
+def apply(file: FileArg, netns: NetnsOpt = None, prune: PruneOpt = False,
+          dry_run: DryRunOpt = False, json_out: JsonOpt = False,
+          verbose: VerboseOpt = False) -> None:
+    """Make the kernel's IPVS table match the file, changing only what differs, in place.
+
+    Unchanged services and real servers are never touched, so their connections carry on.
+    Removed real servers are drained (weight 0) and deleted once their connections end."""
+
+    def progress(outcome: Outcome) -> None:
+        if not json_out:
+            echo(printer.progress_line(outcome))
+
+    def run() -> None:
+        from ipvsctl.director import apply_cluster
+
+        cluster = _load(file)
+        the_plan, result = apply_cluster(cluster, netns=netns, prune=prune, dry_run=dry_run,
+                                         progress=progress)
+        if json_out:
+            echo(printer.to_json({"dry_run": dry_run, "plan": the_plan.to_json(),
+                                  "applied": len(result.applied)}))
+        elif dry_run:
+            for line in printer.plan_lines(the_plan, verbose=verbose):
+                echo(line)
+        else:
+            if verbose:
+                for noop in the_plan.noops:
+                    echo(f"  = {noop.describe()}")
+            for warning in the_plan.warnings:
+                echo(f"  ! {warning}")
+            echo(f"Applied {len(result.applied)} change(s). " + printer.summary(the_plan))
+
+    guarded(run)
+
+
+@app.command()
+def show(netns: NetnsOpt = None, json_out: JsonOpt = False) -> None:
+    """The live IPVS table with connection, packet and byte counters."""
+
+    def run() -> None:
+        from ipvsctl.ipvs import IpvsAdapter
+        from ipvsctl.show import show_json, show_lines
+
+        with IpvsAdapter(netns) as adapter:
+            observed = adapter.observe(with_stats=True)
+        if json_out:
+            echo(printer.to_json(show_json(observed)))
+        else:
+            for line in show_lines(observed):
+                echo(line)
+
+    guarded(run)
+
+
+@app.command()
+def export(netns: NetnsOpt = None,
+           output: Annotated[Path | None, typer.Option(
+               "--output", "-o", help="Write to this file (atomically) instead of stdout.")] = None,
+           ) -> None:
+    """Print the live kernel table as a cluster file; `plan` on it shows no changes."""
+
+    def run() -> None:
+        from ipvsctl.config import dump
+        from ipvsctl.ipvs import IpvsAdapter
+        from ipvsctl.model import Cluster
+        from ipvsctl.statefile import atomic_write
+
+        with IpvsAdapter(netns) as adapter:
+            observed = adapter.observe()
+        text = dump(Cluster(services=observed.services))
+        if output:
+            atomic_write(output, text)
+        else:
+            typer.echo(text, nl=False)
+
+    guarded(run)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of the cluster file (for editors and CI linters)."""
+
+    def run() -> None:
+        from ipvsctl.config import schema as cluster_schema
+
+        echo(printer.to_json(cluster_schema()))
+
+    guarded(run)

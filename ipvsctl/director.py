@@ -1,0 +1,132 @@
+"""Director workflow: observe the live kernel, plan against the file, apply under a lock.
+
+What ipvsctl manages survives crashes: before any change, the record of managed services is
+widened to everything this apply may create; after it, narrowed to what the file lists plus
+what is still draining. A service ipvsctl never recorded (made by hand or by another tool) is
+left alone unless the file's scope claims it or --prune is given.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from ipvsctl.changes import Plan
+from ipvsctl.executor import Outcome, Result, execute, partial_error
+from ipvsctl.model import Cluster, Observed, ServiceKey
+from ipvsctl.planner import Ownership, drain_id, plan_director
+from ipvsctl.statefile import exclusive_lock, read_record, write_record
+
+RECORD = "director"
+
+
+def _key_to_json(key: ServiceKey) -> list[Any]:
+    return [key.family, key.protocol, key.address, key.port, key.fwmark]
+
+
+def _key_from_json(data: Any) -> ServiceKey:
+    family, protocol, address, port, fwmark = data
+    return ServiceKey(int(family), str(protocol), str(address), int(port), int(fwmark))
+
+
+@dataclass(slots=True)
+class Record:
+    managed: set[ServiceKey]
+    drains: dict[str, float]
+
+    @classmethod
+    def load(cls, netns: str | None) -> Record:
+        data = read_record(RECORD, netns)
+        return cls({_key_from_json(k) for k in data.get("managed", [])},
+                   {str(k): float(v) for k, v in data.get("drains", {}).items()})
+
+    def save(self, netns: str | None) -> None:
+        write_record(RECORD, netns, {
+            "managed": sorted(_key_to_json(k) for k in self.managed),
+            "drains": dict(sorted(self.drains.items())),
+        })
+
+
+def _adapter(netns: str | None) -> Any:
+    from ipvsctl.ipvs import IpvsAdapter  # the only module that speaks IPVS netlink
+
+    return IpvsAdapter(netns)
+
+
+def plan_cluster(cluster: Cluster, *, netns: str | None = None, prune: bool = False,
+                 adapter: Any = None) -> tuple[Plan, Observed]:
+    """Read-only: what would `apply` change right now?"""
+    own = adapter is None
+    adapter = adapter or _adapter(netns)
+    try:
+        observed = adapter.observe()
+        record = Record.load(netns)
+        plan = plan_director(cluster, observed, Ownership(frozenset(record.managed), prune),
+                             now=time.time(), drains=record.drains)
+        return plan, observed
+    finally:
+        if own:
+            adapter.close()
+
+
+def apply_cluster(cluster: Cluster, *, netns: str | None = None, prune: bool = False,
+                  dry_run: bool = False, progress: Callable[[Outcome], None] | None = None,
+                  adapter: Any = None) -> tuple[Plan, Result]:
+    """Make the kernel match the cluster; the whole sequence runs under the apply lock."""
+    own = adapter is None
+    with exclusive_lock("apply", netns):
+        adapter = adapter or _adapter(netns)
+        try:
+            return _apply_locked(cluster, adapter, netns, prune, dry_run, progress)
+        finally:
+            if own:
+                adapter.close()
+
+
+def _apply_locked(cluster: Cluster, adapter: Any, netns: str | None, prune: bool,
+                  dry_run: bool, progress: Callable[[Outcome], None] | None
+                  ) -> tuple[Plan, Result]:
+    observed: Observed = adapter.observe()
+    record = Record.load(netns)
+    now = time.time()
+    plan = plan_director(cluster, observed, Ownership(frozenset(record.managed), prune),
+                         now=now, drains=record.drains)
+    if dry_run or not plan:
+        _settle(record, cluster, observed, [], now)
+        if not dry_run:
+            record.save(netns)
+        return plan, Result()
+    # Widen first: a crash from here on still knows every service it may have created.
+    record.managed |= set(cluster.services)
+    record.save(netns)
+    result = execute(plan, adapter, progress, raise_on_failure=False)
+    _settle(record, cluster, observed, result.applied, now)
+    record.save(netns)
+    if not result.ok:
+        raise partial_error(plan, result)
+    return plan, result
+
+
+def _settle(record: Record, cluster: Cluster, observed: Observed, applied: Iterable[Any],
+            now: float) -> None:
+    """Narrow the record to what is in the file or still present, and track drains."""
+    deleted: set[ServiceKey] = set()
+    for change in applied:
+        if change.subject == "service" and change.action == "delete":
+            deleted.add(change.payload.key)
+        elif change.subject == "real-server":
+            service, rs = change.payload
+            if change.action == "drain":
+                record.drains.setdefault(drain_id(service, rs), now)
+            elif change.action == "delete":
+                record.drains.pop(drain_id(service, rs), None)
+    present = set(observed.services) - deleted
+    record.managed = set(cluster.services) | (record.managed & present)
+    # Forget drains of real servers that are back in the file or gone from the kernel.
+    live = {drain_id(k, rs) for k, svc in observed.services.items() if k not in deleted
+            for rs in svc.real_servers.values()}
+    wanted = {drain_id(k, rs) for k, svc in cluster.services.items()
+              for rs in svc.real_servers.values()}
+    record.drains = {d: t for d, t in record.drains.items() if d in live and d not in wanted}

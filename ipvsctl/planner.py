@@ -1,0 +1,254 @@
+"""The director planner: desired Cluster + observed kernel state -> ordered, self-describing Plan.
+
+Pure: data in, data out. No pyroute2, no os, no subprocess. Everything is keyed by value
+objects, so the diff is a handful of dict lookups per entry, never a nested loop.
+
+Order of changes (so capacity never dips and references always exist):
+  director settings, add services, edit services, add real servers, edit real servers,
+  drain real servers, delete real servers, delete services.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Set
+from typing import Any
+
+from ipvsctl.changes import Change, Noop, Plan
+from ipvsctl.model import (
+    Cluster,
+    Observed,
+    RealServer,
+    RealServerSpec,
+    Service,
+    ServiceKey,
+    ServiceSpec,
+    Timeouts,
+)
+
+ORDER = ("settings", "add-service", "edit-service", "add-rs", "edit-rs", "drain-rs", "delete-rs",
+         "delete-service")
+
+
+def drain_id(service: ServiceKey, rs: RealServer) -> str:
+    """The key under which a drain's start time is recorded."""
+    return f"{service}|{rs.key}"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Ownership:
+    """Which observed services this run may change or remove."""
+
+    managed: Set[ServiceKey] = frozenset()  # recorded as created by ipvsctl
+    prune: bool = False  # claim every service in the kernel
+
+    def owns(self, key: ServiceKey, cluster: Cluster) -> bool:
+        return self.prune or key in self.managed or cluster.scope.claims(key)
+
+
+def plan_director(desired: Cluster, observed: Observed, ownership: Ownership = Ownership(),
+                  *, now: float = 0.0, drains: Mapping[str, float] | None = None) -> Plan:
+    drains = drains or {}
+    buckets: dict[str, list[Change]] = {name: [] for name in ORDER}
+    plan = Plan()
+    label = desired.path or "the cluster file"
+    _plan_settings(desired, observed, buckets["settings"], plan)
+
+    kept_services = kept_rs = 0
+    for key in sorted(desired.services):
+        want = desired.services[key]
+        have = observed.services.get(key)
+        if have is None:
+            buckets["add-service"].append(_service_change("add", want))
+            buckets["add-rs"].extend(_rs_change("add", key, rs) for rs in
+                                     _sorted_rs(want))
+            continue
+        if want.spec != have.spec:
+            buckets["edit-service"].append(_edit_service(want, have))
+        else:
+            kept_services += 1
+        for rs_key in sorted(want.real_servers):
+            rs = want.real_servers[rs_key]
+            old = have.real_servers.get(rs_key)
+            if old is None:
+                buckets["add-rs"].append(_rs_change("add", key, rs))
+            elif old.spec != rs.spec:
+                buckets["edit-rs"].append(_edit_rs(key, rs, old))
+            else:
+                kept_rs += 1
+        for rs_key in sorted(set(have.real_servers) - set(want.real_servers)):
+            _remove_rs(key, have.real_servers[rs_key], desired, now, drains, buckets, plan,
+                       f"not in {label}")
+
+    for key in sorted(set(observed.services) - set(desired.services)):
+        have = observed.services[key]
+        if not ownership.owns(key, desired):
+            plan.noops.append(Noop("service", str(key),
+                                   f"service {key} is not managed by ipvsctl "
+                                   "(made by another tool); left alone"))
+            continue
+        _remove_service(have, desired, now, drains, buckets, plan, label)
+
+    for name in ORDER:
+        plan.changes.extend(buckets[name])
+    plan.unchanged = {"services": kept_services, "real servers": kept_rs}
+    return plan
+
+
+def _plan_settings(desired: Cluster, observed: Observed, out: list[Change], plan: Plan) -> None:
+    want_t, have_t = desired.director.timeouts, observed.timeouts
+    diffs = [(f, getattr(have_t, f), getattr(want_t, f)) for f in ("tcp", "tcpfin", "udp")
+             if getattr(want_t, f) is not None and getattr(want_t, f) != getattr(have_t, f)]
+    if diffs:
+        text = "set IPVS timeouts " + ", ".join(f"{f} {old}s -> {new}s" for f, old, new in diffs)
+        out.append(Change("set", "timeouts", "ipvs-timeouts", text,
+                          before=dataclasses.asdict(have_t), after=dataclasses.asdict(want_t),
+                          payload=want_t))
+    elif want_t != Timeouts():
+        plan.noops.append(Noop("timeouts", "ipvs-timeouts", "IPVS timeouts already as declared"))
+    for name in sorted(desired.director.sysctls):
+        value = desired.director.sysctls[name]
+        full = f"net.ipv4.vs.{name}"
+        current = observed.sysctls.get(name)
+        if current is None:
+            plan.warnings.append(f"sysctl {full} does not exist in this kernel; not set")
+        elif current != value:
+            out.append(Change("set", "sysctl", full, f"set sysctl {full} {current} -> {value}",
+                              before=current, after=value, payload=(name, value)))
+        else:
+            plan.noops.append(Noop("sysctl", full, f"sysctl {full} already {value}"))
+
+
+def _sorted_rs(service: Service) -> list[RealServer]:
+    return [service.real_servers[k] for k in sorted(service.real_servers)]
+
+
+def _named(service: Service) -> str:
+    return f"{service.key}" + (f" ({service.name})" if service.name else "")
+
+
+def _spec_json(spec: ServiceSpec | RealServerSpec) -> dict[str, Any]:
+    data = dataclasses.asdict(spec)
+    if isinstance(spec, ServiceSpec):
+        data["scheduler_flags"] = sorted(spec.scheduler_flags)
+    return data
+
+
+def _service_change(action: str, service: Service, note: str = "") -> Change:
+    spec = service.spec
+    if action == "add":
+        text = f"add service {_named(service)} [{spec.describe()}]"
+        return Change("add", "service", str(service.key), text, after=_spec_json(spec),
+                      payload=service)
+    text = f"delete service {_named(service)}" + (f" ({note})" if note else "")
+    return Change("delete", "service", str(service.key), text, before=_spec_json(spec),
+                  payload=service)
+
+
+def _field_diffs(old: Any, new: Any) -> str:
+    parts = []
+    for f in dataclasses.fields(new):
+        a, b = getattr(old, f.name), getattr(new, f.name)
+        if a != b:
+            parts.append(f"{f.name.replace('_', ' ')} {_show(a)} -> {_show(b)}")
+    return ", ".join(parts)
+
+
+def _show(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, frozenset):
+        return ",".join(sorted(value)) or "none"
+    if hasattr(value, "describe"):
+        return str(value.describe())
+    return str(value)
+
+
+def _edit_service(want: Service, have: Service) -> Change:
+    text = f"edit service {_named(want)} in place: {_field_diffs(have.spec, want.spec)}"
+    return Change("edit", "service", str(want.key), text, before=_spec_json(have.spec),
+                  after=_spec_json(want.spec), payload=want)
+
+
+def _rs_target(service: ServiceKey, rs: RealServer) -> str:
+    return f"{service} -> {rs.key}"
+
+
+def _rs_change(action: str, service: ServiceKey, rs: RealServer) -> Change:
+    text = f"add real server {rs.key} ({rs.spec.describe()}) to {service}"
+    return Change(action, "real-server", _rs_target(service, rs), text,
+                  after=_spec_json(rs.spec), payload=(service, rs))
+
+
+def _edit_rs(service: ServiceKey, want: RealServer, have: RealServer) -> Change:
+    diffs = _field_diffs(have.spec, want.spec)
+    text = f"edit real server {want.key} in {service} in place: {diffs}"
+    if want.draining and have.spec.weight != 0:
+        text += " (declared draining)"
+    return Change("edit", "real-server", _rs_target(service, want), text,
+                  before=_spec_json(have.spec), after=_spec_json(want.spec),
+                  payload=(service, want))
+
+
+def _conns(rs: RealServer) -> int:
+    return rs.connections.total if rs.connections else 0
+
+
+def _remove_rs(service: ServiceKey, have: RealServer, desired: Cluster, now: float,
+               drains: Mapping[str, float], buckets: dict[str, list[Change]], plan: Plan,
+               why: str) -> bool:
+    """Plan the graceful removal of one real server. True when it is deleted in this plan."""
+    conns = _conns(have)
+    target = _rs_target(service, have)
+    if conns == 0:
+        text = f"delete real server {have.key} from {service} ({why}; no connections)"
+        buckets["delete-rs"].append(Change("delete", "real-server", target, text,
+                                           before=_spec_json(have.spec),
+                                           payload=(service, have)))
+        return True
+    if have.spec.weight != 0:
+        drained = RealServer(have.key, dataclasses.replace(have.spec, weight=0))
+        text = (f"drain real server {have.key} in {service} ({why}): weight "
+                f"{have.spec.weight} -> 0, {conns} connection(s) left; "
+                "deleted once they reach 0")
+        buckets["drain-rs"].append(Change("drain", "real-server", target, text,
+                                          before=_spec_json(have.spec),
+                                          after=_spec_json(drained.spec),
+                                          payload=(service, drained)))
+        return False
+    timeout = desired.director.drain_timeout
+    started = drains.get(drain_id(service, have))
+    if timeout is not None and started is not None and now - started >= timeout:
+        text = (f"delete real server {have.key} from {service} ({why}; drain timeout "
+                f"{timeout}s reached with {conns} connection(s) left)")
+        buckets["delete-rs"].append(Change("delete", "real-server", target, text,
+                                           before=_spec_json(have.spec),
+                                           payload=(service, have)))
+        return True
+    left = ""
+    if timeout is not None and started is not None:
+        left = f", {max(0, int(timeout - (now - started)))}s until the drain timeout"
+    plan.noops.append(Noop("real-server", target,
+                           f"real server {have.key} in {service} is draining: "
+                           f"{conns} connection(s) left{left}"))
+    return False
+
+
+def _remove_service(have: Service, desired: Cluster, now: float, drains: Mapping[str, float],
+                    buckets: dict[str, list[Change]], plan: Plan, label: str) -> None:
+    """A service leaves once all its real servers have drained (or it has none with traffic)."""
+    busy = [rs for rs in _sorted_rs(have) if _conns(rs) > 0]
+    if not busy:
+        n = len(have.real_servers)
+        buckets["delete-service"].append(
+            _service_change("delete", have, f"not in {label}; {n} real server(s), no connections"))
+        return
+    scratch: dict[str, list[Change]] = {name: [] for name in ORDER}
+    done = [_remove_rs(have.key, rs, desired, now, drains, scratch, plan,
+                       f"service not in {label}") for rs in busy]
+    if all(done):
+        buckets["delete-service"].append(
+            _service_change("delete", have, f"not in {label}; drain timeout reached"))
+        return
+    # Drain the busy ones; the idle ones stay until the service goes (no churn meanwhile).
+    buckets["drain-rs"].extend(scratch["drain-rs"])
