@@ -397,7 +397,7 @@ class _Builder:
             engine = self.r.choice(v, f"{where}.engine", R.PERSISTENCE_ENGINES,
                                    "persistence engine")
             if engine and key and key.protocol != "udp":
-                what = "a fwmark service" if key.is_fwmark else f"protocol {key.protocol}"
+                what = "a fwmark service" if key.is_fwmark else key.protocol
                 self.r.error(v, f"{where}.engine", f"engine {engine} needs protocol udp, "
                                                    f"not {what}")
         return Persistence(timeout, prefix, engine)

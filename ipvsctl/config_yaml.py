@@ -28,8 +28,8 @@ _TYPE_NAMES = {
     TAG + "map": "a mapping",
     TAG + "seq": "a list",
 }
-# YAML 1.1 (PyYAML) reads `010` as octal 8: almost never what a port or weight meant.
-_OCTAL = re.compile(r"[-+]?0[0-7_]+$")
+_LEADING_ZERO = re.compile(r"0[0-9]+$")
+_DIGITS = re.compile(r"[-+]?[0-9]+$")
 
 Pairs = dict[str, tuple[ScalarNode, Node]]
 
@@ -156,13 +156,18 @@ class Reader:
     # -- scalars --------------------------------------------------------------------------------
 
     def integer(self, node: Node, where: str, lo: int, hi: int) -> int | None:
-        if not isinstance(node, ScalarNode) or node.tag != TAG + "int":
-            self.error(node, where, f"must be an integer, not {kind(node)}")
+        if isinstance(node, ScalarNode) and node.tag in (TAG + "int", TAG + "str") \
+                and node.style is None and _LEADING_ZERO.match(node.value):
+            # YAML 1.1 reads 010 as octal 8 and 080 as a string: neither is what was meant.
+            reads = "an octal number" if node.tag == TAG + "int" else "text"
+            self.error(node, where, f"write {node.value.lstrip('0') or '0'} without the "
+                                    f"leading zero (YAML reads {node.value} as {reads})")
             return None
-        if _OCTAL.match(node.value):
-            plain = node.value.lstrip("+-0_") or "0"
-            self.error(node, where, f"write {plain} without the leading zero "
-                                    f"(YAML reads {node.value} as an octal number)")
+        if not isinstance(node, ScalarNode) or node.tag != TAG + "int":
+            quoted = isinstance(node, ScalarNode) and node.style in ("'", '"') \
+                and _DIGITS.match(node.value)
+            hint = " (remove the quotes)" if quoted else ""
+            self.error(node, where, f"must be an integer, not {kind(node)}{hint}")
             return None
         value = self._constructor.construct_yaml_int(node)
         if not lo <= value <= hi:
@@ -204,6 +209,8 @@ def compose(text: str, problems: Problems) -> Node | None:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = exc.problem or exc.context or "cannot parse"
+        if exc.context and problem.startswith("but "):  # "expected a single document ..."
+            problem = f"{exc.context}, {problem}"
         problems.add_at(line, col, "", f"invalid YAML: {problem}")
         return None
     except yaml.YAMLError as exc:  # e.g. a ReaderError for a control character
