@@ -37,12 +37,14 @@ class Noop:
     subject: str
     target: str
     reason: str
+    waiting: bool = False  # settles by itself (a drain waiting on connections): `--wait` waits
 
     def describe(self) -> str:
         return self.reason
 
     def to_json(self) -> dict[str, Any]:
-        return {"subject": self.subject, "target": self.target, "reason": self.reason}
+        return {"subject": self.subject, "target": self.target, "reason": self.reason,
+                "waiting": self.waiting}
 
 
 @dataclass(slots=True)
@@ -61,6 +63,10 @@ class Plan:
 
     def __len__(self) -> int:
         return len(self.changes)
+
+    @property
+    def waiting(self) -> list[Noop]:
+        return [n for n in self.noops if n.waiting]
 
     def counts(self) -> dict[str, int]:
         out: dict[str, int] = {}

@@ -130,3 +130,32 @@ def _settle(record: Record, cluster: Cluster, observed: Observed, applied: Itera
     wanted = {drain_id(k, rs) for k, svc in cluster.services.items()
               for rs in svc.real_servers.values()}
     record.drains = {d: t for d, t in record.drains.items() if d in live and d not in wanted}
+
+
+def apply_and_wait(cluster: Cluster, *, netns: str | None = None, prune: bool = False,
+                   progress: Callable[[Outcome], None] | None = None,
+                   waiting: Callable[[Plan], None] | None = None, interval: float = 2.0,
+                   timeout: float | None = None,
+                   sleep: Callable[[float], None] = time.sleep) -> tuple[Plan, Result]:
+    """Apply, then keep applying until no drain is waiting on connections.
+
+    Each round re-reads the kernel, so killing this loop and starting it again resumes the
+    same drains: their state lives in the kernel (weight 0, not in the file) and their start
+    times in the record, never only in this process's memory.
+    """
+    started = time.monotonic()
+    total = Result()
+    while True:
+        plan, result = apply_cluster(cluster, netns=netns, prune=prune, progress=progress)
+        total.applied.extend(result.applied)
+        if not plan.waiting:
+            return plan, total
+        if waiting:
+            waiting(plan)
+        if timeout is not None and time.monotonic() - started >= timeout:
+            from ipvsctl.errors import IpvsctlError
+
+            raise IpvsctlError(f"--wait gave up after {timeout:.0f}s with "
+                               f"{len(plan.waiting)} real server(s) still draining; "
+                               "rerun to keep waiting")
+        sleep(interval)

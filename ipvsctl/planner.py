@@ -230,7 +230,7 @@ def _remove_rs(service: ServiceKey, have: RealServer, desired: Cluster, now: flo
         left = f", {max(0, int(timeout - (now - started)))}s until the drain timeout"
     plan.noops.append(Noop("real-server", target,
                            f"real server {have.key} in {service} is draining: "
-                           f"{conns} connection(s) left{left}"))
+                           f"{conns} connection(s) left{left}", waiting=True))
     return False
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from ipvsctl import printer
+from ipvsctl.changes import Plan
 from ipvsctl.cli.app import DryRunOpt, JsonOpt, NetnsOpt, app, echo, exit_with, guarded
 from ipvsctl.errors import ExitCode
 from ipvsctl.executor import Outcome
@@ -67,7 +68,13 @@ def plan(file: FileArg, netns: NetnsOpt = None, prune: PruneOpt = False,
 @app.command()
 def apply(file: FileArg, netns: NetnsOpt = None, prune: PruneOpt = False,
           dry_run: DryRunOpt = False, json_out: JsonOpt = False,
-          verbose: VerboseOpt = False) -> None:
+          verbose: VerboseOpt = False,
+          wait: Annotated[bool, typer.Option(
+              "--wait", help="Block until every draining real server has no connections left "
+                             "and is deleted, showing progress.")] = False,
+          wait_timeout: Annotated[float | None, typer.Option(
+              "--wait-timeout", help="Give up waiting after this many seconds (exit 1).",
+              show_default=False)] = None) -> None:
     """Make the kernel's IPVS table match the file, changing only what differs, in place.
 
     Unchanged services and real servers are never touched, so their connections carry on.
@@ -77,12 +84,22 @@ def apply(file: FileArg, netns: NetnsOpt = None, prune: PruneOpt = False,
         if not json_out:
             echo(printer.progress_line(outcome))
 
+    def show_waiting(current: Plan) -> None:
+        if not json_out:
+            for noop in current.waiting:
+                echo(f"  . {noop.describe()}")
+
     def run() -> None:
-        from ipvsctl.director import apply_cluster
+        from ipvsctl.director import apply_and_wait, apply_cluster
 
         cluster = _load(file)
-        the_plan, result = apply_cluster(cluster, netns=netns, prune=prune, dry_run=dry_run,
-                                         progress=progress)
+        if wait and not dry_run:
+            the_plan, result = apply_and_wait(cluster, netns=netns, prune=prune,
+                                              progress=progress, waiting=show_waiting,
+                                              timeout=wait_timeout)
+        else:
+            the_plan, result = apply_cluster(cluster, netns=netns, prune=prune,
+                                             dry_run=dry_run, progress=progress)
         if json_out:
             echo(printer.to_json({"dry_run": dry_run, "plan": the_plan.to_json(),
                                   "applied": len(result.applied)}))
@@ -95,6 +112,8 @@ def apply(file: FileArg, netns: NetnsOpt = None, prune: PruneOpt = False,
                     echo(f"  = {noop.describe()}")
             for warning in the_plan.warnings:
                 echo(f"  ! {warning}")
+            for noop in the_plan.waiting:
+                echo(f"  . {noop.describe()} (rerun, or use --wait)")
             echo(f"Applied {len(result.applied)} change(s). " + printer.summary(the_plan))
 
     guarded(run)
