@@ -1,0 +1,292 @@
+"""IpvsAdapter: the one object that reads and changes the kernel's IPVS table.
+
+Methods are thin: the wire format lives in _wire, model translation in _translate, the socket in
+_socket and the wording of refusals in _explain.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Generator, Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import NamedTuple
+
+from ipvsctl import model as m
+from ipvsctl.changes import Change
+from ipvsctl.errors import HostError, IpvsctlError, KernelError
+from ipvsctl.executor import Outcome
+from ipvsctl.ipvs import _consts as C
+from ipvsctl.ipvs import _translate as t
+from ipvsctl.ipvs import _wire as w
+from ipvsctl.ipvs._explain import change_error
+from ipvsctl.ipvs._modules import modprobe, module_loaded
+from ipvsctl.ipvs._socket import Channel, FamilyMissing, Refused
+from ipvsctl.netns import run_in_netns, sysctl_path_parts, write_sysctl
+
+BATCH = 256  # requests per send(): measured fast, and a failure costs at most one batch
+VS_SYSCTL_DIR = Path("/proc/sys/net/ipv4/vs")
+_FLAGS_AT = 6  # offset of nlmsg_flags in a request
+_ACKED = struct.pack("=H", C.NLM_F_REQUEST | C.NLM_F_ACK)
+_SVC_CMD = {"add": C.CMD_NEW_SERVICE, "edit": C.CMD_SET_SERVICE, "delete": C.CMD_DEL_SERVICE}
+_DEST_CMD = {"add": C.CMD_NEW_DEST, "edit": C.CMD_SET_DEST, "drain": C.CMD_SET_DEST,
+             "delete": C.CMD_DEL_DEST}
+
+
+class _Pending(NamedTuple):
+    change: Change
+    seq: int
+    request: bytes
+    module_problem: str | None
+
+
+class IpvsAdapter:
+    """Implements ipvsctl.executor.Target for one network namespace's IPVS table."""
+
+    def __init__(self, netns: str | None = None, *, load_modules: bool = True) -> None:
+        self.netns = netns
+        self.load_modules = load_modules
+        self.writes = 0  # netlink write requests sent (one per change)
+        self._chan: Channel | None = None
+        self._idents: dict[m.ServiceKey, bytes] = {}
+        self._module_problems: dict[str, str | None] = {}
+
+    # ---- lifecycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> IpvsAdapter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._chan is not None:
+            self._chan.close()
+            self._chan = None
+
+    def _channel(self) -> Channel:
+        if self._chan is None:
+            try:
+                self._chan = Channel.open(self.netns)
+            except FamilyMissing:
+                if not self.load_modules:
+                    raise KernelError("IPVS is not available: the ip_vs kernel module is not "
+                                      "loaded") from None
+                problem = modprobe("ip_vs")
+                if problem is not None:
+                    raise KernelError("IPVS is not available: the ip_vs kernel module is not "
+                                      "loaded and could not be loaded (modprobe ip_vs: "
+                                      f"{problem})") from None
+                try:
+                    self._chan = Channel.open(self.netns)
+                except FamilyMissing:
+                    raise KernelError("IPVS is not available: modprobe ip_vs succeeded but "
+                                      "the kernel has no IPVS netlink family") from None
+        return self._chan
+
+    def ensure_module(self, name: str) -> str | None:
+        """Load a scheduler or persistence-engine module; None if present, else the problem."""
+        if name not in self._module_problems:
+            problem = None
+            if not module_loaded(name) and self.load_modules:
+                why = modprobe(name)
+                if why is not None:
+                    problem = f"module {name} is not available (modprobe {name}: {why})"
+            self._module_problems[name] = problem
+        return self._module_problems[name]
+
+    # ---- reading -----------------------------------------------------------------------------
+
+    def observe(self, *, with_stats: bool = False) -> m.Observed:
+        chan = self._channel()
+
+        def service(buf: bytearray, r: w.Reply) -> w.ServiceRecord:
+            return w.service_record(buf, w.genl_attrs(buf, r)[C.CMD_ATTR_SERVICE], with_stats)
+
+        records = chan.dump(C.CMD_GET_SERVICE, b"", service)
+        services: dict[m.ServiceKey, m.Service] = {}
+        for rec in records:
+            svc = t.service_of(rec)
+            ident = w.service_id(rec.af, rec.protocol, rec.addr, rec.port, rec.fwmark)
+            svc.real_servers = self._real_servers(chan, ident, rec.af, with_stats)
+            services[svc.key] = svc
+        return m.Observed(services=services, timeouts=self.timeouts(),
+                          sysctls=self.sysctls())
+
+    def _real_servers(self, chan: Channel, ident: bytes, af: int,
+                      with_stats: bool) -> dict[m.RealServerKey, m.RealServer]:
+        def dest(buf: bytearray, r: w.Reply) -> m.RealServer:
+            span = w.genl_attrs(buf, r)[C.CMD_ATTR_DEST]
+            return t.real_server_of(w.dest_record(buf, span, af, with_stats))
+
+        found = chan.dump(C.CMD_GET_DEST, w.nested(C.CMD_ATTR_SERVICE, ident), dest)
+        return {rs.key: rs for rs in found}
+
+    def timeouts(self) -> m.Timeouts:
+        (attrs,) = self._channel().request(C.CMD_GET_CONFIG)
+
+        def get(kind: int) -> int | None:
+            raw = attrs.get(kind)
+            return int.from_bytes(raw[:4], "little") if raw else None
+
+        return m.Timeouts(get(C.CMD_ATTR_TIMEOUT_TCP), get(C.CMD_ATTR_TIMEOUT_TCP_FIN),
+                          get(C.CMD_ATTR_TIMEOUT_UDP))
+
+    def sysctls(self) -> dict[str, int]:
+        """Every integer in /proc/sys/net/ipv4/vs/ of the namespace (others, e.g. cpu lists,
+        are skipped)."""
+
+        def read() -> dict[str, int]:
+            out: dict[str, int] = {}
+            if not VS_SYSCTL_DIR.is_dir():
+                return out
+            for path in sorted(VS_SYSCTL_DIR.iterdir()):
+                try:
+                    out[path.name] = int(path.read_text().strip())
+                except (OSError, ValueError):
+                    continue
+            return out
+
+        return run_in_netns(self.netns, read)
+
+    def info(self) -> tuple[str, int]:
+        """(IPVS version, connection hash table size), as `ipvsadm` prints in its header."""
+        (attrs,) = self._channel().request(C.CMD_GET_INFO)
+        version = int.from_bytes(attrs.get(C.INFO_ATTR_VERSION, b"\0" * 4)[:4], "little")
+        size = int.from_bytes(attrs.get(C.INFO_ATTR_CONN_TAB_SIZE, b"\0" * 4)[:4], "little")
+        return f"{version >> 16 & 0xFF}.{version >> 8 & 0xFF}.{version & 0xFF}", size
+
+    # ---- whole-table commands ----------------------------------------------------------------
+
+    def zero(self) -> None:
+        """Zero every counter."""
+        self.writes += 1
+        self._channel().request(C.CMD_ZERO)
+
+    def flush(self) -> None:
+        """Delete every service of this namespace."""
+        self.writes += 1
+        self._channel().request(C.CMD_FLUSH)
+
+    # ---- changes -----------------------------------------------------------------------------
+
+    def execute(self, changes: Sequence[Change]) -> Iterator[Outcome]:
+        chan = self._channel()
+        pending: list[_Pending] = []
+        for change in changes:
+            if change.subject in ("service", "real-server"):
+                try:
+                    pending.append(self._encode(chan, change))
+                except IpvsctlError as exc:
+                    if (yield from self._flush(chan, pending)):
+                        return
+                    yield Outcome(change, str(exc))
+                    return
+                if len(pending) >= BATCH:
+                    failed = yield from self._flush(chan, pending)
+                    pending = []
+                    if failed:
+                        return
+                continue
+            failed = yield from self._flush(chan, pending)
+            pending = []
+            if failed:
+                return
+            outcome = self._apply_other(chan, change)
+            yield outcome
+            if not outcome.ok:
+                return
+        yield from self._flush(chan, pending)
+
+    def _ident(self, key: m.ServiceKey) -> bytes:
+        ident = self._idents.get(key)
+        if ident is None:
+            ident = t.service_ident(key)
+            if len(self._idents) < 200_000:
+                self._idents[key] = ident
+        return ident
+
+    def _encode(self, chan: Channel, change: Change) -> _Pending:
+        seq = chan.next_seq()
+        flags = C.NLM_F_REQUEST
+        problem = None
+        if change.subject == "service":
+            svc: m.Service = change.payload
+            cmd = _SVC_CMD[change.action]
+            ident = self._ident(svc.key)
+            if cmd == C.CMD_DEL_SERVICE:
+                body = ident
+            else:
+                problem = self.ensure_module(f"ip_vs_{svc.spec.scheduler}")
+                if svc.spec.persistence and svc.spec.persistence.engine:
+                    problem = problem or self.ensure_module(
+                        f"ip_vs_pe_{svc.spec.persistence.engine}")
+                body = t.service_body(svc.key, svc.spec, ident)
+            request = w.svc_request(chan.family, cmd, flags, seq, body)
+        else:
+            key, rs = change.payload
+            cmd = _DEST_CMD[change.action]
+            dest = t.dest_ident(rs.key) if cmd == C.CMD_DEL_DEST else t.dest_body(rs)
+            request = w.dest_request(chan.family, cmd, flags, seq, self._ident(key), dest)
+        return _Pending(change, seq, request, problem)
+
+    def _flush(self, chan: Channel,
+               pending: list[_Pending]) -> Generator[Outcome, None, bool]:
+        """Send one batch; yield an Outcome per change; return True if any failed."""
+        if not pending:
+            return False
+        requests = [p.request for p in pending]
+        last = requests[-1]
+        requests[-1] = last[:_FLAGS_AT] + _ACKED + last[_FLAGS_AT + 2:]
+        self.writes += len(requests)
+        try:
+            failures = chan.batch(requests, pending[0].seq, pending[-1].seq)
+        except KernelError as exc:
+            for p in pending:
+                yield Outcome(p.change, str(exc))
+            return True
+        for p in pending:
+            a = failures.get(p.seq)
+            if a is None:
+                yield Outcome(p.change)
+                continue
+            text = change_error(a.error, p.change.subject, p.change.action, p.change.payload,
+                                p.module_problem)
+            yield Outcome(p.change, text + (f" (kernel: {a.message})" if a.message else ""))
+        return bool(failures)
+
+    def _apply_other(self, chan: Channel, change: Change) -> Outcome:
+        try:
+            if change.subject == "timeouts" and change.action == "set":
+                self._set_timeouts(chan, change.payload)
+            elif change.subject == "sysctl" and change.action == "set":
+                name, value = change.payload
+                path = sysctl_path_parts("net", "ipv4", "vs", name)
+                write_sysctl(path, str(int(value)), self.netns)
+            else:
+                return Outcome(change, f"the IPVS adapter cannot {change.action} a "
+                                       f"{change.subject}")
+        except (KernelError, HostError) as exc:
+            return Outcome(change, str(exc))
+        return Outcome(change)
+
+    def _set_timeouts(self, chan: Channel, value: m.Timeouts) -> None:
+        # An absent attribute keeps the kernel's current value (and so does 0).
+        body = w.timeouts_body(value.tcp, value.tcpfin, value.udp)
+        if not body:
+            return
+        self.writes += 1
+        try:
+            chan.request(C.CMD_SET_CONFIG, body)
+        except Refused as exc:
+            raise KernelError(change_error(exc.errno, "timeouts", "set", value)) from exc
+
+
+def ipvs_available(netns: str | None = None) -> bool:
+    """True if IPVS answers in netns right now (no module is loaded to find out)."""
+    try:
+        Channel.open(netns).close()
+    except (FamilyMissing, IpvsctlError, OSError):
+        return False
+    return True

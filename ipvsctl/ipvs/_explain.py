@@ -1,0 +1,83 @@
+"""The kernel's refusals in words a network engineer acts on, given what was being changed."""
+
+from __future__ import annotations
+
+import errno
+import os
+from typing import Any
+
+from ipvsctl import model as m
+
+LO_DOWN_HINT = (
+    "the kernel rejected the real server address; in a fresh network namespace bring `lo` up "
+    "(ip link set lo up): the kernel checks the address type against the namespace's routes")
+
+
+def _generic(err: int) -> str:
+    name = errno.errorcode.get(err, str(err))
+    return f"{os.strerror(err).lower()} ({name})"
+
+
+def service_error(err: int, action: str, service: m.Service,
+                  module_problem: str | None = None) -> str:
+    spec = service.spec
+    if err == errno.EEXIST and action == "add":
+        return "the service already exists"
+    if err == errno.ESRCH:
+        return "no such service"
+    if err == errno.ENOENT and action in ("add", "edit"):
+        if module_problem:
+            return module_problem
+        engine = spec.persistence.engine if spec.persistence else None
+        text = f"scheduler module ip_vs_{spec.scheduler} is not available"
+        if engine:
+            text += f" (or persistence engine module ip_vs_pe_{engine})"
+        return text
+    if err == errno.EINVAL and action in ("add", "edit"):
+        return ("the kernel rejected the service settings (scheduler flags, persistence "
+                "timeout or netmask)")
+    if err == errno.EAFNOSUPPORT:
+        return "this kernel's IPVS has no IPv6 support"
+    return _generic(err)
+
+
+def real_server_error(err: int, action: str, service_key: m.ServiceKey,
+                      rs: m.RealServer) -> str:
+    spec = rs.spec
+    if err == errno.ESRCH:
+        return f"no such service {service_key}"
+    if err == errno.EEXIST and action == "add":
+        return "the real server already exists in this service"
+    if err == errno.ENOENT and action in ("edit", "drain", "delete"):
+        return "no such real server in this service"
+    if err == errno.ERANGE:
+        return (f"lower threshold {spec.lower_threshold} is above upper threshold "
+                f"{spec.upper_threshold}")
+    if err in (errno.EINVAL, errno.ENOENT) and action in ("add", "edit", "drain"):
+        mixed = not service_key.is_fwmark and rs.key.family != service_key.family
+        if mixed and spec.forward != "tunnel":
+            return ("a real server of another address family than the service needs tunnel "
+                    "forwarding")
+        if spec.forward == "tunnel" and spec.tunnel and spec.tunnel.type == "gue" \
+                and not spec.tunnel.port:
+            return "a GUE tunnel needs a destination port"
+        if spec.forward == "tunnel" and spec.tunnel and spec.tunnel.csum == "remcsum" \
+                and spec.tunnel.type != "gue":
+            return "remote checksum offload (remcsum) needs a GUE tunnel"
+        return LO_DOWN_HINT
+    if err == errno.EAFNOSUPPORT:
+        return "this kernel cannot mix address families in one service"
+    return _generic(err)
+
+
+def change_error(err: int, subject: str, action: str, payload: Any,
+                 module_problem: str | None = None) -> str:
+    if err == errno.EPERM:
+        return "permission denied: changing IPVS needs root (CAP_NET_ADMIN)"
+    if subject == "service":
+        return service_error(err, action, payload, module_problem)
+    if subject == "real-server":
+        return real_server_error(err, action, payload[0], payload[1])
+    if subject == "timeouts" and err == errno.EINVAL:
+        return "the kernel rejected the timeouts (each must be 0..2147483 seconds)"
+    return _generic(err)

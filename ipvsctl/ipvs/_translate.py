@@ -1,0 +1,194 @@
+"""Model objects <-> IPVS wire attributes: the one private translator behind the adapter.
+
+Normalisation happens here and only here: the kernel's HASHED flag is stripped, scheduler flag
+bits get their scheduler's names, persistence netmasks become prefix lengths, and the settings a
+non-persistent service must still send (netmask all-ones, timeout 0) are filled in.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+
+from ipvsctl import model as m
+from ipvsctl.errors import KernelError
+from ipvsctl.ipvs import _consts as C
+from ipvsctl.ipvs import _wire as w
+
+PROTO_NUM = {"tcp": C.IPPROTO_TCP, "udp": C.IPPROTO_UDP, "sctp": C.IPPROTO_SCTP}
+PROTO_NAME = {v: k for k, v in PROTO_NUM.items()}
+AF_OF_FAMILY = {4: C.AF_INET, 6: C.AF_INET6}
+FAMILY_OF_AF = {C.AF_INET: 4, C.AF_INET6: 6}
+FWD_NUM = {"nat": C.CONN_F_MASQ, "tunnel": C.CONN_F_TUNNEL, "dr": C.CONN_F_DROUTE,
+           "local": C.CONN_F_LOCALNODE}
+FWD_NAME = {v: k for k, v in FWD_NUM.items()}
+TUN_TYPE_NUM = {"ipip": C.TUNNEL_TYPE_IPIP, "gue": C.TUNNEL_TYPE_GUE, "gre": C.TUNNEL_TYPE_GRE}
+TUN_TYPE_NAME = {v: k for k, v in TUN_TYPE_NUM.items()}
+TUN_CSUM_NUM = {"nocsum": C.TUNNEL_FLAG_NOCSUM, "csum": C.TUNNEL_FLAG_CSUM,
+                "remcsum": C.TUNNEL_FLAG_REMCSUM}
+_SCHED_BITS = (C.SVC_F_SCHED1, C.SVC_F_SCHED2, C.SVC_F_SCHED3)
+# ipvsadm's names for the three scheduler flag bits of schedulers that give them no meaning.
+_GENERIC_FLAG = {"flag-1": C.SVC_F_SCHED1, "flag-2": C.SVC_F_SCHED2, "flag-3": C.SVC_F_SCHED3}
+
+
+# ---- addresses -------------------------------------------------------------------------------
+
+def pack_address(address: str) -> tuple[int, bytes]:
+    """(AF_INET|AF_INET6, packed bytes) for an address string."""
+    if ":" in address:
+        return C.AF_INET6, socket.inet_pton(socket.AF_INET6, address)
+    return C.AF_INET, socket.inet_pton(socket.AF_INET, address)
+
+
+_TEXT_CACHE: dict[bytes, str] = {}
+
+
+def address_text(raw: bytes) -> str:
+    """Compressed text of a packed address, spelt exactly like ipaddress (the config's form)."""
+    text = _TEXT_CACHE.get(raw)
+    if text is None:
+        if len(raw) == 4:
+            text = socket.inet_ntop(socket.AF_INET, raw)
+        else:
+            text = ipaddress.IPv6Address(raw).compressed
+        if len(_TEXT_CACHE) < 1_000_000:
+            _TEXT_CACHE[raw] = text
+    return text
+
+
+# ---- services --------------------------------------------------------------------------------
+
+def service_ident(key: m.ServiceKey) -> bytes:
+    af = AF_OF_FAMILY[key.family]
+    if key.is_fwmark:
+        return w.service_id(af, 0, b"", 0, key.fwmark)
+    proto = PROTO_NUM.get(key.protocol)
+    if proto is None:
+        raise KernelError(f"service {key}: protocol {key.protocol!r} is not one IPVS knows")
+    return w.service_id(af, proto, pack_address(key.address)[1], key.port, 0)
+
+
+def scheduler_flag_bits(spec: m.ServiceSpec) -> int:
+    bits = 0
+    for name in spec.scheduler_flags:
+        bit = m.SCHED_FLAG_BITS.get(name) if name.startswith(spec.scheduler + "-") else None
+        bit = bit or _GENERIC_FLAG.get(name)
+        if bit is None:
+            raise KernelError(f"scheduler flag {name!r} does not apply to scheduler "
+                              f"{spec.scheduler!r}")
+        bits |= bit
+    return bits
+
+
+def scheduler_flag_names(scheduler: str, flags: int) -> frozenset[str]:
+    names = []
+    for i, bit in enumerate(_SCHED_BITS, start=1):
+        if flags & bit:
+            named = [n for n, b in m.SCHED_FLAG_BITS.items()
+                     if b == bit and n.startswith(scheduler + "-")]
+            names.append(named[0] if named else f"flag-{i}")
+    return frozenset(names)
+
+
+def netmask_bytes(family: int, prefix_len: int) -> bytes:
+    """The kernel's persistence netmask: an IPv4 mask, or an IPv6 prefix length (host order)."""
+    if family == 6:
+        return prefix_len.to_bytes(4, "little")
+    return ((0xFFFFFFFF << (32 - prefix_len)) & 0xFFFFFFFF).to_bytes(4, "big")
+
+
+def prefix_len_of(family: int, raw: bytes) -> int:
+    if family == 6:
+        return int.from_bytes(raw, "little")
+    mask = int.from_bytes(raw, "big")
+    return 32 - ((~mask & 0xFFFFFFFF).bit_length())
+
+
+def service_body(key: m.ServiceKey, spec: m.ServiceSpec, ident: bytes | None = None) -> bytes:
+    """Full service attributes, as ipvsadm sends them."""
+    flags = scheduler_flag_bits(spec)
+    if spec.one_packet:
+        flags |= C.SVC_F_ONEPACKET
+    full_prefix = 128 if key.family == 6 else 32
+    timeout, prefix, engine = 0, full_prefix, None
+    if spec.persistence is not None:
+        flags |= C.SVC_F_PERSISTENT
+        timeout = spec.persistence.timeout
+        prefix = spec.persistence.prefix_len
+        engine = spec.persistence.engine
+    return w.service_full(ident if ident is not None else service_ident(key), spec.scheduler,
+                          flags, timeout, netmask_bytes(key.family, prefix), engine)
+
+
+def stats_of(values: tuple[int, ...] | None) -> m.Stats | None:
+    return m.Stats(*values) if values is not None else None
+
+
+def service_of(rec: w.ServiceRecord) -> m.Service:
+    family = FAMILY_OF_AF.get(rec.af, 0)
+    if rec.fwmark:
+        key = m.ServiceKey.mark(rec.fwmark, family)
+    else:
+        proto = PROTO_NAME.get(rec.protocol, str(rec.protocol))
+        key = m.ServiceKey(family, proto, address_text(rec.addr), rec.port, 0)
+    persistence = None
+    if rec.flags & C.SVC_F_PERSISTENT:
+        persistence = m.Persistence(rec.timeout, prefix_len_of(family, rec.netmask),
+                                    rec.pe_name or None)
+    spec = m.ServiceSpec(
+        scheduler=rec.sched,
+        scheduler_flags=scheduler_flag_names(rec.sched, rec.flags),
+        persistence=persistence,
+        one_packet=bool(rec.flags & C.SVC_F_ONEPACKET),
+    )
+    return m.Service(key, spec, {}, None, None, stats_of(rec.stats))
+
+
+# ---- real servers ----------------------------------------------------------------------------
+
+def dest_ident(rs: m.RealServerKey) -> bytes:
+    af, raw = pack_address(rs.address)
+    return w.dest_id(af, raw, rs.port)
+
+
+def dest_body(rs: m.RealServer) -> bytes:
+    spec = rs.spec
+    fwd = FWD_NUM.get(spec.forward)
+    if fwd is None:
+        raise KernelError(f"real server {rs.key}: forwarding method {spec.forward!r} is unknown")
+    tunnel = None
+    if spec.forward == "tunnel":
+        t = spec.tunnel or m.Tunnel()
+        tunnel = (TUN_TYPE_NUM[t.type], t.port, TUN_CSUM_NUM[t.csum])
+    return w.dest_full(dest_ident(rs.key), fwd, spec.weight, spec.upper_threshold,
+                       spec.lower_threshold, tunnel)
+
+
+_SPEC_CACHE: dict[tuple[int, ...], m.RealServerSpec] = {}
+_KEY_CACHE: dict[tuple[bytes, int], m.RealServerKey] = {}
+
+
+def real_server_of(rec: w.DestRecord) -> m.RealServer:
+    """A RealServer from a decoded destination; equal specs and keys are shared objects."""
+    skey = (rec.fwd, rec.weight, rec.u_thresh, rec.l_thresh, rec.tun_type, rec.tun_port,
+            rec.tun_flags)
+    spec = _SPEC_CACHE.get(skey)
+    if spec is None:
+        forward = FWD_NAME.get(rec.fwd & C.CONN_F_FWD_MASK, f"fwd-{rec.fwd}")
+        tunnel = None
+        if forward == "tunnel":
+            csum = ("remcsum" if rec.tun_flags & C.TUNNEL_FLAG_REMCSUM else
+                    "csum" if rec.tun_flags & C.TUNNEL_FLAG_CSUM else "nocsum")
+            tunnel = m.Tunnel(TUN_TYPE_NAME.get(rec.tun_type, str(rec.tun_type)),
+                              rec.tun_port, csum)
+        spec = m.RealServerSpec(rec.weight, forward, rec.u_thresh, rec.l_thresh, tunnel)
+        if len(_SPEC_CACHE) < 100_000:
+            _SPEC_CACHE[skey] = spec
+    kkey = (rec.addr, rec.port)
+    key = _KEY_CACHE.get(kkey)
+    if key is None:
+        key = m.RealServerKey(address_text(rec.addr), rec.port)
+        if len(_KEY_CACHE) < 1_000_000:
+            _KEY_CACHE[kkey] = key
+    return m.RealServer(key, spec, False, None, stats_of(rec.stats),
+                        m.Connections(rec.active, rec.inactive, rec.persistent))

@@ -1,0 +1,310 @@
+"""IPVS generic-netlink messages packed and parsed with `struct`: no objects per attribute.
+
+Pure functions over bytes (no sockets, no model types), so they are tested on any host.
+Byte orders follow the kernel: ports and the IPv4 netmask are big-endian; every other
+integer is in host order; an IPv6 service's "netmask" is a host-order prefix length.
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+from collections.abc import Iterator
+from typing import NamedTuple
+
+from ipvsctl.ipvs import _consts as C
+
+_NLMSGHDR = struct.Struct("=IHHII")  # len, type, flags, seq, pid
+_GENLHDR = struct.Struct("=BBH")  # cmd, version, reserved
+_NLA = struct.Struct("=HH")  # len, type
+_HDR_LEN = _NLMSGHDR.size + _GENLHDR.size  # 20
+_U8 = struct.Struct("=HHB3x")
+_U16 = struct.Struct("=HHH2x")
+_U32 = struct.Struct("=HHI")
+_FLAGS = struct.Struct("=HHII")
+
+
+def _pad(n: int) -> int:
+    return (n + 3) & ~3
+
+
+def attr(kind: int, payload: bytes) -> bytes:
+    """One netlink attribute, padded to 4 bytes."""
+    n = 4 + len(payload)
+    return _NLA.pack(n, kind) + payload + b"\0" * (_pad(n) - n)
+
+
+def nested(kind: int, body: bytes) -> bytes:
+    return _NLA.pack(4 + len(body), kind | C.NLA_F_NESTED) + body
+
+
+def u8(kind: int, value: int) -> bytes:
+    return _U8.pack(5, kind, value)
+
+
+def u16(kind: int, value: int) -> bytes:
+    return _U16.pack(6, kind, value)
+
+
+def be16(kind: int, value: int) -> bytes:
+    return _NLA.pack(6, kind) + value.to_bytes(2, "big") + b"\0\0"
+
+
+def u32(kind: int, value: int) -> bytes:
+    return _U32.pack(8, kind, value)
+
+
+def asciiz(kind: int, text: str) -> bytes:
+    return attr(kind, text.encode("ascii") + b"\0")
+
+
+def message(family: int, cmd: int, flags: int, seq: int, body: bytes = b"") -> bytes:
+    """A complete request: nlmsghdr + genlmsghdr + attributes (pid 0: the kernel fills it)."""
+    return (_NLMSGHDR.pack(_HDR_LEN + len(body), family, flags, seq, 0)
+            + _GENLHDR.pack(cmd, C.GENL_VERSION, 0) + body)
+
+
+# ---- encoding IPVS objects -------------------------------------------------------------------
+
+def service_id(af: int, protocol: int, addr: bytes, port: int, fwmark: int) -> bytes:
+    """The attributes that identify a service (the body of IPVS_CMD_ATTR_SERVICE)."""
+    if fwmark:
+        return u16(C.SVC_ATTR_AF, af) + u32(C.SVC_ATTR_FWMARK, fwmark)
+    return (u16(C.SVC_ATTR_AF, af) + u16(C.SVC_ATTR_PROTOCOL, protocol)
+            + attr(C.SVC_ATTR_ADDR, addr) + be16(C.SVC_ATTR_PORT, port))
+
+
+def service_full(ident: bytes, sched: str, flags: int, timeout: int, netmask: bytes,
+                 pe_name: str | None) -> bytes:
+    """A full service entry (add/edit): identity plus every setting the kernel requires."""
+    body = (ident + asciiz(C.SVC_ATTR_SCHED_NAME, sched)
+            + _FLAGS.pack(12, C.SVC_ATTR_FLAGS, flags, 0xFFFFFFFF)
+            + u32(C.SVC_ATTR_TIMEOUT, timeout) + attr(C.SVC_ATTR_NETMASK, netmask))
+    if pe_name:
+        body += asciiz(C.SVC_ATTR_PE_NAME, pe_name)
+    return body
+
+
+def dest_id(af: int, addr: bytes, port: int) -> bytes:
+    return (attr(C.DEST_ATTR_ADDR, addr) + be16(C.DEST_ATTR_PORT, port)
+            + u16(C.DEST_ATTR_ADDR_FAMILY, af))
+
+
+_DEST_SETTINGS = struct.Struct("=HHI HHI HHI HHI")
+
+
+def dest_full(ident: bytes, fwd: int, weight: int, u_thresh: int, l_thresh: int,
+              tunnel: tuple[int, int, int] | None = None) -> bytes:
+    """A full destination entry; tunnel = (type, port, flags) for tunnelling real servers."""
+    body = ident + _DEST_SETTINGS.pack(
+        8, C.DEST_ATTR_FWD_METHOD, fwd, 8, C.DEST_ATTR_WEIGHT, weight,
+        8, C.DEST_ATTR_U_THRESH, u_thresh, 8, C.DEST_ATTR_L_THRESH, l_thresh)
+    if tunnel is not None:
+        body += (u8(C.DEST_ATTR_TUN_TYPE, tunnel[0]) + be16(C.DEST_ATTR_TUN_PORT, tunnel[1])
+                 + u16(C.DEST_ATTR_TUN_FLAGS, tunnel[2]))
+    return body
+
+
+def svc_request(family: int, cmd: int, flags: int, seq: int, service_body: bytes) -> bytes:
+    return message(family, cmd, flags, seq, nested(C.CMD_ATTR_SERVICE, service_body))
+
+
+def dest_request(family: int, cmd: int, flags: int, seq: int, service_ident: bytes,
+                 dest_body: bytes) -> bytes:
+    return message(family, cmd, flags, seq, nested(C.CMD_ATTR_SERVICE, service_ident)
+                   + nested(C.CMD_ATTR_DEST, dest_body))
+
+
+def timeouts_body(tcp: int | None, tcpfin: int | None, udp: int | None) -> bytes:
+    """SET_CONFIG body; an absent attribute keeps the kernel's current value."""
+    body = b""
+    for kind, value in ((C.CMD_ATTR_TIMEOUT_TCP, tcp), (C.CMD_ATTR_TIMEOUT_TCP_FIN, tcpfin),
+                        (C.CMD_ATTR_TIMEOUT_UDP, udp)):
+        if value is not None:
+            body += u32(kind, value)
+    return body
+
+
+# ---- parsing ---------------------------------------------------------------------------------
+
+class Reply(NamedTuple):
+    type: int
+    flags: int
+    seq: int
+    start: int  # offset of the payload (after nlmsghdr)
+    end: int
+
+
+def replies(buf: bytes | bytearray | memoryview, n: int) -> Iterator[Reply]:
+    """Every netlink message in buf[:n]."""
+    unpack = _NLMSGHDR.unpack_from
+    off = 0
+    while off + 16 <= n:
+        length, kind, flags, seq, _pid = unpack(buf, off)
+        if length < 16 or off + length > n:
+            break
+        yield Reply(kind, flags, seq, off + 16, off + length)
+        off += _pad(length)
+
+
+def attrs(buf: bytes | bytearray | memoryview, start: int, end: int) -> dict[int, tuple[int, int]]:
+    """Attribute type -> (payload start, payload end) for attributes in buf[start:end]."""
+    out: dict[int, tuple[int, int]] = {}
+    unpack = _NLA.unpack_from
+    off = start
+    while off + 4 <= end:
+        length, kind = unpack(buf, off)
+        if length < 4:
+            break
+        out[kind & C.NLA_TYPE_MASK] = (off + 4, off + length)
+        off += (length + 3) & ~3
+    return out
+
+
+class Ack(NamedTuple):
+    seq: int  # the sequence number of the request it answers
+    error: int  # 0 = success, else a positive errno
+    message: str | None  # the kernel's extended-ack text, if any
+
+
+_ERR = struct.Struct("=iIHHII")  # error, then the echoed request's nlmsghdr
+
+
+def ack(buf: bytes | bytearray | memoryview, r: Reply) -> Ack:
+    error, _len, _type, _flags, seq, _pid = _ERR.unpack_from(buf, r.start)
+    text = None
+    if r.flags & C.NLM_F_ACK_TLVS:
+        # With NETLINK_CAP_ACK the echoed request is its header alone (16 bytes).
+        tlv_start = r.start + 4 + (16 if r.flags & C.NLM_F_CAPPED else _len)
+        found = attrs(buf, tlv_start, r.end).get(C.NLMSGERR_ATTR_MSG)
+        if found:
+            text = bytes(buf[found[0]:found[1]]).rstrip(b"\0").decode("utf-8", "replace")
+    return Ack(seq, -error, text)
+
+
+def genl_attrs(buf: bytes | bytearray | memoryview, r: Reply) -> dict[int, tuple[int, int]]:
+    """The top-level attributes of a generic netlink reply."""
+    return attrs(buf, r.start + _GENLHDR.size, r.end)
+
+
+def _u16(buf: bytes | bytearray | memoryview, span: tuple[int, int]) -> int:
+    return int.from_bytes(buf[span[0]:span[0] + 2], sys.byteorder)
+
+
+def get_u32(buf: bytes | bytearray | memoryview, span: tuple[int, int] | None,
+            default: int = 0) -> int:
+    if span is None:
+        return default
+    return int(struct.unpack_from("=I", buf, span[0])[0])
+
+
+def get_text(buf: bytes | bytearray | memoryview, span: tuple[int, int] | None) -> str | None:
+    if span is None:
+        return None
+    return bytes(buf[span[0]:span[1]]).split(b"\0", 1)[0].decode("ascii", "replace")
+
+
+def stats(buf: bytes | bytearray | memoryview, span: tuple[int, int]) -> tuple[int, ...]:
+    """IPVS_STATS_ATTR_CONNS..OUTBPS from a nested stats/stats64 attribute (u32 or u64 each)."""
+    values = [0] * 10
+    for kind, (s, e) in attrs(buf, span[0], span[1]).items():
+        if C.STATS_ATTR_CONNS <= kind <= C.STATS_ATTR_OUTBPS:
+            values[kind - 1] = int.from_bytes(buf[s:e], sys.byteorder)
+    return tuple(values)
+
+
+class ServiceRecord(NamedTuple):
+    af: int
+    protocol: int
+    addr: bytes  # 4 or 16 bytes, as the family says
+    port: int
+    fwmark: int
+    sched: str
+    flags: int
+    timeout: int
+    netmask: bytes  # the raw 4 bytes
+    pe_name: str | None
+    stats: tuple[int, ...] | None
+
+
+def _addr(buf: bytes | bytearray | memoryview, span: tuple[int, int] | None, af: int) -> bytes:
+    if span is None:
+        return b""
+    return bytes(buf[span[0]:span[0] + (16 if af == C.AF_INET6 else 4)])
+
+
+def service_record(buf: bytes | bytearray | memoryview, span: tuple[int, int],
+                   with_stats: bool = False) -> ServiceRecord:
+    """Decode the body of an IPVS_CMD_ATTR_SERVICE attribute."""
+    a = attrs(buf, span[0], span[1])
+    af = _u16(buf, a[C.SVC_ATTR_AF])
+    port_span = a.get(C.SVC_ATTR_PORT)
+    flags_span = a.get(C.SVC_ATTR_FLAGS)
+    netmask_span = a.get(C.SVC_ATTR_NETMASK)
+    st = None
+    if with_stats:
+        sspan = a.get(C.SVC_ATTR_STATS64) or a.get(C.SVC_ATTR_STATS)
+        st = stats(buf, sspan) if sspan else None
+    return ServiceRecord(
+        af=af,
+        protocol=_u16(buf, a[C.SVC_ATTR_PROTOCOL]) if C.SVC_ATTR_PROTOCOL in a else 0,
+        addr=_addr(buf, a.get(C.SVC_ATTR_ADDR), af),
+        port=int.from_bytes(buf[port_span[0]:port_span[0] + 2], "big") if port_span else 0,
+        fwmark=get_u32(buf, a.get(C.SVC_ATTR_FWMARK)),
+        sched=get_text(buf, a.get(C.SVC_ATTR_SCHED_NAME)) or "",
+        flags=get_u32(buf, flags_span),
+        timeout=get_u32(buf, a.get(C.SVC_ATTR_TIMEOUT)),
+        netmask=bytes(buf[netmask_span[0]:netmask_span[0] + 4]) if netmask_span else b"",
+        pe_name=get_text(buf, a.get(C.SVC_ATTR_PE_NAME)) or None,
+        stats=st,
+    )
+
+
+class DestRecord(NamedTuple):
+    af: int
+    addr: bytes
+    port: int
+    fwd: int
+    weight: int
+    u_thresh: int
+    l_thresh: int
+    active: int
+    inactive: int
+    persistent: int
+    tun_type: int
+    tun_port: int
+    tun_flags: int
+    stats: tuple[int, ...] | None
+
+
+def dest_record(buf: bytes | bytearray | memoryview, span: tuple[int, int], service_af: int,
+                with_stats: bool = False) -> DestRecord:
+    """Decode the body of an IPVS_CMD_ATTR_DEST attribute."""
+    a = attrs(buf, span[0], span[1])
+    g = a.get
+    af_span = g(C.DEST_ATTR_ADDR_FAMILY)
+    af = _u16(buf, af_span) if af_span else service_af
+    port_span = g(C.DEST_ATTR_PORT)
+    tport = g(C.DEST_ATTR_TUN_PORT)
+    ttype = g(C.DEST_ATTR_TUN_TYPE)
+    tflags = g(C.DEST_ATTR_TUN_FLAGS)
+    st = None
+    if with_stats:
+        sspan = g(C.DEST_ATTR_STATS64) or g(C.DEST_ATTR_STATS)
+        st = stats(buf, sspan) if sspan else None
+    return DestRecord(
+        af=af,
+        addr=_addr(buf, g(C.DEST_ATTR_ADDR), af),
+        port=int.from_bytes(buf[port_span[0]:port_span[0] + 2], "big") if port_span else 0,
+        fwd=get_u32(buf, g(C.DEST_ATTR_FWD_METHOD)),
+        weight=get_u32(buf, g(C.DEST_ATTR_WEIGHT)),
+        u_thresh=get_u32(buf, g(C.DEST_ATTR_U_THRESH)),
+        l_thresh=get_u32(buf, g(C.DEST_ATTR_L_THRESH)),
+        active=get_u32(buf, g(C.DEST_ATTR_ACTIVE_CONNS)),
+        inactive=get_u32(buf, g(C.DEST_ATTR_INACT_CONNS)),
+        persistent=get_u32(buf, g(C.DEST_ATTR_PERSIST_CONNS)),
+        tun_type=buf[ttype[0]] if ttype else 0,
+        tun_port=int.from_bytes(buf[tport[0]:tport[0] + 2], "big") if tport else 0,
+        tun_flags=_u16(buf, tflags) if tflags else 0,
+        stats=st,
+    )
