@@ -112,7 +112,8 @@ def _service(service: Service) -> dict[str, Any]:
     if spec.one_packet:
         out["one_packet"] = True
     real_servers = sorted(service.real_servers.values(),
-                          key=lambda rs: (int(ipaddress.ip_address(rs.key.address)), rs.key.port))
+                          key=lambda rs: (rs.key.family, int(ipaddress.ip_address(rs.key.address)),
+                                          rs.key.port))
     if real_servers:
         out["real_servers"] = [_real_server(rs, key) for rs in real_servers]
     return out
@@ -151,4 +152,5 @@ def _real_server(rs: RealServer, service: ServiceKey) -> dict[str, Any]:
         out["upper_threshold"] = spec.upper_threshold
     if spec.lower_threshold:
         out["lower_threshold"] = spec.lower_threshold
-    return _Flow(out)
+    # One line per real server while it stays short; longer ones read better as blocks.
+    return _Flow(out) if len(out) <= 4 and "tunnel" not in out else out
