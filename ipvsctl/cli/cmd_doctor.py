@@ -1,0 +1,44 @@
+"""`ipvsctl doctor`: director readiness checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ipvsctl import printer
+from ipvsctl.cli.app import JsonOpt, NetnsOpt, app, echo, exit_with, guarded
+from ipvsctl.errors import ExitCode
+
+
+@app.command()
+def doctor(
+    file: Annotated[Path | None, typer.Argument(
+        help="Cluster file: also check its VIPs, schedulers and kernel features.",
+        show_default=False)] = None,
+    netns: NetnsOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Check this director: IPVS and scheduler modules, director sysctls, VIPs and ARP,
+    kernel-version caveats. One line per finding with a fix; exit 1 if anything fails."""
+
+    def run() -> ExitCode:
+        from ipvsctl.config import load
+        from ipvsctl.doctor import diagnose, gather
+
+        cluster = load(file) if file else None
+        findings = diagnose(gather(netns), cluster)
+        failed = any(f.level == "fail" for f in findings)
+        if json_out:
+            echo(printer.to_json({"ok": not failed,
+                                  "findings": [f.to_json() for f in findings]}))
+        else:
+            for f in findings:
+                echo(f.line())
+            warned = sum(f.level == "warn" for f in findings)
+            echo(f"{'FAILED' if failed else 'OK'}: {len(findings)} checks, "
+                 f"{sum(f.level == 'fail' for f in findings)} failed, {warned} warnings")
+        return ExitCode.ERROR if failed else ExitCode.OK
+
+    exit_with(guarded(run))

@@ -1,0 +1,212 @@
+"""`ipvsctl doctor`: is this director ready for direct routing? One finding per line, with a fix.
+
+Facts are gathered once (gather), then judged by a pure function (diagnose), so every rule is
+testable on plain data.
+"""
+
+from __future__ import annotations
+
+import platform
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ipvsctl.model import Cluster
+from ipvsctl.netns import read_sysctls, run_in_netns, sysctl_path_parts
+from ipvsctl.tunables import applicable, kernel_version
+
+IPVS_MODULE_DIR = "kernel/net/netfilter/ipvs"
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    level: str  # ok | warn | fail
+    subject: str
+    message: str
+    fix: str | None = None
+
+    def line(self) -> str:
+        tag = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}[self.level]
+        return f"{tag} {self.subject}: {self.message}" + (f"\n     fix: {self.fix}"
+                                                           if self.fix else "")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"level": self.level, "subject": self.subject, "message": self.message,
+                "fix": self.fix}
+
+
+@dataclass(slots=True)
+class Facts:
+    release: str
+    ipvs_loaded: bool
+    modules: set[str]  # ip_vs modules this kernel can provide (loaded, built in or on disk)
+    vs_sysctls: dict[str, int]
+    ip_forward: int | None
+    addresses: dict[str, str] = field(default_factory=dict)  # address -> interface
+    arp_ignore: dict[str, int] = field(default_factory=dict)  # interface (and "all") -> value
+
+
+def _available_modules(release: str) -> set[str]:
+    names: set[str] = set()
+    base = Path("/lib/modules") / release
+    for ko in (base / IPVS_MODULE_DIR).glob("*.ko*"):
+        names.add(ko.name.split(".ko")[0])
+    try:
+        for line in (base / "modules.builtin").read_text().splitlines():
+            if "/ipvs/" in line:
+                names.add(Path(line).name.split(".ko")[0])
+    except OSError:
+        pass
+    names |= {p.name for p in Path("/sys/module").glob("ip_vs*")}
+    return names
+
+
+def gather(netns: str | None) -> Facts:
+    release = platform.release()
+
+    def inside() -> tuple[dict[str, str], bool]:
+        from pyroute2 import IPRoute
+
+        with IPRoute() as ipr:
+            links = {link["index"]: link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
+            addrs = {a.get_attr("IFA_ADDRESS"): links.get(a["index"], "?")
+                     for a in ipr.get_addr()}
+        return addrs, Path("/proc/net/ip_vs").exists()
+
+    addresses, loaded = run_in_netns(netns, inside)
+    vs_dir = Path("/proc/sys/net/ipv4/vs")
+    ifaces = sorted(set(addresses.values()) | {"all"})
+    paths = [sysctl_path_parts("net", "ipv4", "ip_forward")]
+    paths += [sysctl_path_parts("net", "ipv4", "conf", i, "arp_ignore") for i in ifaces]
+
+    def list_vs() -> list[Path]:
+        return sorted(vs_dir.iterdir()) if vs_dir.is_dir() else []
+
+    vs_paths = run_in_netns(netns, list_vs)
+    values = read_sysctls(paths + vs_paths, netns)
+
+    def as_int(text: str | None) -> int | None:
+        try:
+            return int(text) if text is not None else None
+        except ValueError:
+            return None
+
+    vs = {p.name: v for p in vs_paths if (v := as_int(values[p])) is not None}
+    arp = {i: v for i, p in zip(ifaces, paths[1:], strict=True)
+           if (v := as_int(values[p])) is not None}
+    return Facts(release, loaded, _available_modules(release), vs, as_int(values[paths[0]]),
+                 addresses, arp)
+
+
+def diagnose(facts: Facts, cluster: Cluster | None = None) -> list[Finding]:
+    out: list[Finding] = []
+    out += _module_findings(facts, cluster)
+    uses_persistence = bool(cluster and any(s.spec.persistence
+                                            for s in cluster.services.values()))
+    declared = cluster.director.sysctls if cluster else {}
+    for t in applicable(facts.release, uses_persistence or cluster is None):
+        have = facts.vs_sysctls.get(t.name)
+        subject = f"net.ipv4.vs.{t.name}"
+        if have is None:
+            continue  # IPVS not loaded yet: the module findings already say so
+        if have == t.recommended:
+            out.append(Finding("ok", subject, f"{have} ({t.reason})"))
+        elif declared.get(t.name) == t.recommended:
+            out.append(Finding("warn", subject, f"{have}, the cluster file sets "
+                               f"{t.recommended}: run `ipvsctl apply`"))
+        else:
+            out.append(Finding("warn", subject, f"is {have}, recommended {t.recommended}: "
+                               f"{t.reason}", f"declare `director: {{sysctls: {{{t.name}: "
+                               f"{t.recommended}}}}}` in the cluster file"))
+    if cluster is not None:
+        out += _vip_findings(facts, cluster)
+        if (any(rs.spec.forward == "nat" for s in cluster.services.values()
+                for rs in s.real_servers.values()) and facts.ip_forward == 0):
+            out.append(Finding("fail", "net.ipv4.ip_forward", "is 0 but NAT real servers need "
+                               "the director to route their replies",
+                               "sysctl -w net.ipv4.ip_forward=1 (and persist it)"))
+        out += _version_findings(facts, cluster)
+    return out
+
+
+def _module_findings(facts: Facts, cluster: Cluster | None) -> list[Finding]:
+    out = []
+    if facts.ipvs_loaded:
+        out.append(Finding("ok", "ip_vs", f"IPVS is loaded (kernel {facts.release})"))
+    elif "ip_vs" in facts.modules:
+        out.append(Finding("ok", "ip_vs", "IPVS is available and is loaded by the first apply"))
+    else:
+        out.append(Finding("fail", "ip_vs", f"kernel {facts.release} has no IPVS module",
+                           "boot a kernel with CONFIG_IP_VS (e.g. Debian's linux-image-amd64)"))
+        return out
+    used: dict[str, list[str]] = {}
+    if cluster is not None:
+        for key, svc in sorted(cluster.services.items()):
+            used.setdefault(svc.spec.scheduler, []).append(str(key))
+            if svc.spec.persistence and svc.spec.persistence.engine:
+                used.setdefault(f"pe_{svc.spec.persistence.engine}", []).append(str(key))
+    for name, services in sorted(used.items()):
+        module = f"ip_vs_{name}"
+        if module in facts.modules:
+            out.append(Finding("ok", module, f"available (used by {len(services)} service(s))"))
+        else:
+            out.append(Finding("fail", module, f"not available in kernel {facts.release}, "
+                               f"used by {', '.join(services[:3])}",
+                               "choose another scheduler or a kernel that has the module"))
+    if cluster is None:
+        scheds = sorted(m.removeprefix("ip_vs_") for m in facts.modules
+                        if m.startswith("ip_vs_") and not m.startswith("ip_vs_pe_")
+                        and m != "ip_vs_ftp")
+        out.append(Finding("ok", "schedulers", "available: " + " ".join(scheds)))
+    return out
+
+
+def _vip_findings(facts: Facts, cluster: Cluster) -> list[Finding]:
+    out = []
+    vips = sorted({k.address for k in cluster.services if not k.is_fwmark})
+    for vip in vips:
+        iface = facts.addresses.get(vip)
+        if iface is None:
+            out.append(Finding("fail", f"VIP {vip}", "is not an address of this director: IPVS "
+                               "only sees packets delivered to a local address",
+                               f"ip addr add {vip}/{32 if ':' not in vip else 128} dev <the "
+                               "client-facing interface> (or let your VRRP daemon hold it)"))
+            continue
+        if ":" in vip:
+            out.append(Finding("ok", f"VIP {vip}", f"on {iface}"))
+            continue
+        effective = max(facts.arp_ignore.get("all", 0), facts.arp_ignore.get(iface, 0))
+        if iface == "lo" and max((v for i, v in facts.arp_ignore.items() if i != "lo"),
+                                 default=0) >= 1:
+            out.append(Finding("fail", f"VIP {vip}", "is on lo while arp_ignore >= 1: the "
+                               "director will not answer ARP for its own VIP",
+                               f"put {vip} on the client-facing interface instead of lo"))
+        elif effective >= 2 and iface != "lo":
+            out.append(Finding("warn", f"VIP {vip}", f"on {iface} with effective arp_ignore "
+                               f"{effective}: ARP requests from other subnets go unanswered",
+                               f"sysctl -w net.ipv4.conf.{iface}.arp_ignore=1 and check "
+                               "net.ipv4.conf.all.arp_ignore"))
+        else:
+            out.append(Finding("ok", f"VIP {vip}", f"on {iface}, answers ARP "
+                               f"(arp_ignore {effective})"))
+    return out
+
+
+def _version_findings(facts: Facts, cluster: Cluster) -> list[Finding]:
+    version = kernel_version(facts.release)
+    needs: list[tuple[tuple[int, int], str]] = []
+    for svc in cluster.services.values():
+        for rs in svc.real_servers.values():
+            tun = rs.spec.tunnel
+            if tun and tun.type == "gue":
+                needs.append(((5, 2), "GUE tunnel real servers"))
+            if tun and tun.type == "gre":
+                needs.append(((5, 3), "GRE tunnel real servers"))
+            if tun and rs.key.family != svc.key.family:
+                needs.append(((5, 3), "tunnels across address families"))
+    out = []
+    for minimum, what in sorted(set(needs)):
+        if version < minimum:
+            out.append(Finding("fail", "kernel", f"{what} need Linux {minimum[0]}.{minimum[1]} "
+                               f"or later; this is {facts.release}", "upgrade the kernel"))
+    return out
