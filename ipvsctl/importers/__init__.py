@@ -1,0 +1,40 @@
+"""Importers: turn another tool's configuration into an ipvsctl Cluster (for `ipvsctl import`).
+
+Each importer returns an `ImportResult`: the cluster, fully normalised as the cluster-file loader
+would build it, and a warning naming file:line for every construct it could not translate.
+Input that cannot be translated at all raises ConfigError, listing every bad line.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from ipvsctl.errors import ConfigError
+from ipvsctl.importers import ipvsadm, keepalived
+from ipvsctl.importers._common import ImportResult
+
+FORMATS = ("ipvsadm", "keepalived")
+
+__all__ = ["FORMATS", "ImportResult", "import_file", "import_text"]
+
+
+def import_text(fmt: str, text: str, path: str) -> ImportResult:
+    """Translate `text` (read from `path`, which messages name) from format `fmt`."""
+    if fmt == "ipvsadm":
+        return ipvsadm.parse(text, path)
+    if fmt == "keepalived":
+        return keepalived.parse(text, path)
+    raise ConfigError([f"unknown import format '{fmt}' (known: {', '.join(FORMATS)})"])
+
+
+def import_file(fmt: str, path: str) -> ImportResult:
+    """Read `path` ("-" for standard input) and translate it."""
+    name = "<stdin>" if path == "-" else path
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{name}: not UTF-8 text (bad byte at offset {exc.start})"]) from exc
+    except OSError as exc:
+        raise ConfigError([f"{name}: cannot read: {exc.strerror or exc}"]) from exc
+    return import_text(fmt, text, name)
