@@ -1,0 +1,67 @@
+"""`ipvsctl lab`: prove direct server return with real traffic in throwaway namespaces."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ipvsctl import printer
+from ipvsctl.cli.app import JsonOpt, app, echo, exit_with, guarded, warn
+from ipvsctl.errors import ExitCode
+
+
+@app.command()
+def lab(
+    file: Annotated[Path, typer.Argument(help="Cluster file whose services the lab exercises.",
+                                         show_default=False)],
+    clients: Annotated[int, typer.Option(help="Client namespaces sending the traffic.")] = 1,
+    requests: Annotated[int, typer.Option(
+        help="Requests per service (a multiple of the wrr weight sum splits exactly).")] = 12,
+    large: Annotated[int, typer.Option(
+        help="Large responses sent through the first TCP service to weigh the director's "
+             "bytes.")] = 5,
+    large_kib: Annotated[int, typer.Option(help="Size of each large response, in KiB.")] = 1024,
+    compare_nat: Annotated[bool, typer.Option(
+        "--compare-nat", help="Also run with NAT forwarding and compare the director's bytes.")
+    ] = False,
+    keep: Annotated[bool, typer.Option(
+        "--keep", help="Leave the namespaces for inspection and print how to delete them.")
+    ] = False,
+    skip_backend_setup: Annotated[list[str] | None, typer.Option(
+        "--skip-backend-setup", metavar="ADDRESS",
+        help="Leave this real server unprepared (no VIP on lo, no ARP sysctls); repeatable. "
+             "The lab must then FAIL.")] = None,
+    down: Annotated[list[str] | None, typer.Option(
+        "--down", metavar="ADDRESS",
+        help="Start no listener on this real server; repeatable.")] = None,
+    timeout: Annotated[float, typer.Option(
+        help="Seconds a request may take before it counts as lost.")] = 3.0,
+    json_out: JsonOpt = False,
+) -> None:
+    """Build a throwaway DR topology in network namespaces (clients, director, one namespace
+    per real server, all on a bridge in its own namespace), apply FILE on the director exactly
+    as `apply` does, prepare the real servers as `backend-setup` does, send real traffic and
+    check: hits per real server against the weights, director OutPkts 0, the director's bytes
+    far below the clients', the VIP resolving to the director's MAC. Exit 0: PASS; 1: FAIL.
+    The host's own network is never touched; needs root and IPVS."""
+
+    def run() -> ExitCode:
+        from ipvsctl.config import load
+        from ipvsctl.lab import LabOptions, report_lines, run_lab
+
+        options = LabOptions(
+            clients=clients, requests=requests, large_count=large, large_bytes=large_kib << 10,
+            compare_nat=compare_nat, keep=keep,
+            skip_backend_setup=tuple(skip_backend_setup or ()), down=tuple(down or ()),
+            timeout=timeout)
+        report = run_lab(load(file), options, progress=warn)
+        if json_out:
+            echo(printer.to_json(report.to_json()))
+        else:
+            for line in report_lines(report):
+                echo(line)
+        return ExitCode.OK if report.ok else ExitCode.ERROR
+
+    exit_with(guarded(run))
