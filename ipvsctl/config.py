@@ -7,6 +7,7 @@ must be 0..65535`. The file format is documented in docs/cluster-file.md.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -87,6 +88,12 @@ class _ServiceContext:
     port: int | None
     vip: IPAddress | None
     forward: str
+
+
+@functools.lru_cache(maxsize=65536)
+def _parse_ip(text: str) -> IPAddress:
+    """Parsing is the loader's hot spot; real servers recur across services."""
+    return ipaddress.ip_address(text)
 
 
 def _value(pairs: Pairs, key: str) -> Node | None:
@@ -334,7 +341,7 @@ class _Builder:
             protocol = self.r.choice(v, f"{where}.protocol", R.PROTOCOLS, "protocol") or protocol
         if vip is None or port is None:
             return None, vip, port_node
-        return ServiceKey.vip(protocol, vip.compressed, port), vip, port_node
+        return ServiceKey(vip.version, protocol, vip.compressed, port), vip, port_node
 
     def _address(self, node: Node, where: str) -> IPAddress | None:
         if not isinstance(node, ScalarNode) or node.tag != TAG + "str":
@@ -342,7 +349,7 @@ class _Builder:
                          + (" (quote it)" if node.tag == TAG + "int" else ""))
             return None
         try:
-            ip = ipaddress.ip_address(node.value.strip())
+            ip = _parse_ip(node.value.strip())
         except ValueError:
             self.r.error(node, where, f"'{node.value}' is not an IP address")
             return None
@@ -477,7 +484,7 @@ class _Builder:
         if ip is None:
             return None
         spec = RealServerSpec(0 if draining else weight, forward, upper, lower, tunnel)
-        return RealServer(RealServerKey.of(ip.compressed, port), spec, draining,
+        return RealServer(RealServerKey(ip.compressed, port), spec, draining,
                           source=self.p.where(node))
 
     def _thresholds(self, m: Pairs, where: str) -> tuple[int, int]:
