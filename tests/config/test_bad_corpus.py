@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from ipvsctl.config import loads
 from ipvsctl.errors import ConfigError
@@ -28,7 +29,15 @@ def test_corpus_is_large_and_every_file_expects_something() -> None:
         assert expected(path.read_text()), f"{path.name} has no '# expect:' line"
 
 
+@pytest.fixture(params=["libyaml", "pure-python"])
+def parser(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same messages whether or not PyYAML was built with libyaml."""
+    if request.param == "pure-python":
+        monkeypatch.delattr(yaml, "CSafeLoader", raising=False)
+
+
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+@pytest.mark.usefixtures("parser")
 def test_bad_file_is_refused_with_exact_messages(path: Path) -> None:
     text = path.read_text()
     with pytest.raises(ConfigError) as caught:
