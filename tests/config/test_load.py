@@ -257,3 +257,22 @@ def test_all_problems_come_at_once_in_document_order() -> None:
         "x.yaml:3:11: services[1].vip: 'nope' is not an IP address",
         "x.yaml:3:23: services[1].port: must be 0..65535",
     ]
+
+
+def test_dump_of_a_cluster_built_in_code_round_trips() -> None:
+    """As the kernel adapter builds it for `export`: no names, no sources, fwmark and IPv6."""
+    from ipvsctl.model import Service
+
+    web = ServiceKey.vip("tcp", "192.0.2.10", 443)
+    mark = ServiceKey.mark(42, 6)
+    servers = [RealServer(RealServerKey("10.0.0.1", 443), RealServerSpec(3, "dr")),
+               RealServer(RealServerKey("10.0.0.2", 443),
+                          RealServerSpec(1, "tunnel", 10, 5, Tunnel("ipip")))]
+    built = Cluster(services={
+        web: Service(web, ServiceSpec("sh", frozenset({"sh-port"}), Persistence(7200, 24)),
+                     {rs.key: rs for rs in servers}),
+        mark: Service(mark, ServiceSpec("rr", frozenset(), Persistence(300, 128, None), True),
+                      {RealServerKey("2001:db8::7", 0):
+                       RealServer(RealServerKey("2001:db8::7", 0), RealServerSpec(0, "dr"))}),
+    })
+    assert loads(dump(built)).services == built.services
