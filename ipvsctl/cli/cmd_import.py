@@ -40,10 +40,10 @@ def run_import(fmt: str, source: str, output: Path | None, strict: bool) -> str:
     result = import_file(fmt, source)
     for line in result.warnings:
         warn(f"# {line}")
-    if strict and result.warnings:
-        raise ConfigError([f"--strict: {len(result.warnings)} construct(s) of {source} could "
-                           "not be translated (listed above); nothing written"])
     origin = "standard input" if source == "-" else source
+    if strict and result.warnings:
+        raise ConfigError([f"--strict: {len(result.warnings)} construct(s) of {origin} could "
+                           "not be translated (listed above); nothing written"])
     header = [f"# Imported by `ipvsctl import --from {fmt}` from {origin}."]
     if result.warnings:
         header.append(f"# {len(result.warnings)} warning(s) from the import:")

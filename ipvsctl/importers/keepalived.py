@@ -165,7 +165,10 @@ class _Importer:
         others: list[str] = []
         for item in stmt.block or []:
             if item.keyword == "lvs_timeouts":
-                self._lvs_timeouts(item)
+                try:
+                    self._lvs_timeouts(item)
+                except _LineError as exc:
+                    self.notes.error(item.line, str(exc))
             elif item.keyword == "lvs_sync_daemon":
                 self.notes.warn(item.line, "lvs_sync_daemon is not translated: ipvsctl does not "
                                            "manage the IPVS connection-sync daemon")

@@ -1,0 +1,69 @@
+"""`ipvsctl import` end to end: stdout, -o, standard input, --strict and errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from ipvsctl.cli import app
+from ipvsctl.config import load, loads
+from ipvsctl.errors import ExitCode
+from ipvsctl.model import ServiceKey
+
+SAMPLES = Path(__file__).parent / "samples"
+SAVE = "-A -t 192.0.2.10:80 -s rr\n-a -t 192.0.2.10:80 -r 10.0.0.1:80 -g -w 2\n"
+
+
+def test_stdout_is_a_loadable_cluster_file() -> None:
+    sample = SAMPLES / "keepalived-dr-web.conf"
+    res = CliRunner().invoke(app, ["import", "--from", "keepalived", str(sample)])
+    assert res.exit_code == 0, res.output
+    cluster = loads(res.stdout, "out.yaml")
+    assert len(cluster.services) == 2
+    # Warnings go to stderr as comments, and into the file's header.
+    assert f"# {sample}:22: HTTP_GET health checker" in res.stderr
+    assert f"#   {sample}:22: HTTP_GET health checker" in res.stdout
+
+
+def test_standard_input_and_output_file(tmp_path: Path) -> None:
+    out = tmp_path / "cluster.yaml"
+    res = CliRunner().invoke(app, ["import", "--from", "ipvsadm", "-", "-o", str(out)],
+                             input=SAVE)
+    assert res.exit_code == 0, res.output
+    assert res.stdout == ""
+    assert out.read_text().startswith("# Imported by `ipvsctl import --from ipvsadm` from "
+                                      "standard input.\n")
+    cluster = load(out)
+    assert set(cluster.services) == {ServiceKey.vip("tcp", "192.0.2.10", 80)}
+    assert [p.name for p in tmp_path.iterdir()] == ["cluster.yaml"]  # no temp file left
+
+
+def test_strict_fails_on_warnings_and_writes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "cluster.yaml"
+    res = CliRunner().invoke(app, ["import", "--from", "ipvsadm", "--strict", "-o", str(out),
+                                   "-"], input="-C\n" + SAVE)
+    assert res.exit_code == ExitCode.ERROR
+    assert "<stdin>:1: -C (clear the whole table) is not translated" in res.stderr
+    assert "--strict: 1 construct(s) of standard input could not be translated" in res.stderr
+    assert not out.exists()
+
+
+def test_strict_passes_a_clean_file() -> None:
+    res = CliRunner().invoke(app, ["import", "--from", "ipvsadm", "--strict", "-"], input=SAVE)
+    assert res.exit_code == 0, res.output
+
+
+def test_bad_input_exits_1_with_file_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "rules.save"
+    bad.write_text("-A -t 192.0.2.10:80\n-a -t 192.0.2.11:80 -r 10.0.0.1\n")
+    res = CliRunner().invoke(app, ["import", "--from", "ipvsadm", str(bad)])
+    assert res.exit_code == ExitCode.ERROR
+    assert f"ipvsctl: {bad}:2: -a: service tcp/192.0.2.11:80 is not defined (yet)" in res.stderr
+    assert res.stdout == ""
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    res = CliRunner().invoke(app, ["import", "--from", "keepalived", str(tmp_path / "nope")])
+    assert res.exit_code == ExitCode.ERROR
+    assert "nope: cannot read: No such file or directory" in res.stderr
