@@ -112,9 +112,12 @@ def teardown(*, netns: str | None = None, dry_run: bool = False,
         facts = observe(netns)
         facts.files = read_files(list(record.get("files", {})), None)
         plan = plan_teardown(record, facts)
-        if dry_run or not plan:
+        if dry_run:
             return plan, None
-        return plan, execute(plan, HostTarget(netns, undo=True), progress)
+        result = execute(plan, HostTarget(netns, undo=True), progress) if plan else None
+        if record:  # all undone, or left on purpose and said so in the plan's warnings
+            statefile.write_record(RECORD_KIND, netns, {})
+        return plan, result
 
 
 def check(vips: Sequence[str] = (), *, netns: str | None = None,
