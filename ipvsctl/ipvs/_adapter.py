@@ -50,6 +50,7 @@ class IpvsAdapter:
         self._chan: Channel | None = None
         self._idents: dict[m.ServiceKey, bytes] = {}
         self._module_problems: dict[str, str | None] = {}
+        self._dests = w.DestDecoder()
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -101,8 +102,9 @@ class IpvsAdapter:
     def observe(self, *, with_stats: bool = False) -> m.Observed:
         chan = self._channel()
 
-        def service(buf: bytearray, r: w.Reply) -> w.ServiceRecord:
-            return w.service_record(buf, w.genl_attrs(buf, r)[C.CMD_ATTR_SERVICE], with_stats)
+        def service(buf: bytearray, start: int, end: int) -> w.ServiceRecord:
+            span = w.genl_attrs(buf, start, end)[C.CMD_ATTR_SERVICE]
+            return w.service_record(buf, span, with_stats)
 
         records = chan.dump(C.CMD_GET_SERVICE, b"", service)
         services: dict[m.ServiceKey, m.Service] = {}
@@ -116,9 +118,10 @@ class IpvsAdapter:
 
     def _real_servers(self, chan: Channel, ident: bytes, af: int,
                       with_stats: bool) -> dict[m.RealServerKey, m.RealServer]:
-        def dest(buf: bytearray, r: w.Reply) -> m.RealServer:
-            span = w.genl_attrs(buf, r)[C.CMD_ATTR_DEST]
-            return t.real_server_of(w.dest_record(buf, span, af, with_stats))
+        decode = self._dests.decode
+
+        def dest(buf: bytearray, start: int, end: int) -> m.RealServer:
+            return t.real_server_of(decode(buf, start, end, af, with_stats))
 
         found = chan.dump(C.CMD_GET_DEST, w.nested(C.CMD_ATTR_SERVICE, ident), dest)
         return {rs.key: rs for rs in found}

@@ -13,7 +13,7 @@ import contextlib
 import errno
 import os
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import TypeVar
 
 from ipvsctl.errors import KernelError
@@ -149,30 +149,35 @@ class Channel:
                         raise kernel_error(f"IPVS request {cmd}", a)
                     return out
                 if r.type == self.family:
-                    out.append({k: bytes(buf[s:e]) for k, (s, e) in w.genl_attrs(buf, r).items()})
+                    out.append({k: bytes(buf[s:e])
+                                for k, (s, e) in w.genl_attrs(buf, r.start, r.end).items()})
 
-    def dump(self, cmd: int, body: bytes, each: Callable[[bytearray, w.Reply], T]) -> list[T]:
-        """Run one dump; `each` decodes a reply in place (the buffer is reused)."""
-        return list(self._dump(cmd, body, each))
-
-    def _dump(self, cmd: int, body: bytes,
-              each: Callable[[bytearray, w.Reply], T]) -> Iterator[T]:
+    def dump(self, cmd: int, body: bytes, each: Callable[[bytearray, int, int], T]) -> list[T]:
+        """Run one dump; `each(buf, start, end)` decodes one reply's payload in place (the
+        buffer is reused). A tight loop: a full read runs this once per service."""
         seq = self.next_seq()
         self._send(w.message(self.family, cmd, C.NLM_F_REQUEST | C.NLM_F_DUMP, seq, body))
-        buf = self.buf
+        out: list[T] = []
+        append = out.append
+        buf, family, unpack = self.buf, self.family, w.NLMSGHDR.unpack_from
         while True:
             n = self._recv()
-            for r in w.replies(buf, n):
-                if r.seq != seq:
-                    continue
-                if r.type == C.NLMSG_DONE:
-                    return
-                if r.type == C.NLMSG_ERROR:
-                    a = w.ack(buf, r)
-                    if a.error:
-                        raise kernel_error(f"IPVS dump {cmd}", a)
-                    return
-                yield each(buf, r)
+            off = 0
+            while off + 16 <= n:
+                length, kind, _flags, rseq, _pid = unpack(buf, off)
+                if length < 16:
+                    break
+                if rseq == seq:
+                    if kind == family:
+                        append(each(buf, off + 16, off + length))
+                    elif kind == C.NLMSG_DONE:
+                        return out
+                    elif kind == C.NLMSG_ERROR:
+                        a = w.ack(buf, w.Reply(kind, _flags, rseq, off + 16, off + length))
+                        if a.error:
+                            raise kernel_error(f"IPVS dump {cmd}", a)
+                        return out
+                off += (length + 3) & ~3
 
 
 class Refused(KernelError):

@@ -170,8 +170,7 @@ _KEY_CACHE: dict[tuple[bytes, int], m.RealServerKey] = {}
 
 def real_server_of(rec: w.DestRecord) -> m.RealServer:
     """A RealServer from a decoded destination; equal specs and keys are shared objects."""
-    skey = (rec.fwd, rec.weight, rec.u_thresh, rec.l_thresh, rec.tun_type, rec.tun_port,
-            rec.tun_flags)
+    skey = rec[3:7] + rec[10:13]  # fwd, weight, thresholds, tunnel type/port/flags
     spec = _SPEC_CACHE.get(skey)
     if spec is None:
         forward = FWD_NAME.get(rec.fwd & C.CONN_F_FWD_MASK, f"fwd-{rec.fwd}")

@@ -7,17 +7,18 @@ integer is in host order; an IPv6 service's "netmask" is a host-order prefix len
 
 from __future__ import annotations
 
+import operator
 import struct
 import sys
 from collections.abc import Iterator
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ipvsctl.ipvs import _consts as C
 
-_NLMSGHDR = struct.Struct("=IHHII")  # len, type, flags, seq, pid
+NLMSGHDR = struct.Struct("=IHHII")  # len, type, flags, seq, pid
 _GENLHDR = struct.Struct("=BBH")  # cmd, version, reserved
 _NLA = struct.Struct("=HH")  # len, type
-_HDR_LEN = _NLMSGHDR.size + _GENLHDR.size  # 20
+_HDR_LEN = NLMSGHDR.size + _GENLHDR.size  # 20
 _U8 = struct.Struct("=HHB3x")
 _U16 = struct.Struct("=HHH2x")
 _U32 = struct.Struct("=HHI")
@@ -60,7 +61,7 @@ def asciiz(kind: int, text: str) -> bytes:
 
 def message(family: int, cmd: int, flags: int, seq: int, body: bytes = b"") -> bytes:
     """A complete request: nlmsghdr + genlmsghdr + attributes (pid 0: the kernel fills it)."""
-    return (_NLMSGHDR.pack(_HDR_LEN + len(body), family, flags, seq, 0)
+    return (NLMSGHDR.pack(_HDR_LEN + len(body), family, flags, seq, 0)
             + _GENLHDR.pack(cmd, C.GENL_VERSION, 0) + body)
 
 
@@ -137,7 +138,7 @@ class Reply(NamedTuple):
 
 def replies(buf: bytes | bytearray | memoryview, n: int) -> Iterator[Reply]:
     """Every netlink message in buf[:n]."""
-    unpack = _NLMSGHDR.unpack_from
+    unpack = NLMSGHDR.unpack_from
     off = 0
     while off + 16 <= n:
         length, kind, flags, seq, _pid = unpack(buf, off)
@@ -182,9 +183,10 @@ def ack(buf: bytes | bytearray | memoryview, r: Reply) -> Ack:
     return Ack(seq, -error, text)
 
 
-def genl_attrs(buf: bytes | bytearray | memoryview, r: Reply) -> dict[int, tuple[int, int]]:
-    """The top-level attributes of a generic netlink reply."""
-    return attrs(buf, r.start + _GENLHDR.size, r.end)
+def genl_attrs(buf: bytes | bytearray | memoryview, payload: int,
+               end: int) -> dict[int, tuple[int, int]]:
+    """The top-level attributes of a generic netlink reply whose payload is buf[payload:end]."""
+    return attrs(buf, payload + _GENLHDR.size, end)
 
 
 def _u16(buf: bytes | bytearray | memoryview, span: tuple[int, int]) -> int:
@@ -308,3 +310,104 @@ def dest_record(buf: bytes | bytearray | memoryview, span: tuple[int, int], serv
         tun_flags=_u16(buf, tflags) if tflags else 0,
         stats=st,
     )
+
+
+# ---- the fast path for destination dumps -----------------------------------------------------
+# The kernel writes every destination of one address family with the same attributes in the
+# same order. The first message of each length is parsed attribute by attribute and its layout
+# remembered as two compiled structs: one that extracts the attribute headers (to prove a later
+# message has exactly that layout) and one that extracts every value in one call.
+
+_DEST_FIELDS: dict[int, tuple[str, str]] = {  # attribute -> (DestRecord field, struct code)
+    C.DEST_ATTR_ADDR_FAMILY: ("af", "H2x"),
+    C.DEST_ATTR_ADDR: ("addr", "16s"),
+    C.DEST_ATTR_PORT: ("port", "H2x"),
+    C.DEST_ATTR_FWD_METHOD: ("fwd", "I"),
+    C.DEST_ATTR_WEIGHT: ("weight", "I"),
+    C.DEST_ATTR_U_THRESH: ("u_thresh", "I"),
+    C.DEST_ATTR_L_THRESH: ("l_thresh", "I"),
+    C.DEST_ATTR_ACTIVE_CONNS: ("active", "I"),
+    C.DEST_ATTR_INACT_CONNS: ("inactive", "I"),
+    C.DEST_ATTR_PERSIST_CONNS: ("persistent", "I"),
+    C.DEST_ATTR_TUN_TYPE: ("tun_type", "B3x"),
+    C.DEST_ATTR_TUN_PORT: ("tun_port", "H2x"),
+    C.DEST_ATTR_TUN_FLAGS: ("tun_flags", "H2x"),
+}
+_PAYLOAD_SIZE = {"16s": 16, "H2x": 4, "I": 4, "B3x": 4}
+_RECORD_ORDER = tuple(DestRecord._fields[:13])  # every field but stats
+_SWAP = sys.byteorder == "little"  # ports arrive big-endian and are unpacked as host order
+
+
+class _Layout(NamedTuple):
+    headers: struct.Struct
+    expected: tuple[bytes, ...]
+    values: struct.Struct
+    pick: operator.itemgetter[Any]  # values in DestRecord order
+    stats_at: int | None  # offset of the stats64 (or stats) attribute, relative to the nest
+
+
+def _learn(buf: bytes | bytearray | memoryview, start: int, end: int) -> _Layout | None:
+    """The layout of one destination nest, or None if the careful parser must handle it."""
+    hdr_fmt, val_fmt = ["="], ["="]
+    expected: list[bytes] = []
+    fields: list[str] = []
+    stats_at: dict[int, int] = {}
+    off = start
+    while off + 4 <= end:
+        length, kind = _NLA.unpack_from(buf, off)
+        padded = (length + 3) & ~3
+        kind &= C.NLA_TYPE_MASK
+        if length < 4 or off + length > end:
+            return None
+        expected.append(bytes(buf[off:off + 4]))
+        hdr_fmt.append(f"4s{padded - 4}x" if padded > 4 else "4s")
+        val_fmt.append("4x")
+        known = _DEST_FIELDS.get(kind)
+        if known is not None:
+            if padded - 4 != _PAYLOAD_SIZE[known[1]] or known[0] in fields:
+                return None
+            fields.append(known[0])
+            val_fmt.append(known[1])
+        else:
+            if kind in (C.DEST_ATTR_STATS, C.DEST_ATTR_STATS64):
+                stats_at[kind] = off - start
+            if padded > 4:
+                val_fmt.append(f"{padded - 4}x")
+        off += padded
+    if off != end or set(fields) != set(_RECORD_ORDER):
+        return None  # e.g. a kernel without tunnel attributes: the careful parser fills defaults
+    at = stats_at.get(C.DEST_ATTR_STATS64, stats_at.get(C.DEST_ATTR_STATS))
+    return _Layout(struct.Struct("".join(hdr_fmt)), tuple(expected),
+                   struct.Struct("".join(val_fmt)),
+                   operator.itemgetter(*(fields.index(f) for f in _RECORD_ORDER)), at)
+
+
+class DestDecoder:
+    """Decodes destination dump replies; layouts are learnt per message length."""
+
+    def __init__(self) -> None:
+        self._layouts: dict[int, _Layout | None] = {}
+
+    def decode(self, buf: bytes | bytearray | memoryview, payload: int, end: int,
+               service_af: int, with_stats: bool = False) -> DestRecord:
+        """Decode a GET_DEST reply whose payload (after the nlmsghdr) is buf[payload:end]."""
+        start = payload + _GENLHDR.size + 4  # past genlmsghdr and the IPVS_CMD_ATTR_DEST header
+        try:
+            layout = self._layouts[end - start]
+        except KeyError:
+            layout = self._layouts[end - start] = _learn(buf, start, end)
+        if layout is None or layout.headers.unpack_from(buf, start) != layout.expected:
+            span = attrs(buf, payload + _GENLHDR.size, end)[C.CMD_ATTR_DEST]
+            return dest_record(buf, span, service_af, with_stats)
+        (af, addr, port, fwd, weight, u_thresh, l_thresh, active, inactive, persistent,
+         tun_type, tun_port, tun_flags) = layout.pick(layout.values.unpack_from(buf, start))
+        if _SWAP:
+            port = (port & 0xFF) << 8 | port >> 8
+            tun_port = (tun_port & 0xFF) << 8 | tun_port >> 8
+        st = None
+        if with_stats and layout.stats_at is not None:
+            at = start + layout.stats_at
+            st = stats(buf, (at + 4, at + _NLA.unpack_from(buf, at)[0]))
+        return DestRecord(af, addr if af == C.AF_INET6 else addr[:4], port, fwd, weight,
+                          u_thresh, l_thresh, active, inactive, persistent, tun_type, tun_port,
+                          tun_flags, st)
