@@ -195,8 +195,10 @@ def plan_setup(req: SetupRequest, facts: HostFacts, clients: ClientInterfaces,
         plan.warnings += warnings
         plan.noops += [Noop("interface", n, note) for n, note in
                        zip(clients.names, clients.notes, strict=False)]
-        if clients.how == "none":
+        if clients.how == "none" and any(":" not in v for v in req.vips):
             plan.warnings += clients.notes
+        elif clients.how == "none":
+            plan.noops += [Noop("interface", "-", note) for note in clients.notes]
         _sysctl_steps(wanted, facts, plan)
         _address_steps(req, facts, plan)
     _file_steps(files, facts, plan, record=live)
