@@ -40,7 +40,7 @@ class AddressPlan:
         return ipaddress.ip_network(self.client_net).prefixlen
 
 
-def lab_services(cluster: Cluster) -> list[str]:
+def lab_services(cluster: Cluster, forward: str | None = "dr") -> list[str]:
     """Problems that stop the lab from running this file, in words (empty: fine)."""
     problems = []
     for key, svc in cluster.services.items():
@@ -48,8 +48,8 @@ def lab_services(cluster: Cluster) -> list[str]:
         if key.is_fwmark or key.family != 4:
             problems.append(f"{where}service {key}: the lab exercises IPv4 VIP:port services "
                             "only")
-        for rs in svc.real_servers.values():
-            if rs.spec.forward != "dr":
+        for rs in svc.real_servers.values() if forward else ():
+            if rs.spec.forward != forward:
                 problems.append(f"{where}real server {rs.key} of {key} uses forward "
                                 f"{rs.spec.forward}: the lab proves direct routing (dr); "
                                 "--compare-nat adds the NAT run itself")
@@ -59,7 +59,7 @@ def lab_services(cluster: Cluster) -> list[str]:
 def plan_addresses(cluster: Cluster, clients: int) -> AddressPlan:
     if not 1 <= clients <= MAX_CLIENTS:
         raise ConfigError([f"--clients {clients}: must be 1..{MAX_CLIENTS}"])
-    problems = lab_services(cluster)
+    problems = lab_services(cluster, forward=None)
     if not cluster.services:
         problems.append(f"{cluster.path or 'cluster file'}: no services to exercise")
     if problems:
