@@ -1,0 +1,57 @@
+"""The lab's namespaces on the host (no IPVS needed): addresses, routes, listeners, counters."""
+
+from __future__ import annotations
+
+import pytest
+
+from ipvsctl.config import loads
+from ipvsctl.lab import topology as T
+from ipvsctl.lab.addressing import plan_addresses
+from ipvsctl.lab.servers import LabServers
+from ipvsctl.lab.traffic import http_get, udp_ask
+from ipvsctl.netns import NETNS_DIR
+
+pytestmark = pytest.mark.netns
+FILE = """
+services:
+  - {vip: 10.10.0.100, port: 80, real_servers: [{address: 10.10.0.11}, {address: 10.10.0.12}]}
+"""
+
+
+@pytest.mark.parametrize("mode", ["dr", "nat"])
+def test_topology_carries_traffic_and_tears_down(mode: str) -> None:
+    topo = T.describe(plan_addresses(loads(FILE), 2), mode)
+    servers = LabServers()
+    try:
+        T.build(topo)
+        for addr, node in topo.real_servers.items():
+            servers.start_http(node.netns, addr, 80, addr, freebind=False)
+            servers.start_echo(node.netns, addr, 53, addr, freebind=False)
+        client = topo.clients[1].netns
+        rx0, tx0 = T.iface_bytes(topo.director.netns)
+        big = http_get(client, "10.10.0.12", 80, "/big?bytes=300000")
+        assert (big.server, big.received > 300000) == ("10.10.0.12", True)
+        assert udp_ask(client, "10.10.0.11", 53).server == "10.10.0.11"
+        rx1, tx1 = T.iface_bytes(topo.director.netns)
+        # Replies reach clients on the segment in DR; in NAT they are routed via the director.
+        assert (tx1 - tx0 > 300000) == (mode == "nat")
+        assert (rx1 - rx0 > 300000) == (mode == "nat")
+        assert T.neighbours(client)["10.10.0.12"] == T.mac_of(topo.real_servers["10.10.0.12"].netns)
+        # Clients resolve a VIP to the director, the only holder of it on the segment.
+        assert http_get(client, "10.10.0.100", 80, timeout=1).error == "refused"
+        assert T.neighbours(client)["10.10.0.100"] == T.mac_of(topo.director.netns)
+    finally:
+        servers.close()
+        T.teardown(topo)
+    assert topo.created == []
+    assert not [ns for ns in topo.namespaces if (NETNS_DIR / ns).exists()]
+
+
+def test_down_listener_is_refused_and_counted_lost() -> None:
+    topo = T.describe(plan_addresses(loads(FILE), 1), "dr")
+    try:
+        T.build(topo)
+        answer = http_get(topo.clients[0].netns, "10.10.0.11", 80, timeout=2)
+        assert (answer.ok, answer.error) == (False, "refused")
+    finally:
+        T.teardown(topo)
