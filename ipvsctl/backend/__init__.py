@@ -19,7 +19,7 @@ from ipvsctl import statefile
 from ipvsctl.backend.checker import Finding, check_host
 from ipvsctl.backend.cluster import vips_for_host
 from ipvsctl.backend.facts import HostFacts
-from ipvsctl.backend.observe import observe, read_files
+from ipvsctl.backend.observer import observe, read_files
 from ipvsctl.backend.persist import render_files
 from ipvsctl.backend.planner import (
     plan_setup,

@@ -16,7 +16,7 @@ from typing import Any
 from pyroute2.netlink.exceptions import NetlinkError
 
 from ipvsctl import statefile
-from ipvsctl.backend.observe import open_iproute
+from ipvsctl.backend.observer import open_iproute
 from ipvsctl.backend.ops import (
     AddAddress,
     CreateLink,
