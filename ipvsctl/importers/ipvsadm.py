@@ -13,6 +13,7 @@ small option table shaped like ipvsadm's popt table, so every message can name i
 from __future__ import annotations
 
 import difflib
+import functools
 import shlex
 import socket
 from dataclasses import dataclass
@@ -196,6 +197,36 @@ def _number(text: str | None, lo: int, hi: int, what: str) -> int:
     return int(text)
 
 
+@functools.lru_cache(maxsize=65536)  # a save file names each VIP on every one of its lines
+def _endpoint(text: str, protocol: str, what: str) -> tuple[str, int | None]:
+    """ADDRESS, ADDRESS:PORT or [IPV6]:PORT, port names resolved like ipvsadm does."""
+    port_text: str | None = None
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep or not rest.startswith(":"):
+            raise _LineError(f"illegal {what} address '{text}' (write [IPV6]:PORT)")
+        port_text = rest[1:]
+    elif parse_ip(text) is not None or ":" not in text:
+        host = text
+    else:
+        host, _, port_text = text.rpartition(":")
+    ip = parse_ip(host)
+    if ip is None:
+        raise _LineError(f"{what} '{host}' is a host name, not an address: ipvsctl does not "
+                         "resolve names; save the table with `ipvsadm -Sn` (numeric)")
+    if ip.is_multicast or ip.is_unspecified:
+        raise _LineError(f"{what} address {ip} is not a unicast address")
+    if port_text is None:
+        return ip.compressed, None
+    if port_text.isdigit():
+        return ip.compressed, _number(port_text, 0, 65535, f"{what} port")
+    try:
+        return ip.compressed, socket.getservbyname(port_text, protocol)
+    except OSError:
+        raise _LineError(f"{what} port '{port_text}' is neither a number nor a known "
+                         f"{protocol} service name (see /etc/services)") from None
+
+
 class _Importer:
     def __init__(self, path: str) -> None:
         self.notes = Notes(path)
@@ -215,8 +246,8 @@ class _Importer:
         return ImportResult(cluster, self.notes.warnings)
 
     def _line(self, number: int, line: str) -> None:
-        try:
-            tokens = shlex.split(line)
+        try:  # shlex is slow; a save file has nothing for it to do
+            tokens = shlex.split(line) if any(c in line for c in "'\"\\") else line.split()
         except ValueError as exc:
             raise _LineError(f"cannot split the line into words: {exc}") from None
         # A comment starts with a word beginning with '#', as in the shell ("a#b" is one word).
@@ -345,36 +376,9 @@ class _Importer:
             raise _LineError("-6 applies only to fwmark services (-f): a VIP's address already "
                              "says its family")
         protocol = _PROTOCOL_OF[opt.name]
-        ip, port = self._endpoint(opt.value or "", protocol, "virtual service")
-        return ServiceKey.vip(protocol, ip, port or 0), protocol
-
-    def _endpoint(self, text: str, protocol: str, what: str) -> tuple[str, int | None]:
-        """ADDRESS, ADDRESS:PORT or [IPV6]:PORT, port names resolved like ipvsadm does."""
-        port_text: str | None = None
-        if text.startswith("["):
-            host, sep, rest = text[1:].partition("]")
-            if not sep or not rest.startswith(":"):
-                raise _LineError(f"illegal {what} address '{text}' (write [IPV6]:PORT)")
-            port_text = rest[1:]
-        elif parse_ip(text) is not None or ":" not in text:
-            host = text
-        else:
-            host, _, port_text = text.rpartition(":")
-        ip = parse_ip(host)
-        if ip is None:
-            raise _LineError(f"{what} '{host}' is a host name, not an address: ipvsctl does not "
-                             "resolve names; save the table with `ipvsadm -Sn` (numeric)")
-        if ip.is_multicast or ip.is_unspecified:
-            raise _LineError(f"{what} address {ip} is not a unicast address")
-        if port_text is None:
-            return ip.compressed, None
-        if port_text.isdigit():
-            return ip.compressed, _number(port_text, 0, 65535, f"{what} port")
-        try:
-            return ip.compressed, socket.getservbyname(port_text, protocol)
-        except OSError:
-            raise _LineError(f"{what} port '{port_text}' is neither a number nor a known "
-                             f"{protocol} service name (see /etc/services)") from None
+        ip, port = _endpoint(opt.value or "", protocol, "virtual service")
+        family = 6 if ":" in ip else 4
+        return ServiceKey(family, protocol, ip, port or 0), protocol
 
     def _service_spec(self, number: int, key: ServiceKey, by_name: dict[str, _Opt]
                       ) -> ServiceSpec:
@@ -458,7 +462,7 @@ class _Importer:
     def _real_server(self, number: int, service: Service, names_proto: str,
                      by_name: dict[str, _Opt]) -> tuple[RealServerKey, RealServerSpec | None]:
         key = service.key
-        address, port = self._endpoint(by_name["real-server"].value or "", names_proto,
+        address, port = _endpoint(by_name["real-server"].value or "", names_proto,
                                        "real server")
         forward = _FORWARD_OF[by_name["forward"].name] if "forward" in by_name else "dr"
         family = 6 if ":" in address else 4
@@ -473,7 +477,7 @@ class _Importer:
             self.notes.warn(number, f"real server port {port} ignored: with {forward} the "
                                     f"port is {what} (only nat maps ports)")
             port = key.port
-        rs_key = RealServerKey.of(address, port)
+        rs_key = RealServerKey(address, port)  # address is already compressed
         if not key.is_fwmark and rs_key.address == key.address:
             self.notes.warn(number, f"real server {rs_key} is the VIP itself (ipvsadm's local "
                                     "node); ipvsctl does not manage that; skipped")

@@ -117,6 +117,8 @@ def _lines(text: str, notes: Notes) -> list[tuple[int, list[Token]]]:
 
 def _decomment(raw: str) -> str:
     """The line without its comment: an unquoted '#' or '!' starts one; '\\#' is a '#'."""
+    if not any(c in raw for c in '#!"\\'):
+        return raw
     out: list[str] = []
     quoted = False
     i = 0
@@ -136,6 +138,9 @@ def _decomment(raw: str) -> str:
 
 
 def _split(body: str, line: int, notes: Notes) -> list[Token]:
+    if '"' not in body:  # the common case, without the character loop
+        words = body.replace("{", " { ").replace("}", " } ").split()
+        return [_OPEN if w == "{" else _CLOSE if w == "}" else w for w in words]
     tokens: list[Token] = []
     i = 0
     while i < len(body):
