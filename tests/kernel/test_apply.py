@@ -173,3 +173,16 @@ def test_bad_input_never_touches_the_kernel(
         assert res.exit_code == ExitCode.ERROR, (path.name, res.output)
         assert f"{path}:" in res.output, (path.name, res.output)
         assert ipvsadm_oracle(netns) == before, path.name
+
+
+def test_import_of_ipvsadm_save_plans_empty(netns: str, tmp_path: Path) -> None:
+    """Migration round trip: apply, save with `ipvsadm -Sn`, import, plan: nothing to do."""
+    for step in STEPS[:3]:
+        apply_cluster(load(step), netns=netns)
+    saved = tmp_path / "rules.save"
+    saved.write_text(run_in_netns(netns, ["ipvsadm", "-Sn"]).stdout)
+    imported = tmp_path / "imported.yaml"
+    res = cli("import", "--from", "ipvsadm", str(saved), "-o", str(imported))
+    assert res.returncode == 0, res.stderr
+    plan, _ = plan_cluster(load(imported), netns=netns)
+    assert [c.describe() for c in plan.changes] == []
