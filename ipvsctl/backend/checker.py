@@ -88,13 +88,13 @@ def _arp_findings(iface: str, facts: HostFacts) -> list[Finding]:
             out.append(Finding("ok", "sysctl", name, f"{tun.setting} on {iface} is {eff} "
                                f"({how} of all={all_v}, {iface}={if_v})"))
             continue
-        fix = f"ipvsctl backend-setup (sets {name} = {tun.wanted})"
+        fix = f"ipvsctl backend-setup sets {name} = {tun.wanted}"
         if tun.combine == "or" and all_v:
             fix = "sysctl -w net.ipv4.conf.all.proxy_arp=0 (it overrides every interface)"
         out.append(Finding("error", "sysctl", name,
                            f"{tun.setting} on {iface} is effectively {eff} ({how} of "
                            f"all={all_v}, {iface}={if_v}); a real server needs "
-                           f"{tun.wanted}: {tun.reason}", fix))
+                           f"{tun.wanted}", fix))
     rp = effective("max", facts.sysctl_int(("ipv4", "all", "rp_filter")),
                    facts.sysctl_int(("ipv4", iface, "rp_filter")))
     if rp == 1:
