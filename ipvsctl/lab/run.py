@@ -8,6 +8,7 @@ Everything is torn down afterwards, also on failure, Ctrl-C or SIGTERM, unless `
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 import time
@@ -89,7 +90,15 @@ def _signals_interrupt() -> Iterator[None]:
         yield
         return
 
+    owner = os.getpid()
+
     def interrupt(signum: int, frame: FrameType | None) -> None:
+        if os.getpid() != owner:
+            # A forked helper (pyroute2 forks to open netlink sockets in a namespace, then
+            # SIGTERMs it) must die as it would have, not unwind into the lab's teardown.
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
     old = {s: signal.signal(s, interrupt) for s in (signal.SIGTERM, signal.SIGHUP)}
@@ -120,6 +129,7 @@ def run_once(cluster: Cluster, mode: str, options: LabOptions, say: Progress) ->
     run = RunReport(mode, topo.prefix, topo.plan, down=options.down,
                     skipped_setup=options.skip_backend_setup if mode == "dr" else ())
     servers = LabServers()
+    owner = os.getpid()
     try:
         _phase(run, "build", say, f"[{mode}] building namespaces {topo.prefix}-* "
                f"({len(topo.nodes)} nodes on one bridge)", lambda: topo_mod.build(topo))
@@ -137,6 +147,8 @@ def run_once(cluster: Cluster, mode: str, options: LabOptions, say: Progress) ->
                lambda: _observe(topo, run))
         run.checks = judge(run)
     finally:
+        if os.getpid() != owner:  # a forked helper unwinding: the lab is not its to remove
+            os._exit(1)
         with _uninterrupted():
             servers.close()
             if options.keep:
