@@ -86,14 +86,14 @@ class IpvsAdapter:
                                       "the kernel has no IPVS netlink family") from None
         return self._chan
 
-    def ensure_module(self, name: str) -> str | None:
+    def ensure_module(self, name: str, what: str = "module") -> str | None:
         """Load a scheduler or persistence-engine module; None if present, else the problem."""
         if name not in self._module_problems:
             problem = None
             if not module_loaded(name) and self.load_modules:
                 why = modprobe(name)
                 if why is not None:
-                    problem = f"module {name} is not available (modprobe {name}: {why})"
+                    problem = f"{what} {name} is not available (modprobe {name}: {why})"
             self._module_problems[name] = problem
         return self._module_problems[name]
 
@@ -221,10 +221,10 @@ class IpvsAdapter:
             if cmd == C.CMD_DEL_SERVICE:
                 body = ident
             else:
-                problem = self.ensure_module(f"ip_vs_{svc.spec.scheduler}")
+                problem = self.ensure_module(f"ip_vs_{svc.spec.scheduler}", "scheduler module")
                 if svc.spec.persistence and svc.spec.persistence.engine:
                     problem = problem or self.ensure_module(
-                        f"ip_vs_pe_{svc.spec.persistence.engine}")
+                        f"ip_vs_pe_{svc.spec.persistence.engine}", "persistence engine module")
                 body = t.service_body(svc.key, svc.spec, ident)
             request = w.svc_request(chan.family, cmd, flags, seq, body)
         else:
