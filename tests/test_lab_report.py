@@ -144,3 +144,13 @@ def test_nat_copy_and_refusals() -> None:
             for rs in s.real_servers.values()} == {"dr"}
     with pytest.raises(ConfigError, match="clients"):
         plan_addresses(cluster, 0)
+
+
+def test_a_real_server_answering_arp_for_the_vip_fails() -> None:
+    run = run_of(service({"10.10.0.11": 4, "10.10.0.12": 8}))
+    run.arp_answers = {"10.10.0.100": ["aa:aa:aa:aa:aa:aa", "bb:bb:bb:bb:bb:bb"]}
+    run.checks = judge(run)
+    assert failed(run) == ["10.10.0.100 ARP"]
+    assert "real server 10.10.0.11 answers ARP" in run.checks[-1].detail
+    run.arp_answers = {"10.10.0.100": ["aa:aa:aa:aa:aa:aa"]}
+    assert [c.name for c in judge(run) if not c.ok] == []

@@ -55,3 +55,16 @@ def test_down_listener_is_refused_and_counted_lost() -> None:
         assert (answer.ok, answer.error) == (False, "refused")
     finally:
         T.teardown(topo)
+
+
+def test_arp_probe_sees_every_answer_for_a_vip() -> None:
+    topo = T.describe(plan_addresses(loads(FILE), 1), "dr")
+    try:
+        T.build(topo)
+        client, rs = topo.clients[0].netns, topo.real_servers["10.10.0.12"].netns
+        director = T.mac_of(topo.director.netns)
+        assert T.arp_responders(client, "10.10.0.100") == {director}
+        T.add_loopback_vips(rs, ["10.10.0.100"])  # no arp_ignore: it answers for lo's VIP too
+        assert T.arp_responders(client, "10.10.0.100") == {director, T.mac_of(rs)}
+    finally:
+        T.teardown(topo)

@@ -36,6 +36,10 @@ def lab(
     down: Annotated[list[str] | None, typer.Option(
         "--down", metavar="ADDRESS",
         help="Start no listener on this real server; repeatable.")] = None,
+    vip_without_arp: Annotated[list[str] | None, typer.Option(
+        "--vip-without-arp", metavar="ADDRESS",
+        help="Put the VIP on this real server's lo but skip the ARP sysctls (ARP flux); "
+             "repeatable. The lab must then FAIL.")] = None,
     timeout: Annotated[float, typer.Option(
         help="Seconds a request may take before it counts as lost.")] = 3.0,
     json_out: JsonOpt = False,
@@ -55,7 +59,7 @@ def lab(
             clients=clients, requests=requests, large_count=large, large_bytes=large_kib << 10,
             compare_nat=compare_nat, keep=keep,
             skip_backend_setup=tuple(skip_backend_setup or ()), down=tuple(down or ()),
-            timeout=timeout)
+            vip_without_arp=tuple(vip_without_arp or ()), timeout=timeout)
         report = run_lab(load(file), options, progress=warn)
         if json_out:
             echo(printer.to_json(report.to_json()))

@@ -115,8 +115,10 @@ class RunReport:
     director_mac: str | None = None
     real_server_macs: dict[str, str] = field(default_factory=dict)  # address -> MAC
     vip_macs: dict[str, dict[str, str | None]] = field(default_factory=dict)  # vip->client->MAC
+    arp_answers: dict[str, list[str]] = field(default_factory=dict)  # vip -> MACs answering ARP
     down: tuple[str, ...] = ()
     skipped_setup: tuple[str, ...] = ()
+    vip_without_arp: tuple[str, ...] = ()
     listeners: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)  # phase -> seconds
     checks: list[Check] = field(default_factory=list)
@@ -134,10 +136,11 @@ class RunReport:
                           "director": p.director, "vips": list(p.vips),
                           "real_servers": list(p.real_servers), "clients": list(p.clients)},
             "down": list(self.down), "skipped_backend_setup": list(self.skipped_setup),
+            "vip_without_arp": list(self.vip_without_arp),
             "services": [s.to_json() for s in self.services],
             "transfer": self.transfer.to_json() if self.transfer else None,
             "director_mac": self.director_mac, "real_server_macs": self.real_server_macs,
-            "vip_neighbours": self.vip_macs,
+            "vip_neighbours": self.vip_macs, "arp_answers": self.arp_answers,
             "checks": [c.to_json() for c in self.checks],
             "timings": {k: round(v, 2) for k, v in self.timings.items()},
             "kept": self.kept,
@@ -186,6 +189,13 @@ def judge(run: RunReport) -> list[Check]:
                       f"client {c} resolves {vip} to {m or 'nothing'}, not the director's "
                       f"{run.director_mac}" + _owner(run, m) for c, m in sorted(bad.items())))
         checks.append(Check(f"{vip} neighbour", not bad, detail))
+    for vip, macs in sorted(run.arp_answers.items()):
+        others = [m for m in macs if m != run.director_mac]
+        ok = macs == [run.director_mac]
+        detail = (f"only the director ({run.director_mac}) answers ARP for {vip}" if ok else
+                  f"ARP for {vip} answered by {', '.join(macs) or 'nobody'}"
+                  + "".join(_owner(run, m) for m in others))
+        checks.append(Check(f"{vip} ARP", ok, detail))
     return checks
 
 
@@ -274,6 +284,8 @@ def run_lines(run: RunReport) -> list[str]:
         lines.append(f"   down (no listener): {', '.join(run.down)}")
     if run.skipped_setup:
         lines.append(f"   backend setup skipped: {', '.join(run.skipped_setup)}")
+    if run.vip_without_arp:
+        lines.append(f"   VIP on lo without ARP sysctls: {', '.join(run.vip_without_arp)}")
     for svc in run.services:
         st = svc.ipvs
         lines.append(f"   {svc.key} ({svc.scheduler}): {svc.answered}/{svc.sent} answered"

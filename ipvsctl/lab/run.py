@@ -40,6 +40,7 @@ class LabOptions:
     keep: bool = False
     skip_backend_setup: tuple[str, ...] = ()  # real servers left unprepared (ARP/VIP)
     down: tuple[str, ...] = ()  # real servers with no listener
+    vip_without_arp: tuple[str, ...] = ()  # VIP on lo but no ARP sysctls: ARP flux on purpose
     timeout: float = 3.0  # seconds a request may take before it counts as lost
 
 
@@ -72,7 +73,7 @@ def _validate(cluster: Cluster, options: LabOptions) -> None:
     problems = lab_services(cluster)
     reals = {rs.key.address for s in cluster.services.values() for rs in s.real_servers.values()}
     for opt, values in (("--skip-backend-setup", options.skip_backend_setup),
-                        ("--down", options.down)):
+                        ("--down", options.down), ("--vip-without-arp", options.vip_without_arp)):
         problems += [f"{opt} {v}: not a real server in {cluster.path or 'the cluster'} "
                      f"({', '.join(sorted(reals))})" for v in values if v not in reals]
     if not 1 <= options.requests <= 10000:
@@ -126,8 +127,10 @@ def _uninterrupted() -> Iterator[None]:
 
 def run_once(cluster: Cluster, mode: str, options: LabOptions, say: Progress) -> RunReport:
     topo = topo_mod.describe(plan_addresses(cluster, options.clients), mode)
+    dr = mode == "dr"
     run = RunReport(mode, topo.prefix, topo.plan, down=options.down,
-                    skipped_setup=options.skip_backend_setup if mode == "dr" else ())
+                    skipped_setup=options.skip_backend_setup if dr else (),
+                    vip_without_arp=options.vip_without_arp if dr else ())
     servers = LabServers()
     owner = os.getpid()
     try:
@@ -182,10 +185,14 @@ def _prepare_real_servers(cluster: Cluster, topo: Topology, run: RunReport,
     from ipvsctl.printer import progress_line
 
     for address, node in topo.real_servers.items():
+        vips, _ = vips_for_host(cluster, [address])
         if address in run.skipped_setup:
             say(f"  ! {address}: backend setup skipped on purpose")
             continue
-        vips, _ = vips_for_host(cluster, [address])
+        if address in run.vip_without_arp:
+            say(f"  ! {address}: VIPs on lo WITHOUT the ARP sysctls, on purpose (ARP flux)")
+            topo_mod.add_loopback_vips(node.netns, vips)
+            continue
         say(f"  {address}: backend-setup --vip {' --vip '.join(vips)}")
         setup(vips, netns=node.netns, progress=lambda o: say("  " + progress_line(o)))
 
@@ -271,6 +278,7 @@ def _observe(topo: Topology, run: RunReport) -> None:
     tables = {c.address: topo_mod.neighbours(c.netns) for c in topo.clients}
     for vip in topo.plan.vips:
         run.vip_macs[vip] = {c: table.get(vip) for c, table in tables.items()}
+        run.arp_answers[vip] = sorted(topo_mod.arp_responders(topo.clients[0].netns, vip))
 
 
 def _stats(services: dict[ServiceKey, Service]) -> dict[ServiceKey, Stats]:

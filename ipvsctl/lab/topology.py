@@ -16,6 +16,7 @@ import shutil
 import socket
 import struct
 import subprocess
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -187,3 +188,44 @@ def neighbours(netns: str, iface: str = IFACE) -> dict[str, str]:
         return out
 
     return run_in_netns(netns, read)
+
+
+def add_loopback_vips(netns: str, vips: Iterable[str]) -> None:
+    """VIPs on lo and nothing else: the classic ARP-flux mistake, made on purpose."""
+    _ip_batch((f"address add {vip}/32 dev lo" for vip in vips), netns)
+
+
+def arp_responders(netns: str, target: str, iface: str = IFACE, wait: float = 1.0) -> set[str]:
+    """Every MAC that answers a broadcast ARP request for target, asked from netns.
+
+    The neighbour table keeps one answer (the first); asking directly sees them all, so ARP
+    flux shows up whichever machine happens to answer first.
+    """
+    own_mac = bytes.fromhex(mac_of(netns, iface).replace(":", ""))
+
+    def make() -> tuple[socket.socket, bytes]:
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(0x0806))
+        sock.bind((iface, 0x0806))
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            raw = fcntl.ioctl(probe.fileno(), 0x8915,  # SIOCGIFADDR
+                              struct.pack("256s", iface.encode()))
+        return sock, raw[20:24]
+
+    sock, own_ip = run_in_netns(netns, make)
+    want = socket.inet_aton(target)
+    request = (b"\xff" * 6 + own_mac + b"\x08\x06"
+               + struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + own_mac + own_ip + b"\0" * 6 + want)
+    found: set[str] = set()
+    with sock:
+        sock.send(request)
+        deadline = time.monotonic() + wait
+        while (left := deadline - time.monotonic()) > 0:
+            sock.settimeout(left)
+            try:
+                frame = sock.recv(128)
+            except TimeoutError:
+                break
+            arp = frame[14:42]
+            if len(arp) == 28 and arp[6:8] == b"\x00\x02" and arp[14:18] == want:
+                found.add(":".join(f"{b:02x}" for b in arp[8:14]))
+    return found

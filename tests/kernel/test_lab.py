@@ -103,3 +103,11 @@ def test_down_server_fails_until_weight_zero_sends_traffic_elsewhere(tmp_path: P
     report = run_lab(cluster, replace(SMALL, down=(RS2,)))
     assert report.ok, failed(report)
     assert [s.hits for s in report.runs[0].services] == [{RS1: 3}, {RS1: 3}]
+
+
+def test_vip_on_lo_without_arp_sysctls_is_arp_flux() -> None:
+    report = run_lab(load(EXAMPLE), replace(SMALL, vip_without_arp=(RS2,)))
+    assert not report.ok
+    run = report.runs[0]
+    assert run.arp_answers["10.10.0.100"] == sorted([run.director_mac, run.real_server_macs[RS2]])
+    assert "dr: 10.10.0.100 ARP" in failed(report)
