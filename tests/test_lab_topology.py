@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from ipvsctl.config import loads
+from ipvsctl.lab import LabOptions, run_lab
 from ipvsctl.lab import topology as T
 from ipvsctl.lab.addressing import plan_addresses
 from ipvsctl.lab.servers import LabServers
@@ -68,3 +71,21 @@ def test_arp_probe_sees_every_answer_for_a_vip() -> None:
         assert T.arp_responders(client, "10.10.0.100") == {director, T.mac_of(rs)}
     finally:
         T.teardown(topo)
+
+
+def test_ctrl_c_mid_run_leaves_nothing_behind(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IPVSCTL_STATE_DIR", str(tmp_path / "state"))
+    before = set(NETNS_DIR.glob("ipvslab-*"))
+    seen: list[str] = []
+
+    def progress(text: str) -> None:
+        seen.append(text)
+        if "applying" in text:  # the namespaces exist by now
+            assert len(set(NETNS_DIR.glob("ipvslab-*")) - before) == 5  # br, dir, 2 rs, c1
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_lab(loads(FILE), LabOptions(requests=1, large_count=0), progress=progress)
+    assert set(NETNS_DIR.glob("ipvslab-*")) == before
+    assert any("tearing down" in line for line in seen)
