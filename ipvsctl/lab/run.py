@@ -155,7 +155,8 @@ def run_once(cluster: Cluster, mode: str, options: LabOptions, say: Progress) ->
         with _uninterrupted():
             servers.close()
             if options.keep:
-                run.kept = topo.delete_commands()
+                run.kept = [*topo.delete_commands(),
+                            f"rm -f {statefile.state_dir()}/*.{topo.prefix}-*.json"]
             else:
                 _teardown(topo, say)
     return run
