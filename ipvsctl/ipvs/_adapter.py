@@ -6,6 +6,8 @@ _socket and the wording of refusals in _explain.
 
 from __future__ import annotations
 
+import errno
+import gc
 import struct
 from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
@@ -100,6 +102,17 @@ class IpvsAdapter:
     # ---- reading -----------------------------------------------------------------------------
 
     def observe(self, *, with_stats: bool = False) -> m.Observed:
+        # A full read allocates several objects per real server and none of them form cycles:
+        # pausing the cyclic collector saves its repeated walks over the whole (large) heap.
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            return self._observe(with_stats)
+        finally:
+            if paused:
+                gc.enable()
+
+    def _observe(self, with_stats: bool) -> m.Observed:
         chan = self._channel()
 
         def service(buf: bytearray, start: int, end: int) -> w.ServiceRecord:
@@ -111,17 +124,22 @@ class IpvsAdapter:
         for rec in records:
             svc = t.service_of(rec)
             ident = w.service_id(rec.af, rec.protocol, rec.addr, rec.port, rec.fwmark)
-            svc.real_servers = self._real_servers(chan, ident, rec.af, with_stats)
+            try:
+                svc.real_servers = self._real_servers(chan, ident, rec.af, with_stats)
+            except Refused as exc:
+                if exc.errno == errno.ESRCH:
+                    continue  # deleted by someone else since the service dump
+                raise
             services[svc.key] = svc
         return m.Observed(services=services, timeouts=self.timeouts(),
                           sysctls=self.sysctls())
 
     def _real_servers(self, chan: Channel, ident: bytes, af: int,
                       with_stats: bool) -> dict[m.RealServerKey, m.RealServer]:
-        decode = self._dests.decode
+        decode, translate = self._dests.decode, t.real_server_of
 
         def dest(buf: bytearray, start: int, end: int) -> m.RealServer:
-            return t.real_server_of(decode(buf, start, end, af, with_stats))
+            return translate(decode(buf, start, end, af, with_stats))
 
         found = chan.dump(C.CMD_GET_DEST, w.nested(C.CMD_ATTR_SERVICE, ident), dest)
         return {rs.key: rs for rs in found}
@@ -211,12 +229,14 @@ class IpvsAdapter:
         return ident
 
     def _encode(self, chan: Channel, change: Change) -> _Pending:
+        cmd = (_SVC_CMD if change.subject == "service" else _DEST_CMD).get(change.action)
+        if cmd is None:
+            raise KernelError(f"the IPVS adapter cannot {change.action} a {change.subject}")
         seq = chan.next_seq()
         flags = C.NLM_F_REQUEST
         problem = None
         if change.subject == "service":
             svc: m.Service = change.payload
-            cmd = _SVC_CMD[change.action]
             ident = self._ident(svc.key)
             if cmd == C.CMD_DEL_SERVICE:
                 body = ident
@@ -229,7 +249,6 @@ class IpvsAdapter:
             request = w.svc_request(chan.family, cmd, flags, seq, body)
         else:
             key, rs = change.payload
-            cmd = _DEST_CMD[change.action]
             dest = t.dest_ident(rs.key) if cmd == C.CMD_DEL_DEST else t.dest_body(rs)
             request = w.dest_request(chan.family, cmd, flags, seq, self._ident(key), dest)
         return _Pending(change, seq, request, problem)

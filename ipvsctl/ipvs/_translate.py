@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from typing import Any
 
 from ipvsctl import model as m
 from ipvsctl.errors import KernelError
@@ -168,26 +169,33 @@ _SPEC_CACHE: dict[tuple[int, ...], m.RealServerSpec] = {}
 _KEY_CACHE: dict[tuple[bytes, int], m.RealServerKey] = {}
 
 
-def real_server_of(rec: w.DestRecord) -> m.RealServer:
-    """A RealServer from a decoded destination; equal specs and keys are shared objects."""
+def real_server_of(rec: tuple[Any, ...]) -> m.RealServer:
+    """A RealServer from a DestRecord-shaped tuple; equal specs and keys are shared objects.
+
+    Indexed rather than by name: this runs once per real server on every full read."""
     skey = rec[3:7] + rec[10:13]  # fwd, weight, thresholds, tunnel type/port/flags
     spec = _SPEC_CACHE.get(skey)
     if spec is None:
-        forward = FWD_NAME.get(rec.fwd & C.CONN_F_FWD_MASK, f"fwd-{rec.fwd}")
-        tunnel = None
-        if forward == "tunnel":
-            csum = ("remcsum" if rec.tun_flags & C.TUNNEL_FLAG_REMCSUM else
-                    "csum" if rec.tun_flags & C.TUNNEL_FLAG_CSUM else "nocsum")
-            tunnel = m.Tunnel(TUN_TYPE_NAME.get(rec.tun_type, str(rec.tun_type)),
-                              rec.tun_port, csum)
-        spec = m.RealServerSpec(rec.weight, forward, rec.u_thresh, rec.l_thresh, tunnel)
+        spec = _spec_of(w.DestRecord(*rec))
         if len(_SPEC_CACHE) < 100_000:
             _SPEC_CACHE[skey] = spec
-    kkey = (rec.addr, rec.port)
+    kkey = rec[1:3]  # address bytes, port
     key = _KEY_CACHE.get(kkey)
     if key is None:
-        key = m.RealServerKey(address_text(rec.addr), rec.port)
+        key = m.RealServerKey(address_text(rec[1]), rec[2])
         if len(_KEY_CACHE) < 1_000_000:
             _KEY_CACHE[kkey] = key
-    return m.RealServer(key, spec, False, None, stats_of(rec.stats),
-                        m.Connections(rec.active, rec.inactive, rec.persistent))
+    st = rec[13]
+    return m.RealServer(key, spec, False, None, m.Stats(*st) if st is not None else None,
+                        m.Connections(rec[7], rec[8], rec[9]))
+
+
+def _spec_of(rec: w.DestRecord) -> m.RealServerSpec:
+    forward = FWD_NAME.get(rec.fwd & C.CONN_F_FWD_MASK, f"fwd-{rec.fwd}")
+    tunnel = None
+    if forward == "tunnel":
+        csum = ("remcsum" if rec.tun_flags & C.TUNNEL_FLAG_REMCSUM else
+                "csum" if rec.tun_flags & C.TUNNEL_FLAG_CSUM else "nocsum")
+        tunnel = m.Tunnel(TUN_TYPE_NAME.get(rec.tun_type, str(rec.tun_type)), rec.tun_port,
+                          csum)
+    return m.RealServerSpec(rec.weight, forward, rec.u_thresh, rec.l_thresh, tunnel)

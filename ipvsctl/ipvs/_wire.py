@@ -389,8 +389,9 @@ class DestDecoder:
         self._layouts: dict[int, _Layout | None] = {}
 
     def decode(self, buf: bytes | bytearray | memoryview, payload: int, end: int,
-               service_af: int, with_stats: bool = False) -> DestRecord:
-        """Decode a GET_DEST reply whose payload (after the nlmsghdr) is buf[payload:end]."""
+               service_af: int, with_stats: bool = False) -> tuple[Any, ...]:
+        """Decode a GET_DEST reply whose payload (after the nlmsghdr) is buf[payload:end],
+        into a tuple shaped like DestRecord (a DestRecord when the careful parser ran)."""
         start = payload + _GENLHDR.size + 4  # past genlmsghdr and the IPVS_CMD_ATTR_DEST header
         try:
             layout = self._layouts[end - start]
@@ -408,6 +409,6 @@ class DestDecoder:
         if with_stats and layout.stats_at is not None:
             at = start + layout.stats_at
             st = stats(buf, (at + 4, at + _NLA.unpack_from(buf, at)[0]))
-        return DestRecord(af, addr if af == C.AF_INET6 else addr[:4], port, fwd, weight,
-                          u_thresh, l_thresh, active, inactive, persistent, tun_type, tun_port,
-                          tun_flags, st)
+        # A plain tuple in DestRecord's order: a NamedTuple's constructor costs a Python call.
+        return (af, addr if af == C.AF_INET6 else addr[:4], port, fwd, weight, u_thresh,
+                l_thresh, active, inactive, persistent, tun_type, tun_port, tun_flags, st)

@@ -269,7 +269,7 @@ def test_fast_decoder_falls_back_when_the_layout_changes() -> None:
     swapped = good.replace(fwd + weight, weight + w.u32(C.DEST_ATTR_FWD_METHOD, 0))
     assert swapped != good and len(swapped) == len(good)
     buf2, r2 = parse_one(swapped)
-    rec = dec.decode(buf2, r2.start, r2.end, C.AF_INET)
+    rec = w.DestRecord(*dec.decode(buf2, r2.start, r2.end, C.AF_INET))
     assert (rec.fwd, rec.weight) == (C.CONN_F_MASQ, 3)
 
 
