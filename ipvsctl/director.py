@@ -8,8 +8,10 @@ left alone unless the file's scope claims it or --prune is given.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -49,6 +51,19 @@ class Record:
         })
 
 
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Observing, planning and applying 100,000 entries makes millions of objects without
+    cycles; the cyclic collector would rescan them many times over (a fifth of the run)."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
 def _adapter(netns: str | None) -> Any:
     from ipvsctl.ipvs import IpvsAdapter  # the only module that speaks IPVS netlink
 
@@ -61,14 +76,19 @@ def plan_cluster(cluster: Cluster, *, netns: str | None = None, prune: bool = Fa
     own = adapter is None
     adapter = adapter or _adapter(netns)
     try:
-        observed = adapter.observe()
-        record = Record.load(netns)
-        plan = plan_director(cluster, observed, Ownership(frozenset(record.managed), prune),
-                             now=time.time(), drains=record.drains)
-        return plan, observed
+        with _collector_paused():
+            return _plan(cluster, adapter, netns, prune)
     finally:
         if own:
             adapter.close()
+
+
+def _plan(cluster: Cluster, adapter: Any, netns: str | None, prune: bool) -> tuple[Plan, Observed]:
+    observed = adapter.observe()
+    record = Record.load(netns)
+    plan = plan_director(cluster, observed, Ownership(frozenset(record.managed), prune),
+                         now=time.time(), drains=record.drains)
+    return plan, observed
 
 
 def apply_cluster(cluster: Cluster, *, netns: str | None = None, prune: bool = False,
@@ -79,7 +99,8 @@ def apply_cluster(cluster: Cluster, *, netns: str | None = None, prune: bool = F
     with exclusive_lock("apply", netns):
         adapter = adapter or _adapter(netns)
         try:
-            return _apply_locked(cluster, adapter, netns, prune, dry_run, progress)
+            with _collector_paused():
+                return _apply_locked(cluster, adapter, netns, prune, dry_run, progress)
         finally:
             if own:
                 adapter.close()
@@ -124,6 +145,8 @@ def _settle(record: Record, cluster: Cluster, observed: Observed, applied: Itera
                 record.drains.pop(drain_id(service, rs), None)
     present = set(observed.services) - deleted
     record.managed = set(cluster.services) | (record.managed & present)
+    if not record.drains:  # nothing to forget (and 100,000 drain ids not worth computing)
+        return
     # Forget drains of real servers that are back in the file or gone from the kernel.
     live = {drain_id(k, rs) for k, svc in observed.services.items() if k not in deleted
             for rs in svc.real_servers.values()}

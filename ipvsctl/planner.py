@@ -11,6 +11,7 @@ Order of changes (so capacity never dips and references always exist):
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping, Set
 from typing import Any
 
@@ -60,8 +61,7 @@ def plan_director(desired: Cluster, observed: Observed, ownership: Ownership = O
         have = observed.services.get(key)
         if have is None:
             buckets["add-service"].append(_service_change("add", want))
-            buckets["add-rs"].extend(_rs_change("add", key, rs) for rs in
-                                     _sorted_rs(want))
+            buckets["add-rs"].extend(_rs_adds(key, want))
             continue
         if want.spec != have.spec:
             buckets["edit-service"].append(_edit_service(want, have))
@@ -127,7 +127,10 @@ def _named(service: Service) -> str:
     return f"{service.key}" + (f" ({service.name})" if service.name else "")
 
 
+@functools.lru_cache(maxsize=4096)
 def _spec_json(spec: ServiceSpec | RealServerSpec) -> dict[str, Any]:
+    """Cached: a table of 100,000 real servers has a handful of distinct specs, so changes share
+    these dicts (read-only: they only ever go to json.dumps)."""
     data = dataclasses.asdict(spec)
     if isinstance(spec, ServiceSpec):
         data["scheduler_flags"] = sorted(spec.scheduler_flags)
@@ -175,9 +178,30 @@ def _rs_target(service: ServiceKey, rs: RealServer) -> str:
 
 
 def _rs_change(action: str, service: ServiceKey, rs: RealServer) -> Change:
-    text = f"add real server {rs.key} ({rs.spec.describe()}) to {service}"
+    text = f"add real server {rs.key} ({_describe(rs.spec)}) to {service}"
     return Change(action, "real-server", _rs_target(service, rs), text,
                   after=_spec_json(rs.spec), payload=(service, rs))
+
+
+@functools.lru_cache(maxsize=4096)
+def _describe(spec: RealServerSpec) -> str:
+    return spec.describe()
+
+
+def _rs_adds(service: ServiceKey, want: Service) -> list[Change]:
+    """_rs_change("add", ...) for every real server of a new service, in key order; the service
+    is printed once, not once per real server (the hot path of a first apply)."""
+    name = str(service)
+    servers = want.real_servers
+    out = []
+    for rs_key in sorted(servers):
+        rs = servers[rs_key]
+        spec = rs.spec
+        key = str(rs_key)
+        out.append(Change("add", "real-server", f"{name} -> {key}",
+                          f"add real server {key} ({_describe(spec)}) to {name}",
+                          after=_spec_json(spec), payload=(service, rs)))
+    return out
 
 
 def _edit_rs(service: ServiceKey, want: RealServer, have: RealServer) -> Change:

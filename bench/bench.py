@@ -1,0 +1,215 @@
+"""ipvsctl against ipvsadm on the same table, in the same run and the same kernel (issue #6).
+
+    python bench/bench.py [--sizes 1000,10000] [--per 10] [--vips 1000] [--json FILE]
+
+Needs root and a kernel with IPVS (bench/run starts the test-bed VM when the host has none).
+For each size N it makes N services x PER DR real servers and measures, each command as a
+child process in a fresh network namespace with lo up:
+  1. `ipvsctl apply FILE` from an empty table   vs  `ipvsadm -R` of the same rules
+  2. a no-op `ipvsctl plan FILE` of that table   vs  `ipvsadm -Sn`
+  3. `ipvsctl apply` of the file with one weight changed (wall time), and the netlink write
+     count of such an apply (IpvsAdapter.writes, in-process: bench/probe.py)
+  4. the peak RSS of ipvsctl in 1 to 3
+then, once, 5. `ipvsctl backend-setup` with --vips VIPs. Correctness is checked on the way:
+both namespaces' `ipvsadm -Sn` must be identical and have N * (PER + 1) lines.
+The cluster file is JSON (ipvsctl's fast path for large generated files); the same table as
+YAML is timed with a no-op plan (2y) to show what the YAML parser costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import gen
+from measure import Run, measure, namespaces, sh
+
+TARGETS = {"apply_ratio": 1.0, "plan_ratio": 2.0, "edit_seconds": 1.0, "edit_writes": 1,
+           "rss_mb": 300.0}
+HERE = Path(__file__).resolve().parent
+
+
+def ipvsctl(*args: str) -> list[str]:
+    return [sys.executable, "-m", "ipvsctl", *args]
+
+
+def in_netns(netns: str, *argv: str) -> list[str]:
+    return ["ip", "netns", "exec", netns, *argv]
+
+
+def saved(netns: str) -> list[str]:
+    return sh("ip", "netns", "exec", netns, "ipvsadm", "-Sn").splitlines()
+
+
+def figure(run: Run) -> dict[str, Any]:
+    return {"seconds": round(run.seconds, 3), "rss_mb": round(run.rss_mb, 1)}
+
+
+def one_size(n: int, per: int, work: Path, env: dict[str, str]) -> dict[str, Any]:
+    data = work / f"n{n}"
+    data.mkdir(parents=True, exist_ok=True)
+    rows = n * (per + 1)
+    cluster_json, cluster_yaml = data / "cluster.json", data / "cluster.yaml"
+    edited, restore = data / "edited.json", data / "restore.txt"
+    cluster_json.write_text(gen.cluster_json(n, per))
+    cluster_yaml.write_text(gen.cluster_yaml(n, per))
+    edited.write_text(gen.cluster_json(n, per, changed=n // 2))
+    back = data / "back.json"  # the probe's change: the same weight set back
+    back.write_text(gen.cluster_json(n, per))
+    restore.write_text(gen.restore_text(n, per))
+    out: dict[str, Any] = {"services": n, "real_servers_per_service": per, "entries": rows}
+    log = data / "log"
+    with namespaces(f"bench-adm-{n}", f"bench-ctl-{n}") as (adm, ctl):
+        # 1. from an empty table
+        r_adm = measure(in_netns(adm, "ipvsadm", "-R"), stdin=restore, out=log / "ipvsadm-R")
+        r_apply = measure(ipvsctl("apply", str(cluster_json), "--netns", ctl),
+                          out=log / "apply", env=env)
+        r_adm.check(), r_apply.check()
+        a, b = saved(adm), saved(ctl)
+        out["correct"] = {"ipvsadm_lines": len(a), "ipvsctl_lines": len(b),
+                          "expected_lines": rows, "identical": sorted(a) == sorted(b)}
+        if not (len(a) == len(b) == rows and sorted(a) == sorted(b)):
+            raise RuntimeError(f"tables differ after the apply: {out['correct']}")
+        out["apply"] = {"ipvsadm_R": figure(r_adm), "ipvsctl": figure(r_apply),
+                        "ratio": round(r_apply.seconds / r_adm.seconds, 3)}
+        # 2. a full read that finds nothing to do
+        r_save = measure(in_netns(adm, "ipvsadm", "-Sn"), out=log / "ipvsadm-Sn").check()
+        r_plan = measure(ipvsctl("plan", str(cluster_json), "--netns", ctl),
+                         out=log / "plan", env=env).check(0)
+        r_plan_yaml = measure(ipvsctl("plan", str(cluster_yaml), "--netns", ctl),
+                              out=log / "plan-yaml", env=env).check(0)
+        out["noop_plan"] = {"ipvsadm_Sn": figure(r_save), "ipvsctl": figure(r_plan),
+                            "ratio": round(r_plan.seconds / r_save.seconds, 3),
+                            "ipvsctl_yaml": figure(r_plan_yaml),
+                            "ratio_yaml": round(r_plan_yaml.seconds / r_save.seconds, 3)}
+        # 3. one weight changed in the full table
+        vip, servers = next(s for i, s in enumerate(gen.table(n, per)) if i == n // 2)
+        rip, weight = servers[0]
+        r_edit = measure(ipvsctl("apply", str(edited), "--netns", ctl),
+                         out=log / "edit", env=env).check()
+        r_e = measure(in_netns(adm, "ipvsadm", "-e", "-t", f"{vip}:{gen.PORT}", "-r",
+                               f"{rip}:{gen.PORT}", "-g", "-w", str(weight + 100)),
+                      out=log / "ipvsadm-e").check()
+        if sorted(saved(adm)) != sorted(saved(ctl)):
+            raise RuntimeError("tables differ after the one-weight edit")
+        r_probe = measure([sys.executable, str(HERE / "probe.py"), "writes", str(back), ctl],
+                          out=log / "probe-writes", env=env).check()
+        probe = json.loads(r_probe.stdout)
+        out["one_weight_change"] = {
+            "ipvsctl": figure(r_edit), "ipvsadm_e": figure(r_e),
+            "applied_line": r_edit.stdout.strip().splitlines()[-1],
+            "netlink_writes": probe["writes"], "changes": probe["changes"],
+            "change_text": probe["texts"], "probe_seconds": round(probe["seconds"], 3)}
+        out["peak_rss_mb"] = max(r.rss_mb for r in (r_apply, r_plan, r_edit))
+    return out
+
+
+def backend_setup(vips: int, work: Path, env: dict[str, str]) -> dict[str, Any]:
+    addresses = [str(a) for a in gen.vips(vips)]
+    args = [a for vip in addresses for a in ("--vip", vip)]
+    name = "bench-backend"
+    with namespaces(name):
+        # A client-facing interface and a default route, as a real server has.
+        for argv in (("link", "add", "eth0", "type", "veth", "peer", "eth0p"),
+                     ("addr", "add", "10.98.0.2/24", "dev", "eth0"),
+                     ("link", "set", "eth0", "up"), ("link", "set", "eth0p", "up"),
+                     ("route", "add", "default", "via", "10.98.0.1")):
+            sh("ip", "-n", name, *argv)
+        run = measure(ipvsctl("backend-setup", *args, "--netns", name), out=work / "backend",
+                      env=env).check()
+        present = sh("ip", "-n", name, "-4", "addr", "show", "dev", "lo").count("/32")
+        again = measure([sys.executable, str(HERE / "probe.py"), "dumps", name, *addresses],
+                        out=work / "backend-probe", env=env).check()
+        probe = json.loads(again.stdout)
+    return {"vips": vips, "ipvsctl": figure(run), "vips_on_lo": present,
+            "address_dumps_per_plan": probe["address_dumps"],
+            "pending_after": probe["pending"]}
+
+
+def machine() -> dict[str, Any]:
+    return {"kernel": platform.release(), "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "in_vm": os.environ.get("IPVSCTL_IN_VM") == "1",
+            "ipvsadm": sh("ipvsadm", "--version").strip()}
+
+
+def row(label: str, ours: float, theirs: float | None, target: str, ok: bool) -> str:
+    other = f"{theirs:9.2f}" if theirs is not None else f"{'':9}"
+    ratio = f"{ours / theirs:6.2f}" if theirs else f"{'':6}"
+    return f"  {label:<34} {ours:9.2f} {other} {ratio}  {target:<14} {'ok' if ok else 'MISSED'}"
+
+
+def table(results: dict[str, Any]) -> list[str]:
+    st = results["startup"]
+    lines = [f"fixed cost in every ipvsctl figure: `ipvsctl --help` "
+             f"{st['ipvsctl_help']['seconds']:.2f} s (bare python {st['python']['seconds']:.2f} s)"]
+    for size in results["sizes"]:
+        n, per = size["services"], size["real_servers_per_service"]
+        ap, pl, ed = size["apply"], size["noop_plan"], size["one_weight_change"]
+        lines.append(f"{n} services x {per} real servers ({size['entries']} entries); "
+                     f"seconds, ipvsctl vs ipvsadm")
+        lines.append(f"  {'':<34} {'ipvsctl':>9} {'ipvsadm':>9} {'ratio':>6}  target")
+        lines.append(row("1 apply from empty / -R", ap["ipvsctl"]["seconds"],
+                         ap["ipvsadm_R"]["seconds"], "ratio <= 1.0", ap["ratio"] <= 1.0))
+        lines.append(row("2 no-op plan / -Sn", pl["ipvsctl"]["seconds"],
+                         pl["ipvsadm_Sn"]["seconds"], "ratio <= 2.0", pl["ratio"] <= 2.0))
+        lines.append(row("2y same, YAML file / -Sn", pl["ipvsctl_yaml"]["seconds"],
+                         pl["ipvsadm_Sn"]["seconds"], "(info)", True))
+        lines.append(row("3 one weight change / -e", ed["ipvsctl"]["seconds"],
+                         ed["ipvsadm_e"]["seconds"], "<= 1 s", ed["ipvsctl"]["seconds"] <= 1.0))
+        lines.append(f"  {'3 netlink writes for it':<34} {ed['netlink_writes']:9d} "
+                     f"{'':9} {'':6}  == 1           "
+                     f"{'ok' if ed['netlink_writes'] == 1 else 'MISSED'}")
+        lines.append(f"  {'4 peak RSS of ipvsctl (MB)':<34} {size['peak_rss_mb']:9.1f} "
+                     f"{ap['ipvsadm_R']['rss_mb']:9.1f} {'':6}  <= 300 MB       "
+                     f"{'ok' if size['peak_rss_mb'] <= 300 else 'MISSED'}")
+    if "backend_setup" in results:
+        b = results["backend_setup"]
+        lines.append(f"backend-setup, {b['vips']} VIPs: {b['ipvsctl']['seconds']:.2f} s, "
+                     f"{b['ipvsctl']['rss_mb']:.1f} MB, {b['vips_on_lo']} VIPs on lo, "
+                     f"{b['address_dumps_per_plan']} address dump(s) per plan")
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,10000", help="services per run, comma-separated")
+    parser.add_argument("--per", type=int, default=10, help="real servers per service")
+    parser.add_argument("--vips", type=int, default=1000, help="backend-setup VIPs (0: skip)")
+    parser.add_argument("--json", type=Path, help="write the results here")
+    args = parser.parse_args()
+    sh("modprobe", "-a", "ip_vs", "ip_vs_wrr")  # loaded for both sides before any timing
+    results: dict[str, Any] = {"machine": machine(), "targets": TARGETS, "sizes": []}
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="ipvsctl-bench-") as tmp:
+        work = Path(tmp)
+        env = {"IPVSCTL_STATE_DIR": str(work / "state"), "IPVSCTL_RUN_DIR": str(work / "run")}
+        # The fixed cost in every figure above: interpreter start and the CLI's imports.
+        measure(ipvsctl("--help"), out=work / "warm")  # first run fills the page cache
+        results["startup"] = {
+            "python": figure(measure([sys.executable, "-c", "pass"], out=work / "python")),
+            "ipvsctl_help": figure(measure(ipvsctl("--help"), out=work / "help").check())}
+        for n in (int(s) for s in args.sizes.split(",")):
+            results["sizes"].append(one_size(n, args.per, work, env))
+            print(f"# {n} services done after {time.monotonic() - started:.0f} s", flush=True)
+        if args.vips:
+            results["backend_setup"] = backend_setup(args.vips, work, env)
+    results["total_seconds"] = round(time.monotonic() - started, 1)
+    for line in table(results):
+        print(line)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

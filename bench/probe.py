@@ -1,0 +1,49 @@
+"""In-process counts the CLI does not print, measured in a child of bench.py.
+
+    python bench/probe.py writes CLUSTER_FILE NETNS   -> {"writes": N, "changes": N, ...}
+    python bench/probe.py dumps NETNS VIP...          -> {"address_dumps": N, ...}
+
+`writes` applies the file through the same director code as `ipvsctl apply` with an adapter it
+holds, and reports IpvsAdapter.writes (netlink write requests sent). `dumps` runs a backend-setup
+plan for the VIPs and reports how many address dumps its observation cost.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+
+def writes(path: str, netns: str) -> dict[str, object]:
+    from ipvsctl.config import load
+    from ipvsctl.director import apply_cluster
+    from ipvsctl.ipvs import IpvsAdapter
+
+    start = time.monotonic()
+    cluster = load(path)
+    with IpvsAdapter(netns) as adapter:
+        plan, result = apply_cluster(cluster, netns=netns, adapter=adapter)
+        return {"writes": adapter.writes, "changes": len(plan), "applied": len(result.applied),
+                "texts": [c.describe() for c in plan], "seconds": time.monotonic() - start}
+
+
+def dumps(netns: str, vips: list[str]) -> dict[str, object]:
+    from ipvsctl import backend
+    from ipvsctl.backend import observer
+
+    before = observer.STATS["address_dumps"]
+    start = time.monotonic()
+    _, plan = backend.plan_for(vips, netns=netns)
+    return {"address_dumps": observer.STATS["address_dumps"] - before, "pending": len(plan),
+            "seconds": time.monotonic() - start}
+
+
+def main() -> None:
+    what, args = sys.argv[1], sys.argv[2:]
+    result = writes(args[0], args[1]) if what == "writes" else dumps(args[0], args[1:])
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
