@@ -1,0 +1,46 @@
+"""`make bench` keeps working: bench/bench.py at a tiny size, every figure present and sane.
+
+The full run (1,000 and 10,000 services) takes minutes in the VM; this one takes a few CLI runs.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.kernel
+
+BENCH = Path(__file__).resolve().parent.parent.parent / "bench" / "bench.py"
+N, PER = 20, 3
+
+
+def test_tiny_benchmark_reports_every_figure(tmp_path: Path) -> None:
+    out = tmp_path / "results.json"
+    run = subprocess.run([sys.executable, str(BENCH), "--sizes", str(N), "--per", str(PER),
+                          "--vips", "5", "--json", str(out)],
+                         capture_output=True, text=True, timeout=900, check=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    results = json.loads(out.read_text())
+    (size,) = results["sizes"]
+    assert size["correct"] == {"ipvsadm_lines": N * (PER + 1), "ipvsctl_lines": N * (PER + 1),
+                               "expected_lines": N * (PER + 1), "identical": True}
+    for figure in (size["apply"]["ipvsadm_R"], size["apply"]["ipvsctl"],
+                   size["noop_plan"]["ipvsadm_Sn"], size["noop_plan"]["ipvsctl"],
+                   size["noop_plan"]["ipvsctl_yaml"], size["one_weight_change"]["ipvsctl"],
+                   size["one_weight_change"]["ipvsadm_e"]):
+        assert figure["seconds"] > 0 and figure["rss_mb"] > 0
+    assert size["apply"]["ratio"] > 0 and size["noop_plan"]["ratio"] > 0
+    edit = size["one_weight_change"]
+    assert edit["netlink_writes"] == 1 and edit["changes"] == 1
+    assert edit["change_text"] == [
+        "edit real server 10.128.0.30:80 in tcp/10.0.0.10:80 in place: weight 101 -> 1"]
+    assert edit["applied_line"].startswith("Applied 1 change(s).")
+    assert size["peak_rss_mb"] >= size["apply"]["ipvsctl"]["rss_mb"]
+    backend = results["backend_setup"]
+    assert backend["vips_on_lo"] == 5 and backend["address_dumps_per_plan"] == 1
+    assert backend["pending_after"] == 0
+    assert "1 apply from empty / -R" in run.stdout
