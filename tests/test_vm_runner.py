@@ -22,7 +22,7 @@ def run_runner(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
         env={**os.environ, **env},
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
         check=False,
     )
 
@@ -46,6 +46,30 @@ def test_missing_qemu_fails_with_one_clear_line(tmp_path: Path) -> None:
     assert proc.returncode == 3
     [line] = proc.stderr.splitlines()
     assert line.startswith("tests/vm/run: cannot start the VM: /nonexistent/qemu not found")
+
+
+def fake_vm(tmp_path: Path, vng_script: str) -> dict[str, str]:
+    """Settings under which the runner 'boots' a stand-in for virtme-ng running ``vng_script``."""
+    kernel = tmp_path / "vmlinuz-0.0-test"
+    kernel.write_bytes(b"")
+    vng = tmp_path / "vng"
+    vng.write_text(f"#!/bin/sh\n{vng_script}\n")
+    vng.chmod(0o755)
+    return {"IPVSCTL_VM_KERNEL": str(kernel), "IPVSCTL_VM_QEMU": "true", "IPVSCTL_VNG": str(vng)}
+
+
+def test_hung_vm_is_killed_after_the_timeout(tmp_path: Path) -> None:
+    proc = run_runner("--timeout", "1", "--", "true", **fake_vm(tmp_path, "exec sleep 60"))
+    assert proc.returncode == 124
+    assert "the VM did not finish within 1 s" in proc.stderr
+
+
+def test_vm_that_dies_before_the_command_reports_its_console(tmp_path: Path) -> None:
+    panic = "echo 'Kernel panic - not syncing'; exit 1"
+    proc = run_runner("--", "true", **fake_vm(tmp_path, panic))
+    assert proc.returncode == 125
+    assert "the VM exited (status 1) before the command completed" in proc.stderr
+    assert "Kernel panic - not syncing" in proc.stderr
 
 
 def test_no_command_is_a_usage_error() -> None:
