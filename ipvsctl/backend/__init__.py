@@ -14,13 +14,12 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 from ipvsctl import statefile
 from ipvsctl.backend.checker import Finding, check_host
 from ipvsctl.backend.cluster import vips_for_host
 from ipvsctl.backend.facts import HostFacts
-from ipvsctl.backend.observer import observe, read_files
-from ipvsctl.backend.persist import render_files
 from ipvsctl.backend.planner import (
     plan_setup,
     plan_teardown,
@@ -28,12 +27,38 @@ from ipvsctl.backend.planner import (
     wanted_sysctls,
 )
 from ipvsctl.backend.request import SetupRequest, build_request, parse_vips
-from ipvsctl.backend.target import RECORD_KIND, HostTarget
 from ipvsctl.changes import Plan
 from ipvsctl.errors import ConfigError
 from ipvsctl.executor import Progress, Result, execute
 
-__all__ = ["Finding", "HostTarget", "check", "plan_for", "setup", "teardown"]
+__all__ = ["Finding", "check", "plan_for", "setup", "teardown"]
+# pyroute2 and jinja2 load only when a backend command runs: every other command (and the
+# emulated test VM, where imports are slow) starts without them.
+RECORD_KIND = "backend"
+
+
+def observe(*args: Any, **kwargs: Any) -> HostFacts:
+    from ipvsctl.backend.observer import observe as _observe
+
+    return _observe(*args, **kwargs)
+
+
+def read_files(*args: Any, **kwargs: Any) -> Any:
+    from ipvsctl.backend.observer import read_files as _read_files
+
+    return _read_files(*args, **kwargs)
+
+
+def render_files(*args: Any, **kwargs: Any) -> Any:
+    from ipvsctl.backend.persist import render_files as _render_files
+
+    return _render_files(*args, **kwargs)
+
+
+def _target(*args: Any, **kwargs: Any) -> Any:
+    from ipvsctl.backend.target import HostTarget
+
+    return HostTarget(*args, **kwargs)
 
 
 def _cluster_vips(cluster_file: str, facts: HostFacts) -> tuple[list[str], list[str]]:
@@ -101,7 +126,7 @@ def setup(vips: Sequence[str] = (), *, netns: str | None = None, interface: str 
                              cluster_file=cluster_file, persist=persist, root=root)
         if dry_run or not plan:
             return plan, None
-        return plan, execute(plan, HostTarget(netns, root=req.root), progress)
+        return plan, execute(plan, _target(netns, root=req.root), progress)
 
 
 def teardown(*, netns: str | None = None, dry_run: bool = False,
@@ -114,7 +139,7 @@ def teardown(*, netns: str | None = None, dry_run: bool = False,
         plan = plan_teardown(record, facts)
         if dry_run:
             return plan, None
-        result = execute(plan, HostTarget(netns, undo=True), progress) if plan else None
+        result = execute(plan, _target(netns, undo=True), progress) if plan else None
         if record:  # all undone, or left on purpose and said so in the plan's warnings
             statefile.write_record(RECORD_KIND, netns, {})
         return plan, result

@@ -33,7 +33,7 @@ from ipvsctl.executor import Outcome
 from ipvsctl.netns import sysctl_path_parts, write_sysctl
 
 IFA_F_NODAD = 0x02
-RECORD_KIND = "backend"
+from ipvsctl.backend import RECORD_KIND  # noqa: E402
 
 
 class HostTarget:
