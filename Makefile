@@ -1,8 +1,16 @@
 # `make test` is the whole test run, as in CI (.ci/run): see scripts/test.
-.PHONY: test bootstrap lint
+.PHONY: test demo bench bootstrap lint
 
 test:
 	scripts/test
+
+# The DR lab on examples/cluster.yaml, DR and NAT side by side (inside the VM when needed).
+demo:
+	scripts/demo $(DEMO_ARGS)
+
+# Scale: ipvsctl against ipvsadm at 1,000 and 10,000 services x 10 real servers (docs/bench.md).
+bench: bootstrap
+	bench/run $(BENCH_ARGS)
 
 bootstrap:
 	scripts/bootstrap
