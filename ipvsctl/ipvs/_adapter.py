@@ -136,7 +136,7 @@ class IpvsAdapter:
 
     def _real_servers(self, chan: Channel, ident: bytes, af: int,
                       with_stats: bool) -> dict[m.RealServerKey, m.RealServer]:
-        decode, translate = self._dests.decode, t.real_server_of
+        decode, translate = self._dests.decode, t.real_server_of_bound
 
         def dest(buf: bytearray, start: int, end: int) -> m.RealServer:
             return translate(decode(buf, start, end, af, with_stats))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Callable
 from typing import Any
 
 from ipvsctl import model as m
@@ -172,22 +173,37 @@ _KEY_CACHE: dict[tuple[bytes, int], m.RealServerKey] = {}
 def real_server_of(rec: tuple[Any, ...]) -> m.RealServer:
     """A RealServer from a DestRecord-shaped tuple; equal specs and keys are shared objects.
 
-    Indexed rather than by name: this runs once per real server on every full read."""
-    skey = rec[3:7] + rec[10:13]  # fwd, weight, thresholds, tunnel type/port/flags
-    spec = _SPEC_CACHE.get(skey)
-    if spec is None:
-        spec = _spec_of(w.DestRecord(*rec))
-        if len(_SPEC_CACHE) < 100_000:
-            _SPEC_CACHE[skey] = spec
-    kkey = rec[1:3]  # address bytes, port
-    key = _KEY_CACHE.get(kkey)
-    if key is None:
-        key = m.RealServerKey(address_text(rec[1]), rec[2])
-        if len(_KEY_CACHE) < 1_000_000:
-            _KEY_CACHE[kkey] = key
-    st = rec[13]
-    return m.RealServer(key, spec, False, None, m.Stats(*st) if st is not None else None,
-                        m.Connections(rec[7], rec[8], rec[9]))
+    Indexed rather than by name, with the caches and constructors bound as defaults: this runs
+    once per real server on every full read (110,000 times for 10,000 services)."""
+    return real_server_of_bound(rec)
+
+
+def _bound_real_server_of() -> Callable[[tuple[Any, ...]], m.RealServer]:
+    specs, keys, new_rs, new_key, conns = (_SPEC_CACHE, _KEY_CACHE, m.RealServer,
+                                           m.RealServerKey, m.Connections)
+    ntop, af_inet, stats = socket.inet_ntop, socket.AF_INET, m.Stats
+
+    def of(rec: tuple[Any, ...]) -> m.RealServer:
+        skey = rec[3:7] + rec[10:13]  # fwd, weight, thresholds, tunnel type/port/flags
+        spec = specs.get(skey)
+        if spec is None:
+            spec = _spec_of(w.DestRecord(*rec))
+            if len(specs) < 100_000:
+                specs[skey] = spec
+        raw, port = rec[1], rec[2]
+        key = keys.get((raw, port))
+        if key is None:
+            key = new_key(ntop(af_inet, raw) if len(raw) == 4 else address_text(raw), port)
+            if len(keys) < 1_000_000:
+                keys[raw, port] = key
+        st = rec[13]
+        return new_rs(key, spec, False, None, stats(*st) if st is not None else None,
+                      conns(rec[7], rec[8], rec[9]))
+
+    return of
+
+
+real_server_of_bound = _bound_real_server_of()
 
 
 def _spec_of(rec: w.DestRecord) -> m.RealServerSpec:
