@@ -139,9 +139,10 @@ def backend_setup(vips: int, work: Path, env: dict[str, str]) -> dict[str, Any]:
 
 def install_locally(work: Path) -> dict[str, str]:
     """Copy the ipvsctl package to a local folder and run it from there, as an installed
-    package is: the test-bed VM shares the repository over 9p, where every stat() costs about
-    4 ms and Python's import system stats each sys.path entry per import (seconds per start).
-    The working directory moves too, since `python -m` puts it first on sys.path."""
+    package is: the test-bed VM shares the repository over 9p, where a stat() can cost
+    milliseconds and Python's import system stats each sys.path entry per import. The start-up
+    from the repository is measured too, for comparison. The working directory moves as well,
+    since `python -m` puts it first on sys.path."""
     site = work / "site"
     shutil.copytree(PACKAGE, site / "ipvsctl", ignore=shutil.ignore_patterns("__pycache__"))
     os.chdir(work)
