@@ -111,7 +111,7 @@ def one_size(n: int, per: int, work: Path, env: dict[str, str]) -> dict[str, Any
             "applied_line": r_edit.stdout.strip().splitlines()[-1],
             "netlink_writes": probe["writes"], "changes": probe["changes"],
             "change_text": probe["texts"], "probe_seconds": round(probe["seconds"], 3)}
-        out["peak_rss_mb"] = max(r.rss_mb for r in (r_apply, r_plan, r_edit))
+        out["peak_rss_mb"] = round(max(r.rss_mb for r in (r_apply, r_plan, r_edit)), 1)
     return out
 
 
