@@ -61,41 +61,37 @@ def _available_modules(release: str) -> set[str]:
     return names
 
 
+def _as_int(text: str | None) -> int | None:
+    try:
+        return int(text) if text is not None else None
+    except ValueError:
+        return None
+
+
 def gather(netns: str | None) -> Facts:
+    """Every fact doctor judges, read in one switch into the namespace."""
     release = platform.release()
 
-    def inside() -> tuple[dict[str, str], bool]:
+    def inside() -> Facts:
         from pyroute2 import IPRoute
 
         with IPRoute() as ipr:
             links = {link["index"]: link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
-            addrs = {a.get_attr("IFA_ADDRESS"): links.get(a["index"], "?")
-                     for a in ipr.get_addr()}
-        return addrs, Path("/proc/net/ip_vs").exists()
+            addresses = {a.get_attr("IFA_ADDRESS"): links.get(a["index"], "?")
+                         for a in ipr.get_addr()}
+        vs_dir = Path("/proc/sys/net/ipv4/vs")
+        vs_paths = sorted(vs_dir.iterdir()) if vs_dir.is_dir() else []
+        ifaces = sorted(set(addresses.values()) | {"all"})
+        arp_paths = [sysctl_path_parts("net", "ipv4", "conf", i, "arp_ignore") for i in ifaces]
+        forward = sysctl_path_parts("net", "ipv4", "ip_forward")
+        values = read_sysctls([forward, *arp_paths, *vs_paths])  # already inside netns
+        vs = {p.name: v for p in vs_paths if (v := _as_int(values[p])) is not None}
+        arp = {i: v for i, p in zip(ifaces, arp_paths, strict=True)
+               if (v := _as_int(values[p])) is not None}
+        return Facts(release, Path("/proc/net/ip_vs").exists(), _available_modules(release),
+                     vs, _as_int(values[forward]), addresses, arp)
 
-    addresses, loaded = run_in_netns(netns, inside)
-    vs_dir = Path("/proc/sys/net/ipv4/vs")
-    ifaces = sorted(set(addresses.values()) | {"all"})
-    paths = [sysctl_path_parts("net", "ipv4", "ip_forward")]
-    paths += [sysctl_path_parts("net", "ipv4", "conf", i, "arp_ignore") for i in ifaces]
-
-    def list_vs() -> list[Path]:
-        return sorted(vs_dir.iterdir()) if vs_dir.is_dir() else []
-
-    vs_paths = run_in_netns(netns, list_vs)
-    values = read_sysctls(paths + vs_paths, netns)
-
-    def as_int(text: str | None) -> int | None:
-        try:
-            return int(text) if text is not None else None
-        except ValueError:
-            return None
-
-    vs = {p.name: v for p in vs_paths if (v := as_int(values[p])) is not None}
-    arp = {i: v for i, p in zip(ifaces, paths[1:], strict=True)
-           if (v := as_int(values[p])) is not None}
-    return Facts(release, loaded, _available_modules(release), vs, as_int(values[paths[0]]),
-                 addresses, arp)
+    return run_in_netns(netns, inside)
 
 
 def diagnose(facts: Facts, cluster: Cluster | None = None) -> list[Finding]:
