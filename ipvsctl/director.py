@@ -114,10 +114,11 @@ def _apply_locked(cluster: Cluster, adapter: Any, netns: str | None, prune: bool
     now = time.time()
     plan = plan_director(cluster, observed, Ownership(frozenset(record.managed), prune),
                          now=now, drains=record.drains)
-    if dry_run or not plan:
+    if dry_run:
+        return plan, Result()
+    if not plan:
         _settle(record, cluster, observed, [], now)
-        if not dry_run:
-            record.save(netns)
+        record.save(netns)
         return plan, Result()
     # Widen first: a crash from here on still knows every service it may have created.
     record.managed |= set(cluster.services)

@@ -16,6 +16,7 @@ from typing import Any
 from pyroute2.netlink.exceptions import NetlinkError
 
 from ipvsctl import statefile
+from ipvsctl.backend import RECORD_KIND
 from ipvsctl.backend.observer import open_iproute
 from ipvsctl.backend.ops import (
     AddAddress,
@@ -33,7 +34,6 @@ from ipvsctl.executor import Outcome
 from ipvsctl.netns import sysctl_path_parts, write_sysctl
 
 IFA_F_NODAD = 0x02
-from ipvsctl.backend import RECORD_KIND  # noqa: E402
 
 
 class HostTarget:
