@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable
 from typing import Annotated, TypeVar
 
@@ -73,7 +72,3 @@ def warn(text: str) -> None:
 def exit_with(code: ExitCode) -> None:
     if code != ExitCode.OK:
         raise typer.Exit(int(code))
-
-
-def flush() -> None:
-    sys.stdout.flush()

@@ -114,7 +114,7 @@ def apply(file: FileArg, netns: NetnsOpt = None, prune: PruneOpt = False,
                 echo(f"  ! {warning}")
             for noop in the_plan.waiting:
                 echo(f"  . {noop.describe()} (rerun, or use --wait)")
-            echo(f"Applied {len(result.applied)} change(s). " + printer.summary(the_plan))
+            echo(f"{printer.result_summary(result)} {printer.summary(the_plan)}")
 
     guarded(run)
 
