@@ -14,26 +14,21 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ipvsctl import statefile
-from ipvsctl.backend.checker import Finding, check_host
-from ipvsctl.backend.cluster import vips_for_host
 from ipvsctl.backend.facts import HostFacts
-from ipvsctl.backend.planner import (
-    plan_setup,
-    plan_teardown,
-    resolve_client_interfaces,
-    wanted_sysctls,
-)
 from ipvsctl.backend.request import SetupRequest, build_request, parse_vips
 from ipvsctl.changes import Plan
 from ipvsctl.errors import ConfigError
 from ipvsctl.executor import Progress, Result, execute
 
-__all__ = ["Finding", "check", "plan_for", "setup", "teardown"]
-# pyroute2 and jinja2 load only when a backend command runs: every other command (and the
-# emulated test VM, where imports are slow) starts without them.
+if TYPE_CHECKING:
+    from ipvsctl.backend.checker import Finding
+
+__all__ = ["check", "plan_for", "setup", "teardown"]
+# The planner, the checker, pyroute2 and jinja2 load only when a backend command runs: every
+# other command (and the emulated test VM, where imports are slow) starts without them.
 RECORD_KIND = "backend"
 
 
@@ -63,6 +58,7 @@ def _target(*args: Any, **kwargs: Any) -> Any:
 
 def _cluster_vips(cluster_file: str, facts: HostFacts) -> tuple[list[str], list[str]]:
     from ipvsctl import config  # written alongside; imported only when a file is given
+    from ipvsctl.backend.cluster import vips_for_host
 
     cluster = config.load(cluster_file)
     own = {a.address for a in facts.addresses}
@@ -83,6 +79,8 @@ def plan_for(vips: Sequence[str] = (), *, netns: str | None = None, interface: s
              cluster_file: str | None = None, persist: str | None = None,
              root: str | None = None) -> tuple[SetupRequest, Plan]:
     """Validate, observe and plan a setup; touches nothing."""
+    from ipvsctl.backend.planner import plan_setup, resolve_client_interfaces, wanted_sysctls
+
     # Bad options fail before anything is observed.
     build_request(vips, interface=interface, client_interfaces=client_interfaces,
                   global_arp=global_arp, persist=persist, root=root, netns=netns,
@@ -132,6 +130,8 @@ def setup(vips: Sequence[str] = (), *, netns: str | None = None, interface: str 
 def teardown(*, netns: str | None = None, dry_run: bool = False,
              progress: Progress | None = None) -> tuple[Plan, Result | None]:
     """Undo exactly what setup recorded, where it is still as setup left it."""
+    from ipvsctl.backend.planner import plan_teardown
+
     with _locked(netns, dry_run):
         record = statefile.read_record(RECORD_KIND, netns)
         facts = observe(netns)
@@ -149,6 +149,9 @@ def check(vips: Sequence[str] = (), *, netns: str | None = None,
           cluster_file: str | None = None, ports: Sequence[int] = (),
           client_interfaces: Sequence[str] | None = None) -> list[Finding]:
     """Findings about this host as a DR real server; VIPs default to those setup recorded."""
+    from ipvsctl.backend.checker import Finding, check_host
+    from ipvsctl.backend.planner import resolve_client_interfaces
+
     wanted = list(parse_vips(vips)) if vips else []
     bad_ports = [p for p in ports if not 0 < p < 65536]
     if bad_ports:
