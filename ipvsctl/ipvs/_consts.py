@@ -7,6 +7,11 @@ them against that header whenever it is installed.
 from __future__ import annotations
 
 GENL_NAME = "IPVS"
+# The generic-netlink controller, which maps family names to ids.
+GENL_ID_CTRL = 0x10
+CTRL_CMD_GETFAMILY = 3
+CTRL_ATTR_FAMILY_ID = 1
+CTRL_ATTR_FAMILY_NAME = 2
 GENL_VERSION = 1
 
 # netlink.h

@@ -312,3 +312,11 @@ def test_scale_smoke_200_services_of_10(netns: str, adapter: IpvsAdapter,
     assert sum(len(s.real_servers) for s in observed.services.values()) == 2000
     assert observed.services == {s.key: s for s in services}
     assert len(ipvsadm_oracle(netns)) == 2200
+
+
+def test_family_id_is_the_one_pyroute2_finds(adapter: IpvsAdapter) -> None:
+    from tests.ipvs.test_family import pyroute2_family_id
+
+    expected = pyroute2_family_id()
+    assert expected is not None
+    assert adapter._channel().family == expected
