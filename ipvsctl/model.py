@@ -3,13 +3,14 @@
 Both the config loader (desired state) and the kernel adapter (observed state) produce these
 types, fully normalised, so the planner compares like with like. Identity lives in the keys;
 comparable settings live in the specs; counters and source locations never take part in equality.
+Keys and specs are immutable NamedTuples; the objects that carry them are dataclasses.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, NamedTuple
 
 Protocol = Literal["tcp", "udp", "sctp"]
 Forward = Literal["dr", "tunnel", "nat"]
@@ -46,8 +47,14 @@ def bracket(address: str) -> str:
     return f"[{address}]" if ":" in address else address
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class ServiceKey:
+def fields_dict(value: NamedTuple) -> dict[str, Any]:
+    """A key's or spec's fields as a dict, nested ones (a Tunnel, a Persistence) as dicts too."""
+    return {name: fields_dict(v) if hasattr(v, "_fields") else v
+            for name, v in zip(value._fields, value, strict=True)}
+
+
+# NamedTuples for C-level hash/eq/order: every plan hashes and compares them once per real server.
+class ServiceKey(NamedTuple):
     """The kernel's service identity: (family, protocol, VIP, port) or (family, fwmark)."""
 
     family: int  # 4 or 6
@@ -75,8 +82,7 @@ class ServiceKey:
         return f"{self.protocol}/{bracket(self.address)}:{self.port}"
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class RealServerKey:
+class RealServerKey(NamedTuple):
     """A real server within one service: its address and port."""
 
     address: str
@@ -94,8 +100,7 @@ class RealServerKey:
         return f"{bracket(self.address)}:{self.port}"
 
 
-@dataclass(frozen=True, slots=True)
-class Persistence:
+class Persistence(NamedTuple):
     timeout: int  # seconds
     prefix_len: int  # client-address granularity: 32 (IPv4) or 128 (IPv6) = per client address
     engine: str | None = None  # persistence engine, e.g. "sip"
@@ -105,8 +110,7 @@ class Persistence:
         return text + (f" engine {self.engine}" if self.engine else "")
 
 
-@dataclass(frozen=True, slots=True)
-class ServiceSpec:
+class ServiceSpec(NamedTuple):
     """A service's comparable settings (the kernel's HASHED flag never appears here)."""
 
     scheduler: str = DEFAULT_SCHEDULER
@@ -125,8 +129,7 @@ class ServiceSpec:
         return ", ".join(parts)
 
 
-@dataclass(frozen=True, slots=True)
-class Tunnel:
+class Tunnel(NamedTuple):
     type: str = "ipip"  # ipip | gue | gre
     port: int = 0  # GUE destination port
     csum: str = "nocsum"  # nocsum | csum | remcsum
@@ -136,8 +139,7 @@ class Tunnel:
         return text + ("" if self.csum == "nocsum" else f" {self.csum}")
 
 
-@dataclass(frozen=True, slots=True)
-class RealServerSpec:
+class RealServerSpec(NamedTuple):
     """A real server's comparable settings."""
 
     weight: int = DEFAULT_WEIGHT
@@ -186,7 +188,7 @@ class Connections:
 @dataclass(slots=True)
 class RealServer:
     key: RealServerKey
-    spec: RealServerSpec = RealServerSpec()
+    spec: RealServerSpec = RealServerSpec()  # noqa: RUF009 (a NamedTuple: immutable)
     draining: bool = False  # declared `state: draining` (kept at weight 0, never deleted)
     source: str | None = field(default=None, compare=False)  # "cluster.yaml:14:9"
     stats: Stats | None = field(default=None, compare=False)
@@ -196,7 +198,7 @@ class RealServer:
 @dataclass(slots=True)
 class Service:
     key: ServiceKey
-    spec: ServiceSpec = ServiceSpec()
+    spec: ServiceSpec = ServiceSpec()  # noqa: RUF009 (a NamedTuple: immutable)
     real_servers: dict[RealServerKey, RealServer] = field(default_factory=dict)
     name: str | None = field(default=None, compare=False)  # the file's label; the kernel has none
     source: str | None = field(default=None, compare=False)

@@ -25,6 +25,7 @@ from ipvsctl.model import (
     ServiceKey,
     ServiceSpec,
     Timeouts,
+    fields_dict,
 )
 
 ORDER = ("settings", "add-service", "edit-service", "add-rs", "edit-rs", "drain-rs", "delete-rs",
@@ -131,7 +132,7 @@ def _named(service: Service) -> str:
 def _spec_json(spec: ServiceSpec | RealServerSpec) -> dict[str, Any]:
     """Cached: a table of 100,000 real servers has a handful of distinct specs, so changes share
     these dicts (read-only: they only ever go to json.dumps)."""
-    data = dataclasses.asdict(spec)
+    data = fields_dict(spec)
     if isinstance(spec, ServiceSpec):
         data["scheduler_flags"] = sorted(spec.scheduler_flags)
     return data
@@ -148,12 +149,11 @@ def _service_change(action: str, service: Service, note: str = "") -> Change:
                   payload=service)
 
 
-def _field_diffs(old: Any, new: Any) -> str:
+def _field_diffs(old: ServiceSpec | RealServerSpec, new: ServiceSpec | RealServerSpec) -> str:
     parts = []
-    for f in dataclasses.fields(new):
-        a, b = getattr(old, f.name), getattr(new, f.name)
+    for name, a, b in zip(new._fields, old, new, strict=True):
         if a != b:
-            parts.append(f"{f.name.replace('_', ' ')} {_show(a)} -> {_show(b)}")
+            parts.append(f"{name.replace('_', ' ')} {_show(a)} -> {_show(b)}")
     return ", ".join(parts)
 
 
@@ -231,7 +231,7 @@ def _remove_rs(service: ServiceKey, have: RealServer, desired: Cluster, now: flo
                                            payload=(service, have)))
         return True
     if have.spec.weight != 0:
-        drained = RealServer(have.key, dataclasses.replace(have.spec, weight=0))
+        drained = RealServer(have.key, have.spec._replace(weight=0))
         text = (f"drain real server {have.key} in {service} ({why}): weight "
                 f"{have.spec.weight} -> 0, {conns} connection(s) left; "
                 "deleted once they reach 0")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from ipvsctl.model import Connections, Observed, Stats
+from ipvsctl.model import Connections, Observed, Stats, fields_dict
 
 HEADER = (f"{'SERVICE / REAL SERVER':<34} {'FORWARD':<8} {'WEIGHT':>6} {'ACTIVE':>7} "
           f"{'INACT':>6} {'CONNS':>8} {'INPKTS':>10} {'OUTPKTS':>10} {'INBYTES':>12} "
@@ -37,7 +37,7 @@ def show_json(observed: Observed) -> dict[str, Any]:
     services = []
     for key in sorted(observed.services):
         svc = observed.services[key]
-        spec = dataclasses.asdict(svc.spec)
+        spec = fields_dict(svc.spec)
         spec["scheduler_flags"] = sorted(svc.spec.scheduler_flags)
         services.append({
             "key": str(key), "family": key.family, "protocol": key.protocol,
@@ -46,7 +46,7 @@ def show_json(observed: Observed) -> dict[str, Any]:
             "stats": dataclasses.asdict(svc.stats) if svc.stats else None,
             "real_servers": [{
                 "address": rs.key.address, "port": rs.key.port,
-                **dataclasses.asdict(rs.spec),
+                **fields_dict(rs.spec),
                 "connections": dataclasses.asdict(rs.connections) if rs.connections else None,
                 "stats": dataclasses.asdict(rs.stats) if rs.stats else None,
             } for _, rs in sorted(svc.real_servers.items())],

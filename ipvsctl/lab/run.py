@@ -63,7 +63,7 @@ def as_nat(cluster: Cluster) -> Cluster:
     """The same cluster with every real server forwarded by NAT (masquerading)."""
     services = {
         key: replace(svc, real_servers={
-            rk: replace(rs, spec=replace(rs.spec, forward="nat"))
+            rk: replace(rs, spec=rs.spec._replace(forward="nat"))
             for rk, rs in svc.real_servers.items()})
         for key, svc in cluster.services.items()}
     return replace(cluster, services=services)
