@@ -29,8 +29,9 @@ def _key_to_json(key: ServiceKey) -> list[Any]:
 
 
 def _key_from_json(data: Any) -> ServiceKey:
-    family, protocol, address, port, fwmark = data
-    return ServiceKey(int(family), str(protocol), str(address), int(port), int(fwmark))
+    # Read as written (by _key_to_json): a value of another type would match no service in the
+    # kernel, which only makes that service unmanaged, the safe side. 10,000 keys per plan.
+    return ServiceKey._make(data)
 
 
 @dataclass(slots=True)
@@ -41,10 +42,17 @@ class Record:
     @classmethod
     def load(cls, netns: str | None) -> Record:
         data = read_record(RECORD, netns)
-        return cls({_key_from_json(k) for k in data.get("managed", [])},
+        return cls({_key_from_json(k) for k in data.get("managed", []) if len(k) == 5},
                    {str(k): float(v) for k, v in data.get("drains", {}).items()})
 
-    def save(self, netns: str | None) -> None:
+    def copy(self) -> Record:
+        return Record(set(self.managed), dict(self.drains))
+
+    def save(self, netns: str | None, *, unless_same_as: Record | None = None) -> None:
+        """Write the record, atomically; skipped when it would not change (a 10,000-service
+        record costs a sort, a serialisation and an fsync)."""
+        if unless_same_as is not None and unless_same_as == self:
+            return
         write_record(RECORD, netns, {
             "managed": sorted(_key_to_json(k) for k in self.managed),
             "drains": dict(sorted(self.drains.items())),
@@ -116,16 +124,18 @@ def _apply_locked(cluster: Cluster, adapter: Any, netns: str | None, prune: bool
                          now=now, drains=record.drains)
     if dry_run:
         return plan, Result()
+    loaded = record.copy()
     if not plan:
         _settle(record, cluster, observed, [], now)
-        record.save(netns)
+        record.save(netns, unless_same_as=loaded)
         return plan, Result()
     # Widen first: a crash from here on still knows every service it may have created.
     record.managed |= set(cluster.services)
-    record.save(netns)
+    record.save(netns, unless_same_as=loaded)
+    widened = record.copy()
     result = execute(plan, adapter, progress, raise_on_failure=False)
     _settle(record, cluster, observed, result.applied, now)
-    record.save(netns)
+    record.save(netns, unless_same_as=widened)
     if not result.ok:
         raise partial_error(plan, result)
     return plan, result
