@@ -14,6 +14,12 @@ then, once, 5. `ipvsctl backend-setup` with --vips VIPs. Correctness is checked 
 both namespaces' `ipvsadm -Sn` must be identical and have N * (PER + 1) lines.
 The cluster file is JSON (ipvsctl's fast path for large generated files); the same table as
 YAML is timed with a no-op plan (2y) to show what the YAML parser costs.
+
+Emulation: in the test-bed VM every figure is many times slower than on the machine running it.
+`--calibrate-only FILE` (bench/run runs it on the host first) times `ipvsctl validate` of each
+size's edited file, a command that needs no IPVS; the VM run times the same command and, given
+`--host FILE`, prints the ratio and the one-weight-change time divided by it (an estimate of the
+native time, labelled as such: the host has no IPVS to measure it directly).
 """
 
 from __future__ import annotations
@@ -70,6 +76,7 @@ def one_size(n: int, per: int, work: Path, env: dict[str, str]) -> dict[str, Any
     restore.write_text(gen.restore_text(n, per))
     out: dict[str, Any] = {"services": n, "real_servers_per_service": per, "entries": rows}
     log = data / "log"
+    out["validate"] = validate_seconds(edited, log, env)
     with namespaces(f"bench-adm-{n}", f"bench-ctl-{n}") as (adm, ctl):
         # 1. from an empty table
         r_adm = measure(in_netns(adm, "ipvsadm", "-R"), stdin=restore, out=log / "ipvsadm-R")
@@ -112,6 +119,25 @@ def one_size(n: int, per: int, work: Path, env: dict[str, str]) -> dict[str, Any
             "netlink_writes": probe["writes"], "changes": probe["changes"],
             "change_text": probe["texts"], "probe_seconds": round(probe["seconds"], 3)}
         out["peak_rss_mb"] = round(max(r.rss_mb for r in (r_apply, r_plan, r_edit)), 1)
+    return out
+
+
+def validate_seconds(path: Path, log: Path, env: dict[str, str], runs: int = 3) -> float:
+    """Median wall time of `ipvsctl validate FILE`: start-up plus loading, no kernel involved."""
+    times = sorted(measure(ipvsctl("validate", str(path)), out=log / f"validate-{i}",
+                           env=env).check().seconds for i in range(runs))
+    return round(times[runs // 2], 3)
+
+
+def calibrate(sizes: list[int], per: int, work: Path, env: dict[str, str]) -> dict[str, Any]:
+    """Host side of the emulation estimate: validate of each size's edited file."""
+    out: dict[str, Any] = {"machine": {"cpus": os.cpu_count(), "kernel": platform.release()},
+                           "validate": {}}
+    for n in sizes:
+        path = work / f"n{n}" / "edited.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(gen.cluster_json(n, per, changed=n // 2))
+        out["validate"][str(n)] = validate_seconds(path, work / f"n{n}" / "log", env)
     return out
 
 
@@ -182,12 +208,25 @@ def table(results: dict[str, Any]) -> list[str]:
                          pl["ipvsadm_Sn"]["seconds"], "(info)", True))
         lines.append(row("3 one weight change / -e", ed["ipvsctl"]["seconds"],
                          ed["ipvsadm_e"]["seconds"], "<= 1 s", ed["ipvsctl"]["seconds"] <= 1.0))
+        host = results.get("host", {}).get("validate", {}).get(str(n))
+        if host:
+            factor = size["validate"] / host
+            lines.append(f"  {'3 native estimate (see below)':<34} "
+                         f"{ed['ipvsctl']['seconds'] / factor:9.2f} {'':9} {'':6}  <= 1 s         "
+                         f"{'ok (est.)' if ed['ipvsctl']['seconds'] / factor <= 1.0 else 'MISSED'}")
         lines.append(f"  {'3 netlink writes for it':<34} {ed['netlink_writes']:9d} "
                      f"{'':9} {'':6}  == 1           "
                      f"{'ok' if ed['netlink_writes'] == 1 else 'MISSED'}")
         lines.append(f"  {'4 peak RSS of ipvsctl (MB)':<34} {size['peak_rss_mb']:9.1f} "
                      f"{ap['ipvsadm_R']['rss_mb']:9.1f} {'':6}  <= 300 MB       "
                      f"{'ok' if size['peak_rss_mb'] <= 300 else 'MISSED'}")
+    for size in results["sizes"]:
+        host = results.get("host", {}).get("validate", {}).get(str(size["services"]))
+        if host:
+            lines.append(f"emulation, {size['services']} services: `ipvsctl validate` of the "
+                         f"edited file {size['validate']:.2f} s here vs {host:.2f} s on the "
+                         f"host = {size['validate'] / host:.1f}x; the native estimate of 3 "
+                         "divides by that")
     if "backend_setup" in results:
         b = results["backend_setup"]
         lines.append(f"backend-setup, {b['vips']} VIPs: {b['ipvsctl']['seconds']:.2f} s, "
@@ -202,11 +241,26 @@ def main() -> int:
     parser.add_argument("--per", type=int, default=10, help="real servers per service")
     parser.add_argument("--vips", type=int, default=1000, help="backend-setup VIPs (0: skip)")
     parser.add_argument("--json", type=Path, help="write the results here")
+    parser.add_argument("--calibrate-only", type=Path, metavar="FILE",
+                        help="only time `ipvsctl validate` per size (no IPVS needed); write FILE")
+    parser.add_argument("--host", type=Path, metavar="FILE",
+                        help="the --calibrate-only results of the host, for the native estimate")
     args = parser.parse_args()
-    if args.json:
-        args.json = args.json.resolve()  # the run changes directory (install_locally)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    for name in ("json", "calibrate_only", "host"):
+        if getattr(args, name):  # the run changes directory (install_locally)
+            setattr(args, name, getattr(args, name).resolve())
+    if args.calibrate_only:
+        with tempfile.TemporaryDirectory(prefix="ipvsctl-calibrate-") as tmp:
+            env = install_locally(Path(tmp))
+            measure(ipvsctl("--help"), out=Path(tmp) / "warm", env=env)
+            args.calibrate_only.write_text(
+                json.dumps(calibrate(sizes, args.per, Path(tmp), env), indent=2) + "\n")
+        return 0
     sh("modprobe", "-a", "ip_vs", "ip_vs_wrr")  # loaded for both sides before any timing
     results: dict[str, Any] = {"machine": machine(), "targets": TARGETS, "sizes": []}
+    if args.host and args.host.exists():
+        results["host"] = json.loads(args.host.read_text())
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="ipvsctl-bench-") as tmp:
         work = Path(tmp)
@@ -221,7 +275,7 @@ def main() -> int:
             "ipvsctl_help": figure(measure(ipvsctl("--help"), out=work / "help",
                                            env=env).check()),
             "ipvsctl_help_from_repository": figure(help_repo)}
-        for n in (int(s) for s in args.sizes.split(",")):
+        for n in sizes:
             results["sizes"].append(one_size(n, args.per, work, env))
             print(f"# {n} services done after {time.monotonic() - started:.0f} s", flush=True)
         if args.vips:
