@@ -371,6 +371,7 @@ class _Build:
         port, weight_lo, weight_hi = key.port, R.WEIGHT[0], R.WEIGHT[1]
         default_weight = self.weight
         spec_of, specs = self._spec, self.specs
+        new_tuple = tuple.__new__  # the key's own __new__ is a Python call: skip it per item
         plain_forward = forward != "tunnel"  # a tunnel may cross families: the helper decides
         for item in items:
             if type(item) is not dict:
@@ -393,7 +394,7 @@ class _Build:
                 spec = specs.get((weight, forward, 0, 0, None))
                 if spec is None:
                     spec = spec_of(weight, forward, 0, 0, None)
-                rs = RealServer(RealServerKey(address, port), spec, False, source=where)
+                rs = RealServer(new_tuple(RealServerKey, (address, port)), spec, False, where)
             elif size <= 2 and "address" in item and ("weight" in item or size == 1):
                 rs = self._plain_real_server(item, key, vip, forward, where)
             else:

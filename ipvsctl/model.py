@@ -172,7 +172,7 @@ class Stats:
     outbps: int = 0
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Connections:
     """Per-real-server connection counts (what draining waits on)."""
 

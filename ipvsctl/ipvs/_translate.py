@@ -126,6 +126,9 @@ def stats_of(values: tuple[int, ...] | None) -> m.Stats | None:
     return m.Stats(*values) if values is not None else None
 
 
+_SERVICE_SPECS: dict[tuple[Any, ...], m.ServiceSpec] = {}
+
+
 def service_of(rec: w.ServiceRecord) -> m.Service:
     family = FAMILY_OF_AF.get(rec.af, 0)
     if rec.fwmark:
@@ -133,17 +136,27 @@ def service_of(rec: w.ServiceRecord) -> m.Service:
     else:
         proto = PROTO_NAME.get(rec.protocol, str(rec.protocol))
         key = m.ServiceKey(family, proto, address_text(rec.addr), rec.port, 0)
+    # A table of 10,000 services has a handful of distinct settings: decode each once.
+    cache_key = (family, rec.sched, rec.flags, rec.timeout, rec.netmask, rec.pe_name)
+    spec = _SERVICE_SPECS.get(cache_key)
+    if spec is None:
+        spec = _service_spec(family, rec)
+        if len(_SERVICE_SPECS) < 10_000:
+            _SERVICE_SPECS[cache_key] = spec
+    return m.Service(key, spec, {}, None, None, stats_of(rec.stats))
+
+
+def _service_spec(family: int, rec: w.ServiceRecord) -> m.ServiceSpec:
     persistence = None
     if rec.flags & C.SVC_F_PERSISTENT:
         persistence = m.Persistence(rec.timeout, prefix_len_of(family, rec.netmask),
                                     rec.pe_name or None)
-    spec = m.ServiceSpec(
+    return m.ServiceSpec(
         scheduler=rec.sched,
         scheduler_flags=scheduler_flag_names(rec.sched, rec.flags),
         persistence=persistence,
         one_packet=bool(rec.flags & C.SVC_F_ONEPACKET),
     )
-    return m.Service(key, spec, {}, None, None, stats_of(rec.stats))
 
 
 # ---- real servers ----------------------------------------------------------------------------
@@ -182,6 +195,8 @@ def _bound_real_server_of() -> Callable[[tuple[Any, ...]], m.RealServer]:
     specs, keys, new_rs, new_key, conns = (_SPEC_CACHE, _KEY_CACHE, m.RealServer,
                                            m.RealServerKey, m.Connections)
     ntop, af_inet, stats = socket.inet_ntop, socket.AF_INET, m.Stats
+    new_tuple = tuple.__new__  # a NamedTuple's own __new__ is a Python call: skip it
+    idle, none = m.Connections(), (0, 0, 0)  # most real servers: one shared (frozen) object
 
     def of(rec: tuple[Any, ...]) -> m.RealServer:
         skey = rec[3:7] + rec[10:13]  # fwd, weight, thresholds, tunnel type/port/flags
@@ -193,12 +208,14 @@ def _bound_real_server_of() -> Callable[[tuple[Any, ...]], m.RealServer]:
         raw, port = rec[1], rec[2]
         key = keys.get((raw, port))
         if key is None:
-            key = new_key(ntop(af_inet, raw) if len(raw) == 4 else address_text(raw), port)
+            key = new_tuple(new_key, (ntop(af_inet, raw) if len(raw) == 4
+                                      else address_text(raw), port))
             if len(keys) < 1_000_000:
                 keys[raw, port] = key
         st = rec[13]
+        counts = rec[7:10]
         return new_rs(key, spec, False, None, stats(*st) if st is not None else None,
-                      conns(rec[7], rec[8], rec[9]))
+                      idle if counts == none else conns(*counts))
 
     return of
 
