@@ -12,7 +12,7 @@ import struct
 from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from ipvsctl import model as m
 from ipvsctl.changes import Change
@@ -136,13 +136,23 @@ class IpvsAdapter:
 
     def _real_servers(self, chan: Channel, ident: bytes, af: int,
                       with_stats: bool) -> dict[m.RealServerKey, m.RealServer]:
-        decode, translate = self._dests.decode, t.real_server_of_bound
+        translate = t.real_server_of_bound
+        request = w.nested(C.CMD_ATTR_SERVICE, ident)
+        if with_stats:  # `show`: counters too, message by message
+            decode = self._dests.decode
 
-        def dest(buf: bytearray, start: int, end: int) -> m.RealServer:
-            return translate(decode(buf, start, end, af, with_stats))
+            def dest(buf: bytearray, start: int, end: int) -> m.RealServer:
+                return translate(decode(buf, start, end, af, True))
 
-        found = chan.dump(C.CMD_GET_DEST, w.nested(C.CMD_ATTR_SERVICE, ident), dest)
-        return {rs.key: rs for rs in found}
+            return {rs.key: rs for rs in chan.dump(C.CMD_GET_DEST, request, dest)}
+        records: list[tuple[Any, ...]] = []
+        decode_buffer, family = self._dests.decode_buffer, chan.family
+
+        def parse(buf: bytearray, n: int, seq: int) -> tuple[bool, w.Ack | None]:
+            return decode_buffer(buf, n, seq, family, af, records)
+
+        chan.dump_into(C.CMD_GET_DEST, request, parse)
+        return {rs.key: rs for rs in map(translate, records)}
 
     def timeouts(self) -> m.Timeouts:
         (attrs,) = self._channel().request(C.CMD_GET_CONFIG)

@@ -194,6 +194,21 @@ class Channel:
                 off += (length + 3) & ~3
 
 
+    def dump_into(self, cmd: int, body: bytes,
+                  parse: Callable[[bytearray, int, int], tuple[bool, w.Ack | None]]) -> None:
+        """Run one dump; `parse(buf, n, seq)` takes each receive buffer whole and says when the
+        dump is done (and with which error, if any)."""
+        seq = self.next_seq()
+        self._send(w.message(self.family, cmd, C.NLM_F_REQUEST | C.NLM_F_DUMP, seq, body))
+        buf = self.buf
+        while True:
+            done, error = parse(buf, self._recv(), seq)
+            if error is not None:
+                raise kernel_error(f"IPVS dump {cmd}", error)
+            if done:
+                return
+
+
 class Refused(KernelError):
     """The kernel answered a request with an error."""
 

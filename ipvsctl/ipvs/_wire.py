@@ -382,11 +382,113 @@ def _learn(buf: bytes | bytearray | memoryview, start: int, end: int) -> _Layout
                    operator.itemgetter(*(fields.index(f) for f in _RECORD_ORDER)), at)
 
 
+class _Run(NamedTuple):
+    """A whole GET_DEST reply message of one length as one struct: a run of such messages in a
+    receive buffer is unpacked by struct.iter_unpack in one C call."""
+
+    struct: struct.Struct
+    check: operator.itemgetter[Any]  # length, type, seq and every attribute header
+    headers: tuple[bytes, ...]  # what the attribute headers must be
+    pick: operator.itemgetter[Any]  # values in DestRecord order (stats excluded)
+
+
+def _learn_run(buf: bytes | bytearray | memoryview, off: int, length: int) -> _Run | None:
+    """The whole-message layout of the reply at buf[off:off+length], or None."""
+    if length % 4:
+        return None  # runs step by the length: only for lengths already aligned
+    start = off + NLMSGHDR.size + _GENLHDR.size + 4  # the attributes inside IPVS_CMD_ATTR_DEST
+    end = off + length
+    fmt = ["=IHHII4x4s"]  # nlmsghdr, genlmsghdr (skipped), the IPVS_CMD_ATTR_DEST header
+    headers: list[bytes] = [bytes(buf[start - 4:start])]
+    check = [0, 1, 3, 5]  # length, type, seq, the nest header
+    values: dict[str, int] = {}
+    index = 6
+    at = start
+    while at + 4 <= end:
+        alen, kind = _NLA.unpack_from(buf, at)
+        padded = (alen + 3) & ~3
+        if alen < 4 or at + alen > end:
+            return None
+        headers.append(bytes(buf[at:at + 4]))
+        check.append(index)
+        fmt.append("4s")
+        index += 1
+        known = _DEST_FIELDS.get(kind & C.NLA_TYPE_MASK)
+        if known is not None:
+            if padded - 4 != _PAYLOAD_SIZE[known[1]] or known[0] in values:
+                return None
+            values[known[0]] = index
+            fmt.append(known[1])
+            index += 1
+        elif padded > 4:
+            fmt.append(f"{padded - 4}x")
+        at += padded
+    layout = struct.Struct("".join(fmt))
+    if at != end or layout.size != length or set(values) != set(_RECORD_ORDER):
+        return None
+    return _Run(layout, operator.itemgetter(*check), tuple(headers),
+                operator.itemgetter(*(values[f] for f in _RECORD_ORDER)))
+
+
 class DestDecoder:
     """Decodes destination dump replies; layouts are learnt per message length."""
 
     def __init__(self) -> None:
         self._layouts: dict[int, _Layout | None] = {}
+        self._runs: dict[int, _Run | None] = {}
+
+    def decode_buffer(self, buf: bytearray, n: int, seq: int, family: int, service_af: int,
+                      out: list[tuple[Any, ...]]) -> tuple[bool, Ack | None]:
+        """Append every GET_DEST reply of dump `seq` in buf[:n] to `out`, as DestRecord-shaped
+        tuples without stats; return (the dump is done, the error that ended it, if any).
+
+        The kernel fills a receive buffer with replies of one length and layout: a run of them
+        is unpacked with one struct.iter_unpack call, each checked (length, type, sequence,
+        every attribute header) before its values are used; any other message goes through
+        the per-message decoder."""
+        off = 0
+        unpack = NLMSGHDR.unpack_from
+        append = out.append
+        runs = self._runs
+        while off + 16 <= n:
+            length, kind, flags, rseq, _pid = unpack(buf, off)
+            if length < 16:
+                break
+            if rseq == seq and kind == family:
+                try:
+                    run = runs[length]
+                except KeyError:
+                    run = runs[length] = _learn_run(buf, off, length)
+                taken = 0
+                if run is not None:
+                    want = (length, family, seq, *run.headers)
+                    check, pick = run.check, run.pick
+                    count = (n - off) // length
+                    for values in run.struct.iter_unpack(memoryview(buf)[off:off + count * length]):
+                        if check(values) != want:
+                            break
+                        (af, addr, port, fwd, weight, u_thresh, l_thresh, active, inactive,
+                         persistent, tun_type, tun_port, tun_flags) = pick(values)
+                        if _SWAP:
+                            port = (port & 0xFF) << 8 | port >> 8
+                            tun_port = (tun_port & 0xFF) << 8 | tun_port >> 8
+                        append((af, addr if af == C.AF_INET6 else addr[:4], port, fwd, weight,
+                                u_thresh, l_thresh, active, inactive, persistent, tun_type,
+                                tun_port, tun_flags, None))
+                        taken += 1
+                    off += taken * length
+                if taken == 0:  # not a run: this one message, attribute by attribute
+                    append(self.decode(buf, off + 16, off + length, service_af))
+                    off += (length + 3) & ~3
+                continue
+            if rseq == seq:
+                if kind == C.NLMSG_DONE:
+                    return True, None
+                if kind == C.NLMSG_ERROR:
+                    a = ack(buf, Reply(kind, flags, rseq, off + 16, off + length))
+                    return True, (a if a.error else None)
+            off += (length + 3) & ~3
+        return False, None
 
     def decode(self, buf: bytes | bytearray | memoryview, payload: int, end: int,
                service_af: int, with_stats: bool = False) -> tuple[Any, ...]:

@@ -273,6 +273,45 @@ def test_fast_decoder_falls_back_when_the_layout_changes() -> None:
     assert (rec.fwd, rec.weight) == (C.CONN_F_MASQ, 3)
 
 
+def done_message(seq: int) -> bytes:
+    return struct.pack("=IHHIIi", 20, C.NLMSG_DONE, C.NLM_F_MULTI, seq, 0, 0)
+
+
+def careful(reply: bytes) -> tuple[object, ...]:
+    buf, r = parse_one(reply)
+    rec = w.dest_record(buf, w.genl_attrs(buf, r.start, r.end)[C.CMD_ATTR_DEST], C.AF_INET)
+    return tuple(rec)
+
+
+def test_a_receive_buffer_of_replies_decodes_as_each_reply_alone() -> None:
+    """The run decoder (one iter_unpack per buffer) against the careful per-message parser:
+    every real server of the corpus, a stray reply to another request, a same-length reply
+    with its attributes in another order, then the end of the dump."""
+    replies = [kernel_dest_reply(rs, active=i) for i, rs in enumerate(REAL_SERVERS)]
+    good = replies[0]
+    fwd, weight = w.u32(C.DEST_ATTR_FWD_METHOD, 3), w.u32(C.DEST_ATTR_WEIGHT, 3)
+    swapped = good.replace(fwd + weight, weight + w.u32(C.DEST_ATTR_FWD_METHOD, 0))
+    stray = good[:8] + struct.pack("=I", 4) + good[12:]  # same message, sequence number 4
+    data = b"".join([*replies[:3], stray, swapped, *replies[3:]]) + done_message(9)
+    buf = bytearray(data)
+    out: list[tuple[object, ...]] = []
+    assert w.DestDecoder().decode_buffer(buf, len(buf), 9, FAMILY, C.AF_INET, out) == (True, None)
+    expected = [careful(r) for r in [*replies[:3], swapped, *replies[3:]]]
+    assert [tuple(rec)[:13] for rec in out] == [rec[:13] for rec in expected]
+    assert [t.real_server_of(rec) for rec in out] == [
+        *REAL_SERVERS[:3], t.real_server_of(expected[3]), *REAL_SERVERS[3:]]
+
+
+def test_a_dump_continues_across_buffers_and_ends_on_its_error() -> None:
+    dec, out = w.DestDecoder(), []
+    first = bytearray(kernel_dest_reply(REAL_SERVERS[0]) * 3)
+    assert dec.decode_buffer(first, len(first), 9, FAMILY, C.AF_INET, out) == (False, None)
+    assert len(out) == 3
+    err = error_ack(9, errno.ESRCH, None)
+    done, a = dec.decode_buffer(bytearray(err), len(err), 9, FAMILY, C.AF_INET, out)
+    assert done and a is not None and a.error == errno.ESRCH and len(out) == 3
+
+
 def test_real_servers_with_equal_settings_share_one_spec_object() -> None:
     dec = w.DestDecoder()
     a = m.RealServer(m.RealServerKey.of("192.0.2.31", 80), m.RealServerSpec(weight=4))
