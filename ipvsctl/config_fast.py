@@ -11,12 +11,18 @@ Why the results agree: the text is restricted to printable ASCII with '\n' line 
 backslash or tab, where a JSON document reads the same as YAML (quoted strings stay strings,
 numbers without a fraction are integers, true/false/null are booleans and null). Duplicate keys,
 floats, NaN and every value outside the accepted ranges make it give up.
+
+Duplicate keys are found without a Python call per JSON object (json.loads keeps the last value
+silently): the key/value pairs written in the text are counted with str.count, the entries of
+every dict the build reads are summed, and the two must agree (see _pairs_written).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import json
+import operator
 import re
 from typing import Any, NoReturn
 
@@ -41,15 +47,31 @@ from ipvsctl.model import (
 )
 
 _JSON_START = re.compile(r"\s*\{")
-_OPENERS = re.compile(r"[\[{]")
+_ONE_OPENER = bytes.maketrans(b"[", b"{")  # '[' -> '{': one split finds every opener
 # Exactly the dotted quads ipaddress accepts (no leading zeros), which are already compressed.
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+# The same, less the multicast ones (first octet 224-239), which _address refuses.
+_UNICAST_V4 = re.compile(
+    rf"(?:25[0-5]|24[0-9]|22[0-3]|2[01][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.{_OCTET}){{3}}")
 _UNUSABLE_V4 = ("0.0.0.0", "255.255.255.255")  # noqa: S104 - refused, never bound
 _NAME = re.compile(R.NAME_PATTERN)
 _MARK_RANGE = re.compile(R.FWMARK_RANGE_PATTERN)
 # Characters where JSON and YAML could disagree, or where YAML counts lines differently.
 _UNSURE = ("\\", "\t", "\r", "\x7f")
+# The keys each mapping may hold, as sets: a dict's keys view is compared in one C call.
+_TOP_KEYS = frozenset(R.TOP_KEYS)
+_DEFAULTS_KEYS = frozenset(R.DEFAULTS_KEYS)
+_SCOPE_KEYS = frozenset(R.SCOPE_KEYS)
+_DIRECTOR_KEYS = frozenset(R.DIRECTOR_KEYS)
+_TIMEOUT_KEYS = frozenset(R.TIMEOUT_KEYS)
+_SERVICE_KEYS = frozenset(R.SERVICE_KEYS)
+_PERSISTENCE_KEYS = frozenset(R.PERSISTENCE_KEYS)
+_REAL_SERVER_KEYS = frozenset(R.REAL_SERVER_KEYS)
+_TUNNEL_KEYS = frozenset(R.TUNNEL_KEYS)
+# A quote, whitespace, ':' (a key spaced from its ':' is rare: see _pairs_written).
+_SPACED = re.compile(r'"\s+:')
+_KEY_END = re.compile(r'"\s*:(?!:)')
 
 
 class _GiveUp(Exception):
@@ -60,11 +82,30 @@ def _give_up() -> NoReturn:
     raise _GiveUp()
 
 
-def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    data = dict(pairs)
-    if len(data) != len(pairs):  # duplicate key: the careful path reports it
-        _give_up()
-    return data
+def _pairs_written(text: str) -> int:
+    """How many key/value pairs the JSON text writes: at least as many as it holds, and exactly
+    as many in every document the build accepts.
+
+    With the _UNSURE characters excluded no string holds '"' (that needs a backslash), so every
+    '"' opens or closes a string. A key is a string followed by optional whitespace and ':', so
+    each pair has one closing quote followed by (whitespace and) ':'. The only other quotes so
+    followed open a string that starts with (whitespace and) ':'; the only such strings the build
+    accepts are IPv6 texts, which start with '::'. And a key's ':' is never followed by another
+    ':' (no value starts with one), so '"::' is always an opening quote, never a key: subtracting
+    those leaves the keys, plus strings the build refuses anyway. Usually no quote is followed by
+    whitespace and ':' (json.dumps and the generator write '": '), and two str.count calls do;
+    else a regular expression counts the same thing, whitespace allowed.
+
+    load_json compares this with the sum of len(d) over the dicts the build reads, each read
+    once. json.loads keeps one entry per distinct key, so a dict never has more entries than its
+    object wrote pairs, and fewer exactly when a key repeats; a dict never read adds nothing. So
+    the sum is at most this count, and equal only when every object with a pair was read and no
+    key repeated (or this count is too high, on a string the build refuses: giving up is right).
+    """
+    # JSON's other whitespace characters are _UNSURE. The cheap test first, then the exact one.
+    if ('" ' in text or '"\n' in text) and _SPACED.search(text):
+        return len(_KEY_END.findall(text))
+    return text.count('":') - text.count('"::')
 
 
 def _no_constant(_name: str) -> NoReturn:  # NaN, Infinity: not JSON, not YAML integers
@@ -76,10 +117,14 @@ def load_json(text: str, path: str) -> Cluster | None:
     if not _JSON_START.match(text) or not text.isascii() or any(c in text for c in _UNSURE):
         return None
     try:
-        data = json.loads(text, object_pairs_hook=_pairs, parse_constant=_no_constant)
-        return _Build(text, path).cluster(data)
+        data = json.loads(text, parse_constant=_no_constant)
+        build = _Build(text, path)
+        cluster = build.cluster(data)
     except (_GiveUp, ValueError, RecursionError):
         return None
+    if build.pairs != _pairs_written(text):
+        return None  # a key repeats: the careful path reports it
+    return cluster
 
 
 def _integer(value: Any, lo: int, hi: int) -> int:
@@ -100,8 +145,8 @@ def _boolean(value: Any) -> bool:
     return value
 
 
-def _mapping(value: Any, keys: tuple[str, ...]) -> dict[str, Any]:
-    if type(value) is not dict or not all(k in keys for k in value):
+def _mapping(value: Any, keys: frozenset[str]) -> dict[str, Any]:
+    if type(value) is not dict or not value.keys() <= keys:
         _give_up()
     return value
 
@@ -138,16 +183,24 @@ class _Build:
     def __init__(self, text: str, path: str) -> None:
         self.text = text
         self.path = path
-        self.openers = [m.start() for m in _OPENERS.finditer(text)]
+        # Where each '[' and '{' is: the lengths of the pieces between them, summed, plus one
+        # for each opener before (an ASCII text's bytes are its characters).
+        pieces = text.encode("ascii").translate(_ONE_OPENER).split(b"{")
+        pieces.pop()  # after the last opener
+        ends = itertools.accumulate(map(len, pieces))
+        self.openers = list(map(operator.add, ends, itertools.count()))
         self.at = 0  # containers entered so far, in document order
-        self.line = 1
+        self.line = 1  # the line of text[line_from]
         self.line_from = 0
+        self.line_start = -1  # where the line of text[line_from] starts, less one
+        self.pairs = 0  # entries of the dicts read, each counted once (see _pairs_written)
         self.scheduler = DEFAULT_SCHEDULER
         self.forward: str = DEFAULT_FORWARD
         self.weight = DEFAULT_WEIGHT
         self.protocol = "tcp"
         self.names: set[str] = set()
         self.specs: dict[tuple[int, str, int, int, Tunnel | None], RealServerSpec] = {}
+        self.plain_specs: dict[str, dict[int, RealServerSpec]] = {}  # forward: weight: spec
 
     # -- positions: every '[' and '{' is structural (accepted strings hold neither) -------------
 
@@ -157,13 +210,25 @@ class _Build:
     def where(self) -> str:
         """file:line:col of the container just entered, as YAML marks count them."""
         pos = self.openers[self.at - 1]
-        self.line += self.text.count("\n", self.line_from, pos)
+        lines = self.text.count("\n", self.line_from, pos)
+        if lines:  # never search back past line_from: a one-line file would be quadratic
+            self.line += lines
+            self.line_start = self.text.rfind("\n", self.line_from, pos)
         self.line_from = pos
-        col = pos - self.text.rfind("\n", 0, pos)
-        return f"{self.path}:{self.line}:{col}"
+        return f"{self.path}:{self.line}:{pos - self.line_start}"
+
+    def mapping(self, value: Any, keys: frozenset[str]) -> dict[str, Any]:
+        """_mapping, counting the entries read (once per dict: see _pairs_written)."""
+        m = _mapping(value, keys)
+        self.pairs += len(m)
+        return m
 
     def skip(self, value: Any) -> None:
-        """Count the containers inside a value that was read without entering them."""
+        """Count the containers inside a value that was read without entering them.
+
+        No pairs are counted here: the values skipped are sections also read (and counted) by
+        their own readers, and counting a dict twice could hide a repeated key elsewhere.
+        """
         if type(value) is dict:
             self.at += 1
             for v in value.values():
@@ -176,7 +241,7 @@ class _Build:
     # -- the file -------------------------------------------------------------------------------
 
     def cluster(self, data: Any) -> Cluster:
-        top = _mapping(data, R.TOP_KEYS)
+        top = self.mapping(data, _TOP_KEYS)
         self.enter()
         # Sections are read in a fixed order but the text has them in any order: positions are
         # only needed inside `services`, so count the containers of whatever precedes it.
@@ -208,7 +273,7 @@ class _Build:
         return Cluster(services=services, director=director, scope=scope, path=self.path)
 
     def _defaults(self, value: Any) -> None:
-        m = _mapping(value, R.DEFAULTS_KEYS)
+        m = self.mapping(value, _DEFAULTS_KEYS)
         if "scheduler" in m:
             self.scheduler = _choice(m["scheduler"], R.SCHEDULERS)
         if "forward" in m:
@@ -219,7 +284,7 @@ class _Build:
             self.protocol = _choice(m["protocol"], R.PROTOCOLS)
 
     def _scope(self, value: Any) -> Scope:
-        m = _mapping(value, R.SCOPE_KEYS)
+        m = self.mapping(value, _SCOPE_KEYS)
         networks: list[str] = []
         for item in _list(m.get("vips", [])):
             if type(item) is not str:
@@ -248,10 +313,10 @@ class _Build:
         return Scope(networks=tuple(networks), fwmarks=tuple(marks))
 
     def _director(self, value: Any) -> Director:
-        m = _mapping(value, R.DIRECTOR_KEYS)
+        m = self.mapping(value, _DIRECTOR_KEYS)
         timeouts = Timeouts()
         if "timeouts" in m:
-            t = _mapping(m["timeouts"], R.TIMEOUT_KEYS)
+            t = self.mapping(m["timeouts"], _TIMEOUT_KEYS)
             timeouts = Timeouts(**{name: _integer(t[name], *R.TIMEOUT)
                                    for name in R.TIMEOUT_KEYS if name in t})
         sysctls: dict[str, int] = {}
@@ -259,6 +324,7 @@ class _Build:
             given = m["sysctls"]
             if type(given) is not dict:
                 _give_up()
+            self.pairs += len(given)
             for name, v in given.items():
                 sysctls[_choice(name, R.SYSCTLS)] = _integer(v, *R.SYSCTL_VALUE)
         drain_timeout = None
@@ -269,7 +335,7 @@ class _Build:
     # -- services -------------------------------------------------------------------------------
 
     def _service(self, value: Any) -> Service:
-        m = _mapping(value, R.SERVICE_KEYS)
+        m = self.mapping(value, _SERVICE_KEYS)
         self.enter()
         source = self.where()
         name = m.get("name")
@@ -324,7 +390,7 @@ class _Build:
             return Persistence(DEFAULT_PERSISTENCE_TIMEOUT, full) if value else None
         if value is None:
             return Persistence(DEFAULT_PERSISTENCE_TIMEOUT, full)
-        m = _mapping(value, R.PERSISTENCE_KEYS)
+        m = self.mapping(value, _PERSISTENCE_KEYS)
         self.enter()
         timeout = _integer(m.get("timeout", DEFAULT_PERSISTENCE_TIMEOUT),
                            *R.PERSISTENCE_TIMEOUT)
@@ -362,49 +428,66 @@ class _Build:
         items = _list(value)
         self.enter()
         out: dict[RealServerKey, RealServer] = {}
-        rs_keys = R.REAL_SERVER_KEYS
+        rs_keys = _REAL_SERVER_KEYS
         # The common item, {address, weight} with a dotted quad, is read inline: this loop runs
         # once per real server (100,000 times for a 10,000-service file), and each helper call
-        # costs as much as the work. Anything else goes through the helpers, in order.
+        # costs as much as the work. Anything else goes through the helpers, in order. The
+        # position state (at, line...) lives in locals here and is written back around helpers.
         path, openers, count, rfind = self.path, self.openers, self.text.count, self.text.rfind
-        ipv4, fullmatch, unusable = key.family == 4, _IPV4.fullmatch, _UNUSABLE_V4
+        # Multicast dotted quads do not match: the helper refuses them.
+        unicast = _UNICAST_V4.fullmatch if key.family == 4 else None
+        refused = {*_UNUSABLE_V4, vip}
         port, weight_lo, weight_hi = key.port, R.WEIGHT[0], R.WEIGHT[1]
         default_weight = self.weight
-        spec_of, specs = self._spec, self.specs
+        spec_of = self._spec
+        # Checked weights: whatever int equals one of these keys is in range (True == 1 is no
+        # int, and is refused before the lookup).
+        by_weight = self.plain_specs.setdefault(forward, {})
         new_tuple = tuple.__new__  # the key's own __new__ is a Python call: skip it per item
-        plain_forward = forward != "tunnel"  # a tunnel may cross families: the helper decides
+        if forward == "tunnel":
+            unicast = None  # a tunnel may cross families: the helper decides
+        at, line, line_from, line_start = self.at, self.line, self.line_from, self.line_start
+        pairs = 0
         for item in items:
             if type(item) is not dict:
                 _give_up()
-            self.at += 1
-            pos = openers[self.at - 1]
-            self.line += count("\n", self.line_from, pos)
-            self.line_from = pos
-            col = pos - rfind("\n", 0, pos)
-            where = f"{path}:{self.line}:{col}"
+            pos = openers[at]
+            at += 1
+            lines = count("\n", line_from, pos)
+            if lines:  # as in where()
+                line += lines
+                line_start = rfind("\n", line_from, pos)
+            line_from = pos
+            where = f"{path}:{line}:{pos - line_start}"
             size = len(item)
+            pairs += size
             address = item.get("address")
-            if (plain_forward and ipv4 and type(address) is str and size <= 2
-                    and ("weight" in item or size == 1) and fullmatch(address)):
-                first = int(address[:address.index(".")])
+            if (unicast is not None and type(address) is str and size <= 2
+                    and ("weight" in item or size == 1) and unicast(address)):
                 weight = item["weight"] if size == 2 else default_weight
-                if (224 <= first <= 239 or address in unusable or address == vip
-                        or type(weight) is not int or not weight_lo <= weight <= weight_hi):
+                if type(weight) is not int or address in refused:
                     _give_up()
-                spec = specs.get((weight, forward, 0, 0, None))
+                spec = by_weight.get(weight)
                 if spec is None:
-                    spec = spec_of(weight, forward, 0, 0, None)
-                rs = RealServer(new_tuple(RealServerKey, (address, port)), spec, False, where)
-            elif size <= 2 and "address" in item and ("weight" in item or size == 1):
+                    if not weight_lo <= weight <= weight_hi:
+                        _give_up()
+                    spec = by_weight[weight] = spec_of(weight, forward, 0, 0, None)
+                rs_key = new_tuple(RealServerKey, (address, port))
+                out[rs_key] = RealServer(rs_key, spec, False, where)
+                continue
+            self.at, self.line, self.line_from, self.line_start = at, line, line_from, line_start
+            if size <= 2 and "address" in item and ("weight" in item or size == 1):
                 rs = self._plain_real_server(item, key, vip, forward, where)
             else:
-                if not all(k in rs_keys for k in item):
+                if not item.keys() <= rs_keys:
                     _give_up()
                 rs = self._real_server(item, key, vip, forward, where)
-            before = len(out)
             out[rs.key] = rs
-            if len(out) == before:  # a duplicate (one hash instead of a lookup and a store)
-                _give_up()
+            at, line, line_from, line_start = self.at, self.line, self.line_from, self.line_start
+        self.at, self.line, self.line_from, self.line_start = at, line, line_from, line_start
+        self.pairs += pairs
+        if len(out) != len(items):  # a repeated real server (checked once, not per item)
+            _give_up()
         return out
 
     def _plain_real_server(self, item: dict[str, Any], key: ServiceKey, vip: str | None,
@@ -464,7 +547,7 @@ class _Build:
     def _tunnel(self, value: Any) -> Tunnel:
         if value is None:
             return Tunnel()
-        m = _mapping(value, R.TUNNEL_KEYS)
+        m = self.mapping(value, _TUNNEL_KEYS)
         self.enter()
         kind = _choice(m["type"], R.TUNNEL_TYPES) if "type" in m else "ipip"
         port = 0
