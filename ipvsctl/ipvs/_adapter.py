@@ -12,7 +12,7 @@ import struct
 from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from ipvsctl import model as m
 from ipvsctl.changes import Change
@@ -145,14 +145,15 @@ class IpvsAdapter:
                 return translate(decode(buf, start, end, af, True))
 
             return {rs.key: rs for rs in chan.dump(C.CMD_GET_DEST, request, dest)}
-        records: list[tuple[Any, ...]] = []
+        found: dict[m.RealServerKey, m.RealServer] = {}
         decode_buffer, family = self._dests.decode_buffer, chan.family
+        add = t.real_servers_into(found)
 
         def parse(buf: bytearray, n: int, seq: int) -> tuple[bool, w.Ack | None]:
-            return decode_buffer(buf, n, seq, family, af, records)
+            return decode_buffer(buf, n, seq, family, af, add)
 
         chan.dump_into(C.CMD_GET_DEST, request, parse)
-        return {rs.key: rs for rs in map(translate, records)}
+        return found
 
     def timeouts(self) -> m.Timeouts:
         (attrs,) = self._channel().request(C.CMD_GET_CONFIG)

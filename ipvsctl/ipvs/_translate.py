@@ -7,6 +7,7 @@ non-persistent service must still send (netmask all-ones, timeout 0) are filled 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 from collections.abc import Callable
@@ -221,6 +222,39 @@ def _bound_real_server_of() -> Callable[[tuple[Any, ...]], m.RealServer]:
 
 
 real_server_of_bound = _bound_real_server_of()
+
+
+_IDLE = m.Connections()  # most real servers have no connections: one shared (frozen) object
+_NONE = (0, 0, 0)
+
+
+def _add_real_server(out: dict[m.RealServerKey, m.RealServer], v: tuple[Any, ...],
+                     specs: dict[tuple[Any, ...], m.RealServerSpec] = _SPEC_CACHE,
+                     new_tuple: Callable[..., Any] = tuple.__new__,
+                     new_key: type[m.RealServerKey] = m.RealServerKey,
+                     new_rs: type[m.RealServer] = m.RealServer,
+                     conns: type[m.Connections] = m.Connections,
+                     ntop: Callable[[int, bytes], str] = socket.inet_ntop,
+                     af_inet: int = socket.AF_INET, inet: int = C.AF_INET,
+                     swap: Callable[[int], int] = w.swap16) -> None:
+    # Constants are bound as defaults: this runs once per real server on every full read.
+    settings = v[2:9]  # fwd, weight, thresholds, tunnel type/port/flags (ports raw)
+    spec = specs.get(settings)
+    if spec is None:
+        spec = specs[settings] = _spec_of(w.DestRecord(
+            v[12], b"", 0, v[2], v[3], v[4], v[5], 0, 0, 0, v[6], swap(v[7]), v[8], None))
+    addr = v[0]
+    key = new_tuple(new_key, (ntop(af_inet, addr[:4]) if v[12] == inet else address_text(addr),
+                              swap(v[1])))
+    counts = v[9:12]
+    out[key] = new_rs(key, spec, False, None, None, _IDLE if counts == _NONE else conns(*counts))
+
+
+def real_servers_into(out: dict[m.RealServerKey, m.RealServer]
+                      ) -> Callable[[tuple[Any, ...]], None]:
+    """A sink for DestDecoder.decode_buffer: each RAW_ORDER tuple becomes a RealServer in `out`
+    (the hot loop of a full read: 110,000 calls for 10,000 services)."""
+    return functools.partial(_add_real_server, out)
 
 
 def _spec_of(rec: w.DestRecord) -> m.RealServerSpec:

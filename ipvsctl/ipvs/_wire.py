@@ -10,7 +10,7 @@ from __future__ import annotations
 import operator
 import struct
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 from ipvsctl.ipvs import _consts as C
@@ -335,6 +335,11 @@ _DEST_FIELDS: dict[int, tuple[str, str]] = {  # attribute -> (DestRecord field, 
 }
 _PAYLOAD_SIZE = {"16s": 16, "H2x": 4, "I": 4, "B3x": 4}
 _RECORD_ORDER = tuple(DestRecord._fields[:13])  # every field but stats
+# What DestDecoder.decode_buffer emits, ordered for its one consumer (_translate): [2:9] are
+# the settings (a cache key), [9:12] the connection counts. The address is 16 bytes (the first
+# 4 for IPv4) and both ports are in network byte order, read as host integers: `swap16` them.
+RAW_ORDER = ("addr", "port", "fwd", "weight", "u_thresh", "l_thresh", "tun_type", "tun_port",
+             "tun_flags", "active", "inactive", "persistent", "af")
 _SWAP = sys.byteorder == "little"  # ports arrive big-endian and are unpacked as host order
 
 
@@ -389,7 +394,7 @@ class _Run(NamedTuple):
     struct: struct.Struct
     check: operator.itemgetter[Any]  # length, type, seq and every attribute header
     headers: tuple[bytes, ...]  # what the attribute headers must be
-    pick: operator.itemgetter[Any]  # values in DestRecord order (stats excluded)
+    pick: operator.itemgetter[Any]  # values in RAW_ORDER
 
 
 def _learn_run(buf: bytes | bytearray | memoryview, off: int, length: int) -> _Run | None:
@@ -427,7 +432,20 @@ def _learn_run(buf: bytes | bytearray | memoryview, off: int, length: int) -> _R
     if at != end or layout.size != length or set(values) != set(_RECORD_ORDER):
         return None
     return _Run(layout, operator.itemgetter(*check), tuple(headers),
-                operator.itemgetter(*(values[f] for f in _RECORD_ORDER)))
+                operator.itemgetter(*(values[f] for f in RAW_ORDER)))
+
+
+def swap16(value: int) -> int:
+    """A 16-bit network-order value read in host order, and back."""
+    return (value & 0xFF) << 8 | value >> 8 if _SWAP else value
+
+
+def raw_order(rec: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A DestRecord-shaped tuple (from the per-message decoder) in RAW_ORDER."""
+    r = DestRecord._make((*rec[:13], None))
+    return (r.addr.ljust(16, b"\0"), swap16(r.port), r.fwd, r.weight, r.u_thresh, r.l_thresh,
+            r.tun_type, swap16(r.tun_port), r.tun_flags, r.active, r.inactive, r.persistent,
+            r.af)
 
 
 class DestDecoder:
@@ -438,9 +456,9 @@ class DestDecoder:
         self._runs: dict[int, _Run | None] = {}
 
     def decode_buffer(self, buf: bytearray, n: int, seq: int, family: int, service_af: int,
-                      out: list[tuple[Any, ...]]) -> tuple[bool, Ack | None]:
-        """Append every GET_DEST reply of dump `seq` in buf[:n] to `out`, as DestRecord-shaped
-        tuples without stats; return (the dump is done, the error that ended it, if any).
+                      emit: Callable[[tuple[Any, ...]], None]) -> tuple[bool, Ack | None]:
+        """Call `emit` with every GET_DEST reply of dump `seq` in buf[:n], as a tuple in
+        RAW_ORDER; return (the dump is done, the error that ended it, if any).
 
         The kernel fills a receive buffer with replies of one length and layout: a run of them
         is unpacked with one struct.iter_unpack call, each checked (length, type, sequence,
@@ -448,7 +466,6 @@ class DestDecoder:
         the per-message decoder."""
         off = 0
         unpack = NLMSGHDR.unpack_from
-        append = out.append
         runs = self._runs
         while off + 16 <= n:
             length, kind, flags, rseq, _pid = unpack(buf, off)
@@ -467,18 +484,11 @@ class DestDecoder:
                     for values in run.struct.iter_unpack(memoryview(buf)[off:off + count * length]):
                         if check(values) != want:
                             break
-                        (af, addr, port, fwd, weight, u_thresh, l_thresh, active, inactive,
-                         persistent, tun_type, tun_port, tun_flags) = pick(values)
-                        if _SWAP:
-                            port = (port & 0xFF) << 8 | port >> 8
-                            tun_port = (tun_port & 0xFF) << 8 | tun_port >> 8
-                        append((af, addr if af == C.AF_INET6 else addr[:4], port, fwd, weight,
-                                u_thresh, l_thresh, active, inactive, persistent, tun_type,
-                                tun_port, tun_flags, None))
+                        emit(pick(values))
                         taken += 1
                     off += taken * length
                 if taken == 0:  # not a run: this one message, attribute by attribute
-                    append(self.decode(buf, off + 16, off + length, service_af))
+                    emit(raw_order(self.decode(buf, off + 16, off + length, service_af)))
                     off += (length + 3) & ~3
                 continue
             if rseq == seq:
