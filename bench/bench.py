@@ -6,7 +6,7 @@ Needs root and a kernel with IPVS (bench/run starts the test-bed VM when the hos
 For each size N it makes N services x PER DR real servers and measures, each command as a
 child process in a fresh network namespace with lo up:
   1. `ipvsctl apply FILE` from an empty table   vs  `ipvsadm -R` of the same rules
-  2. a no-op `ipvsctl plan FILE` of that table   vs  `ipvsadm -Sn`
+  2. a no-op `ipvsctl plan FILE` of that table   vs  `ipvsadm -Sn` (median of 3 runs each)
   3. `ipvsctl apply` of the file with one weight changed (wall time), and the netlink write
      count of such an apply (IpvsAdapter.writes, in-process: bench/probe.py)
   4. the peak RSS of ipvsctl in 1 to 3
@@ -58,6 +58,10 @@ def saved(netns: str) -> list[str]:
     return sh("ip", "netns", "exec", netns, "ipvsadm", "-Sn").splitlines()
 
 
+def median(runs: list[Run]) -> Run:
+    return sorted(runs, key=lambda r: r.seconds)[len(runs) // 2]
+
+
 def figure(run: Run) -> dict[str, Any]:
     return {"seconds": round(run.seconds, 3), "rss_mb": round(run.rss_mb, 1)}
 
@@ -90,13 +94,20 @@ def one_size(n: int, per: int, work: Path, env: dict[str, str]) -> dict[str, Any
             raise RuntimeError(f"tables differ after the apply: {out['correct']}")
         out["apply"] = {"ipvsadm_R": figure(r_adm), "ipvsctl": figure(r_apply),
                         "ratio": round(r_apply.seconds / r_adm.seconds, 3)}
-        # 2. a full read that finds nothing to do
-        r_save = measure(in_netns(adm, "ipvsadm", "-Sn"), out=log / "ipvsadm-Sn").check()
-        r_plan = measure(ipvsctl("plan", str(cluster_json), "--netns", ctl),
-                         out=log / "plan", env=env).check(0)
+        # 2. a full read that finds nothing to do: the median of 3 runs each, taken in turns,
+        # since a shared emulated machine varies by a fifth from one run to the next
+        saves, plans = [], []
+        for i in range(3):
+            saves.append(measure(in_netns(adm, "ipvsadm", "-Sn"),
+                                 out=log / f"ipvsadm-Sn-{i}").check())
+            plans.append(measure(ipvsctl("plan", str(cluster_json), "--netns", ctl),
+                                 out=log / f"plan-{i}", env=env).check(0))
+        r_save, r_plan = median(saves), median(plans)
         r_plan_yaml = measure(ipvsctl("plan", str(cluster_yaml), "--netns", ctl),
                               out=log / "plan-yaml", env=env).check(0)
         out["noop_plan"] = {"ipvsadm_Sn": figure(r_save), "ipvsctl": figure(r_plan),
+                            "runs": {"ipvsadm_Sn": [round(r.seconds, 3) for r in saves],
+                                     "ipvsctl": [round(r.seconds, 3) for r in plans]},
                             "ratio": round(r_plan.seconds / r_save.seconds, 3),
                             "ipvsctl_yaml": figure(r_plan_yaml),
                             "ratio_yaml": round(r_plan_yaml.seconds / r_save.seconds, 3)}
