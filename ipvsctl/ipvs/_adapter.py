@@ -136,10 +136,9 @@ class IpvsAdapter:
 
     def _real_servers(self, chan: Channel, ident: bytes, af: int,
                       with_stats: bool) -> dict[m.RealServerKey, m.RealServer]:
-        translate = t.real_server_of_bound
         request = w.nested(C.CMD_ATTR_SERVICE, ident)
         if with_stats:  # `show`: counters too, message by message
-            decode = self._dests.decode
+            decode, translate = self._dests.decode, t.real_server_of
 
             def dest(buf: bytearray, start: int, end: int) -> m.RealServer:
                 return translate(decode(buf, start, end, af, True))

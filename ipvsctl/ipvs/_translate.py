@@ -180,48 +180,19 @@ def dest_body(rs: m.RealServer) -> bytes:
                        spec.lower_threshold, tunnel)
 
 
-_SPEC_CACHE: dict[tuple[int, ...], m.RealServerSpec] = {}
-_KEY_CACHE: dict[tuple[bytes, int], m.RealServerKey] = {}
+# Settings as RAW_ORDER[2:9] (tunnel port still in network order) -> the one shared spec.
+_SPEC_CACHE: dict[tuple[Any, ...], m.RealServerSpec] = {}
 
 
 def real_server_of(rec: tuple[Any, ...]) -> m.RealServer:
-    """A RealServer from a DestRecord-shaped tuple; equal specs and keys are shared objects.
-
-    Indexed rather than by name, with the caches and constructors bound as defaults: this runs
-    once per real server on every full read (110,000 times for 10,000 services)."""
-    return real_server_of_bound(rec)
-
-
-def _bound_real_server_of() -> Callable[[tuple[Any, ...]], m.RealServer]:
-    specs, keys, new_rs, new_key, conns = (_SPEC_CACHE, _KEY_CACHE, m.RealServer,
-                                           m.RealServerKey, m.Connections)
-    ntop, af_inet, stats = socket.inet_ntop, socket.AF_INET, m.Stats
-    new_tuple = tuple.__new__  # a NamedTuple's own __new__ is a Python call: skip it
-    idle, none = m.Connections(), (0, 0, 0)  # most real servers: one shared (frozen) object
-
-    def of(rec: tuple[Any, ...]) -> m.RealServer:
-        skey = rec[3:7] + rec[10:13]  # fwd, weight, thresholds, tunnel type/port/flags
-        spec = specs.get(skey)
-        if spec is None:
-            spec = _spec_of(w.DestRecord(*rec))
-            if len(specs) < 100_000:
-                specs[skey] = spec
-        raw, port = rec[1], rec[2]
-        key = keys.get((raw, port))
-        if key is None:
-            key = new_tuple(new_key, (ntop(af_inet, raw) if len(raw) == 4
-                                      else address_text(raw), port))
-            if len(keys) < 1_000_000:
-                keys[raw, port] = key
-        st = rec[13]
-        counts = rec[7:10]
-        return new_rs(key, spec, False, None, stats(*st) if st is not None else None,
-                      idle if counts == none else conns(*counts))
-
-    return of
-
-
-real_server_of_bound = _bound_real_server_of()
+    """A RealServer from a DestRecord-shaped tuple (the per-message decoder's), counters too;
+    the same translation as a full read's, through the same cache."""
+    out: dict[m.RealServerKey, m.RealServer] = {}
+    _add_real_server(out, w.raw_order(rec))
+    (rs,) = out.values()
+    if rec[13] is not None:
+        rs.stats = m.Stats(*rec[13])
+    return rs
 
 
 _IDLE = m.Connections()  # most real servers have no connections: one shared (frozen) object
@@ -241,8 +212,10 @@ def _add_real_server(out: dict[m.RealServerKey, m.RealServer], v: tuple[Any, ...
     settings = v[2:9]  # fwd, weight, thresholds, tunnel type/port/flags (ports raw)
     spec = specs.get(settings)
     if spec is None:
-        spec = specs[settings] = _spec_of(w.DestRecord(
+        spec = _spec_of(w.DestRecord(
             v[12], b"", 0, v[2], v[3], v[4], v[5], 0, 0, 0, v[6], swap(v[7]), v[8], None))
+        if len(specs) < 100_000:
+            specs[settings] = spec
     addr = v[0]
     key = new_tuple(new_key, (ntop(af_inet, addr[:4]) if v[12] == inet else address_text(addr),
                               swap(v[1])))

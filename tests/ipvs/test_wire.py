@@ -320,6 +320,24 @@ def test_a_dump_continues_across_buffers_and_ends_on_its_error() -> None:
     assert done and a is not None and a.error == errno.ESRCH and len(out) == 3
 
 
+def test_both_read_paths_share_one_spec_cache_without_mixing_byte_orders() -> None:
+    """A GUE port read message by message (`show`) and its byte-swapped twin read as a run (a
+    plan) in one process: each gets its own spec from the shared cache."""
+    port = 6080
+    twin = w.swap16(port)  # the other port whose bytes, read in host order, look like this one
+    first = m.RealServer(m.RealServerKey.of("192.0.2.41", 80),
+                         m.RealServerSpec(1, "tunnel", tunnel=m.Tunnel("gue", port)))
+    second = m.RealServer(m.RealServerKey.of("192.0.2.42", 80),
+                          m.RealServerSpec(1, "tunnel", tunnel=m.Tunnel("gue", twin)))
+    buf, r = parse_one(kernel_dest_reply(first))
+    assert t.real_server_of(w.DestDecoder().decode(buf, r.start, r.end, C.AF_INET)) == first
+    data = bytearray(kernel_dest_reply(second))
+    found: dict[m.RealServerKey, m.RealServer] = {}
+    w.DestDecoder().decode_buffer(data, len(data), 9, FAMILY, C.AF_INET,
+                                  t.real_servers_into(found))
+    assert found == {second.key: second}
+
+
 def test_real_servers_with_equal_settings_share_one_spec_object() -> None:
     dec = w.DestDecoder()
     a = m.RealServer(m.RealServerKey.of("192.0.2.31", 80), m.RealServerSpec(weight=4))
