@@ -38,31 +38,20 @@ class FamilyMissing(Exception):
     """The IPVS generic-netlink family is not registered: the ip_vs module is not loaded."""
 
 
-def resolve_family(sock: socket.socket, seq: int = 1) -> int:
-    """The IPVS family id (CTRL_CMD_GETFAMILY); FamilyMissing if ip_vs is not loaded."""
-    request = w.message(C.GENL_ID_CTRL, C.CTRL_CMD_GETFAMILY, C.NLM_F_REQUEST | C.NLM_F_ACK, seq,
-                        w.asciiz(C.CTRL_ATTR_FAMILY_NAME, C.GENL_NAME))
-    sock.send(request)
-    buf = bytearray(1 << 16)
-    family: int | None = None
-    while True:
-        n = sock.recv_into(buf)
-        for r in w.replies(buf, n):
-            if r.seq != seq:
-                continue
-            if r.type == C.GENL_ID_CTRL:
-                span = w.genl_attrs(buf, r.start, r.end).get(C.CTRL_ATTR_FAMILY_ID)
-                if span is not None:
-                    family = int.from_bytes(buf[span[0]:span[0] + 2], sys.byteorder)
-            elif r.type == C.NLMSG_ERROR:
-                a = w.ack(buf, r)
-                if a.error == errno.ENOENT:
-                    raise FamilyMissing()
-                if a.error:
-                    raise kernel_error("resolving the IPVS netlink family", a)
-                if family is None:
-                    raise KernelError("the generic netlink controller named no IPVS family id")
-                return family
+def resolve_family(ctrl: Channel) -> int:
+    """The IPVS family id, asked of the generic-netlink controller (CTRL_CMD_GETFAMILY) over a
+    channel opened to it; FamilyMissing if ip_vs is not loaded."""
+    try:
+        replies = ctrl.request(C.CTRL_CMD_GETFAMILY,
+                               w.asciiz(C.CTRL_ATTR_FAMILY_NAME, C.GENL_NAME))
+    except Refused as exc:
+        if exc.errno == errno.ENOENT:
+            raise FamilyMissing() from None
+        raise KernelError(f"resolving the IPVS netlink family: {exc}") from exc
+    for attrs in replies:
+        if C.CTRL_ATTR_FAMILY_ID in attrs:
+            return int.from_bytes(attrs[C.CTRL_ATTR_FAMILY_ID][:2], sys.byteorder)
+    raise KernelError("the generic netlink controller named no IPVS family id")
 
 
 def _setbuf(sock: socket.socket, force: int, plain: int, size: int) -> None:
@@ -94,12 +83,11 @@ class Channel:
                     sock.setsockopt(C.SOL_NETLINK, C.NETLINK_EXT_ACK, 1)
                 _setbuf(sock, SO_RCVBUFFORCE, socket.SO_RCVBUF, _RCVBUF)
                 _setbuf(sock, SO_SNDBUFFORCE, socket.SO_SNDBUF, _SNDBUF)
-                family = resolve_family(sock)
+                chan = cls(sock, C.GENL_ID_CTRL)  # first, the controller: which id is IPVS?
+                chan.family = resolve_family(chan)
             except BaseException:
                 sock.close()
                 raise
-            chan = cls(sock, family)
-            chan.seq = 1  # the family lookup used sequence number 1
             return chan
 
         return run_in_netns(netns, create)
@@ -168,31 +156,27 @@ class Channel:
 
     def dump(self, cmd: int, body: bytes, each: Callable[[bytearray, int, int], T]) -> list[T]:
         """Run one dump; `each(buf, start, end)` decodes one reply's payload in place (the
-        buffer is reused). A tight loop: a full read runs this once per service."""
-        seq = self.next_seq()
-        self._send(w.message(self.family, cmd, C.NLM_F_REQUEST | C.NLM_F_DUMP, seq, body))
+        buffer is reused)."""
         out: list[T] = []
-        append = out.append
-        buf, family, unpack = self.buf, self.family, w.NLMSGHDR.unpack_from
-        while True:
-            n = self._recv()
+        append, family, unpack = out.append, self.family, w.NLMSGHDR.unpack_from
+
+        def parse(buf: bytearray, n: int, seq: int) -> tuple[bool, w.Ack | None]:
             off = 0
             while off + 16 <= n:
-                length, kind, _flags, rseq, _pid = unpack(buf, off)
+                length, kind, flags, rseq, _pid = unpack(buf, off)
                 if length < 16:
                     break
                 if rseq == seq:
                     if kind == family:
                         append(each(buf, off + 16, off + length))
-                    elif kind == C.NLMSG_DONE:
-                        return out
-                    elif kind == C.NLMSG_ERROR:
-                        a = w.ack(buf, w.Reply(kind, _flags, rseq, off + 16, off + length))
-                        if a.error:
-                            raise kernel_error(f"IPVS dump {cmd}", a)
-                        return out
+                    elif kind in w.DUMP_END:
+                        return w.end_of_dump(buf, w.Reply(kind, flags, rseq, off + 16,
+                                                          off + length))
                 off += (length + 3) & ~3
+            return False, None
 
+        self.dump_into(cmd, body, parse)
+        return out
 
     def dump_into(self, cmd: int, body: bytes,
                   parse: Callable[[bytearray, int, int], tuple[bool, w.Ack | None]]) -> None:

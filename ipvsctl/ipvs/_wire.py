@@ -183,6 +183,18 @@ def ack(buf: bytes | bytearray | memoryview, r: Reply) -> Ack:
     return Ack(seq, -error, text)
 
 
+DUMP_END = (C.NLMSG_DONE, C.NLMSG_ERROR)
+
+
+def end_of_dump(buf: bytes | bytearray | memoryview, r: Reply) -> tuple[bool, Ack | None]:
+    """(True, the error) for the message that ends a dump: NLMSG_DONE, or an NLMSG_ERROR
+    (error 0 is a plain end)."""
+    if r.type == C.NLMSG_ERROR:
+        a = ack(buf, r)
+        return True, (a if a.error else None)
+    return True, None
+
+
 def genl_attrs(buf: bytes | bytearray | memoryview, payload: int,
                end: int) -> dict[int, tuple[int, int]]:
     """The top-level attributes of a generic netlink reply whose payload is buf[payload:end]."""
@@ -491,12 +503,8 @@ class DestDecoder:
                     emit(raw_order(self.decode(buf, off + 16, off + length, service_af)))
                     off += (length + 3) & ~3
                 continue
-            if rseq == seq:
-                if kind == C.NLMSG_DONE:
-                    return True, None
-                if kind == C.NLMSG_ERROR:
-                    a = ack(buf, Reply(kind, flags, rseq, off + 16, off + length))
-                    return True, (a if a.error else None)
+            if rseq == seq and kind in DUMP_END:
+                return end_of_dump(buf, Reply(kind, flags, rseq, off + 16, off + length))
             off += (length + 3) & ~3
         return False, None
 

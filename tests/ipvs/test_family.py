@@ -11,7 +11,14 @@ import socket
 
 import pytest
 
-from ipvsctl.ipvs._socket import AF_NETLINK, NETLINK_GENERIC, FamilyMissing, resolve_family
+from ipvsctl.ipvs import _consts as C
+from ipvsctl.ipvs._socket import (
+    AF_NETLINK,
+    NETLINK_GENERIC,
+    Channel,
+    FamilyMissing,
+    resolve_family,
+)
 
 
 def pyroute2_family_id() -> int | None:
@@ -33,8 +40,9 @@ def test_family_lookup_agrees_with_pyroute2() -> None:
     expected = pyroute2_family_id()
     with socket.socket(AF_NETLINK, socket.SOCK_RAW, NETLINK_GENERIC) as sock:
         sock.bind((0, 0))
+        ctrl = Channel(sock, C.GENL_ID_CTRL)
         if expected is None:
             with pytest.raises(FamilyMissing):
-                resolve_family(sock)
+                resolve_family(ctrl)
         else:
-            assert resolve_family(sock) == expected
+            assert resolve_family(ctrl) == expected
