@@ -48,10 +48,9 @@ from ipvsctl.model import (
 
 _JSON_START = re.compile(r"\s*\{")
 _ONE_OPENER = bytes.maketrans(b"[", b"{")  # '[' -> '{': one split finds every opener
-# Exactly the dotted quads ipaddress accepts (no leading zeros), which are already compressed.
+# Exactly the dotted quads ipaddress accepts (no leading zeros), which are already compressed,
+# less the multicast ones (first octet 224-239), which are refused.
 _OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
-_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
-# The same, less the multicast ones (first octet 224-239), which _address refuses.
 _UNICAST_V4 = re.compile(
     rf"(?:25[0-5]|24[0-9]|22[0-3]|2[01][0-9]|1[0-9][0-9]|[1-9]?[0-9])(?:\.{_OCTET}){{3}}")
 _UNUSABLE_V4 = ("0.0.0.0", "255.255.255.255")  # noqa: S104 - refused, never bound
@@ -162,9 +161,8 @@ def _address(value: Any) -> tuple[int, str]:
     if type(value) is not str:
         _give_up()
     text = value.strip()
-    if _IPV4.fullmatch(text):
-        first = int(text[:text.index(".")])
-        if 224 <= first <= 239 or text in _UNUSABLE_V4:
+    if _UNICAST_V4.fullmatch(text):
+        if text in _UNUSABLE_V4:
             _give_up()
         return 4, text
     try:
