@@ -54,6 +54,8 @@ class Plan:
     # Counts of entries left untouched, by subject; cheaper than a Noop each at 100k entries.
     unchanged: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # A narrowed run (--service) sets the services it compared; nothing else was read.
+    only: list[str] | None = None
 
     def __bool__(self) -> bool:  # "is there anything to do?"
         return bool(self.changes)
@@ -82,4 +84,5 @@ class Plan:
             "unchanged": dict(self.unchanged),
             "warnings": list(self.warnings),
             "summary": {"pending": len(self.changes), **self.counts()},
+            **({"only": list(self.only)} if self.only is not None else {}),
         }

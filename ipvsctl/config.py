@@ -19,7 +19,12 @@ from yaml.nodes import MappingNode, Node, ScalarNode
 from ipvsctl import config_rules as R
 from ipvsctl.config_dump import dump
 from ipvsctl.config_fast import load_json
-from ipvsctl.config_refs import parse_address, parse_real_server_ref, parse_service_ref
+from ipvsctl.config_refs import (
+    parse_address,
+    parse_real_server_ref,
+    parse_service_ref,
+    select_services,
+)
 from ipvsctl.config_schema import schema
 from ipvsctl.config_yaml import TAG, Pairs, Problems, Reader, compose, kind, suggest
 from ipvsctl.errors import ConfigError
@@ -44,7 +49,7 @@ from ipvsctl.model import (
 
 __all__ = [
     "dump", "load", "loads", "parse_address", "parse_real_server_ref", "parse_service_ref",
-    "schema",
+    "schema", "select_services",
 ]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Sequence
 
 from ipvsctl.errors import ConfigError
-from ipvsctl.model import PROTOCOLS, RealServerKey, ServiceKey
+from ipvsctl.model import PROTOCOLS, Cluster, RealServerKey, ServiceKey
 
 _HOST_PORT = re.compile(r"^(?:\[(?P<v6>[^\]]+)\]|(?P<v4>[^:\[\]]+)):(?P<port>[0-9]+)$")
 _MARK = re.compile(r"^fwmark/(?P<mark>[0-9]+)(?:/(?P<family>ipv4|ipv6))?$")
@@ -48,6 +49,32 @@ def parse_service_ref(text: str, what: str = "service") -> ServiceKey:
                            f"(e.g. tcp/192.0.2.10:80, udp/[2001:db8::1]:53, fwmark/7)"])
     address, port = _host_port(rest, what, "tcp/192.0.2.10:80")
     return ServiceKey.vip(protocol, address, port)
+
+
+def select_services(cluster: Cluster, refs: Sequence[str],
+                    what: str = "--service") -> frozenset[ServiceKey]:
+    """The services a narrowed run compares: each ref is a service's name in the file, or its
+    key as `plan` prints it. A key need not be in the file: naming one the file no longer lists
+    removes it (if ipvsctl manages it). Every bad ref is reported, not just the first."""
+    by_name = {s.name: k for k, s in cluster.services.items() if s.name}
+    keys: set[ServiceKey] = set()
+    problems: list[str] = []
+    for ref in refs:
+        text = ref.strip()
+        if text in by_name:
+            keys.add(by_name[text])
+        elif "/" in text:
+            try:
+                keys.add(parse_service_ref(text, what))
+            except ConfigError as exc:
+                problems.extend(exc.problems)
+        else:
+            problems.append(f"{what}: no service named '{ref}' in "
+                            f"{cluster.path or 'the cluster file'} (give a name from the file, "
+                            "or PROTOCOL/VIP:PORT or fwmark/MARK)")
+    if problems:
+        raise ConfigError(problems)
+    return frozenset(keys)
 
 
 def parse_real_server_ref(text: str, default_port: int | None = None,

@@ -4,6 +4,10 @@ What ipvsctl manages survives crashes: before any change, the record of managed 
 widened to everything this apply may create; after it, narrowed to what the file lists plus
 what is still draining. A service ipvsctl never recorded (made by hand or by another tool) is
 left alone unless the file's scope claims it or --prune is given.
+
+A run may be narrowed to some services (`--service`): only those are read from the kernel,
+compared and changed; director settings are not, and the record keeps what it says about every
+other service.
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ from typing import Any
 from ipvsctl.changes import Plan
 from ipvsctl.executor import Outcome, Result, execute, partial_error
 from ipvsctl.model import Cluster, Observed, ServiceKey
-from ipvsctl.planner import Ownership, drain_id, plan_director
+from ipvsctl.planner import Ownership, drain_id, drain_service, plan_director
 from ipvsctl.statefile import exclusive_lock, read_record, write_record
+
+Only = frozenset[ServiceKey] | None  # the services a narrowed run compares; None: all
 
 RECORD = "director"
 
@@ -78,55 +84,75 @@ def _adapter(netns: str | None) -> Any:
     return IpvsAdapter(netns)
 
 
+def narrowed(cluster: Cluster, only: frozenset[ServiceKey]) -> Cluster:
+    """What a narrowed run compares: the selected services of the file, no director settings."""
+    return Cluster(services={k: s for k, s in cluster.services.items() if k in only},
+                   scope=cluster.scope, path=cluster.path)
+
+
+def _planned(cluster: Cluster, observed: Observed, record: Record, prune: bool, only: Only,
+             now: float) -> Plan:
+    plan = plan_director(cluster, observed, Ownership(frozenset(record.managed), prune),
+                         now=now, drains=record.drains)
+    if only is not None:
+        plan.only = sorted(str(k) for k in only)
+        plan.warnings += [f"service {k}: neither in {cluster.path or 'the cluster file'} nor in "
+                          "the kernel; nothing to do" for k in sorted(only)
+                          if k not in cluster.services and k not in observed.services]
+    return plan
+
+
 def plan_cluster(cluster: Cluster, *, netns: str | None = None, prune: bool = False,
-                 adapter: Any = None) -> tuple[Plan, Observed]:
+                 adapter: Any = None, only: Only = None) -> tuple[Plan, Observed]:
     """Read-only: what would `apply` change right now?"""
     own = adapter is None
     adapter = adapter or _adapter(netns)
     try:
         with _collector_paused():
-            return _plan(cluster, adapter, netns, prune)
+            return _plan(cluster, adapter, netns, prune, only)
     finally:
         if own:
             adapter.close()
 
 
-def _plan(cluster: Cluster, adapter: Any, netns: str | None, prune: bool) -> tuple[Plan, Observed]:
-    observed = adapter.observe()
-    record = Record.load(netns)
-    plan = plan_director(cluster, observed, Ownership(frozenset(record.managed), prune),
-                         now=time.time(), drains=record.drains)
+def _plan(cluster: Cluster, adapter: Any, netns: str | None, prune: bool,
+          only: Only) -> tuple[Plan, Observed]:
+    if only is not None:
+        cluster = narrowed(cluster, only)
+    observed = adapter.observe(only=only)
+    plan = _planned(cluster, observed, Record.load(netns), prune, only, time.time())
     return plan, observed
 
 
 def apply_cluster(cluster: Cluster, *, netns: str | None = None, prune: bool = False,
                   dry_run: bool = False, progress: Callable[[Outcome], None] | None = None,
-                  adapter: Any = None) -> tuple[Plan, Result]:
+                  adapter: Any = None, only: Only = None) -> tuple[Plan, Result]:
     """Make the kernel match the cluster; the whole sequence runs under the apply lock."""
     own = adapter is None
     with exclusive_lock("apply", netns):
         adapter = adapter or _adapter(netns)
         try:
             with _collector_paused():
-                return _apply_locked(cluster, adapter, netns, prune, dry_run, progress)
+                return _apply_locked(cluster, adapter, netns, prune, dry_run, progress, only)
         finally:
             if own:
                 adapter.close()
 
 
 def _apply_locked(cluster: Cluster, adapter: Any, netns: str | None, prune: bool,
-                  dry_run: bool, progress: Callable[[Outcome], None] | None
+                  dry_run: bool, progress: Callable[[Outcome], None] | None, only: Only
                   ) -> tuple[Plan, Result]:
-    observed: Observed = adapter.observe()
+    if only is not None:
+        cluster = narrowed(cluster, only)
+    observed: Observed = adapter.observe(only=only)
     record = Record.load(netns)
     now = time.time()
-    plan = plan_director(cluster, observed, Ownership(frozenset(record.managed), prune),
-                         now=now, drains=record.drains)
+    plan = _planned(cluster, observed, record, prune, only, now)
     if dry_run:
         return plan, Result()
     loaded = record.copy()
     if not plan:
-        _settle(record, cluster, observed, [], now)
+        _settle(record, cluster, observed, [], now, only)
         record.save(netns, unless_same_as=loaded)
         return plan, Result()
     # Widen first: a crash from here on still knows every service it may have created.
@@ -134,7 +160,7 @@ def _apply_locked(cluster: Cluster, adapter: Any, netns: str | None, prune: bool
     record.save(netns, unless_same_as=loaded)
     widened = record.copy()
     result = execute(plan, adapter, progress, raise_on_failure=False)
-    _settle(record, cluster, observed, result.applied, now)
+    _settle(record, cluster, observed, result.applied, now, only)
     record.save(netns, unless_same_as=widened)
     if not result.ok:
         raise partial_error(plan, result)
@@ -142,8 +168,27 @@ def _apply_locked(cluster: Cluster, adapter: Any, netns: str | None, prune: bool
 
 
 def _settle(record: Record, cluster: Cluster, observed: Observed, applied: Iterable[Any],
-            now: float) -> None:
-    """Narrow the record to what is in the file or still present, and track drains."""
+            now: float, only: Only = None) -> None:
+    """Narrow the record to what is in the file or still present, and track drains.
+
+    A narrowed run saw only its services, so it settles only their part of the record: what
+    the record says about every other service is kept as it was.
+    """
+    if only is None:
+        _settle_all(record, cluster, observed, applied, now)
+        return
+    names = {str(k) for k in only}
+    kept = Record({k for k in record.managed if k not in only},
+                  {d: t for d, t in record.drains.items() if drain_service(d) not in names})
+    record.managed -= kept.managed
+    record.drains = {d: t for d, t in record.drains.items() if d not in kept.drains}
+    _settle_all(record, cluster, observed, applied, now)
+    record.managed |= kept.managed
+    record.drains.update(kept.drains)
+
+
+def _settle_all(record: Record, cluster: Cluster, observed: Observed, applied: Iterable[Any],
+                now: float) -> None:
     deleted: set[ServiceKey] = set()
     for change in applied:
         if change.subject == "service" and change.action == "delete":
@@ -170,7 +215,8 @@ def apply_and_wait(cluster: Cluster, *, netns: str | None = None, prune: bool = 
                    progress: Callable[[Outcome], None] | None = None,
                    waiting: Callable[[Plan], None] | None = None, interval: float = 2.0,
                    timeout: float | None = None,
-                   sleep: Callable[[float], None] = time.sleep) -> tuple[Plan, Result]:
+                   sleep: Callable[[float], None] = time.sleep,
+                   only: Only = None) -> tuple[Plan, Result]:
     """Apply, then keep applying until no drain is waiting on connections.
 
     Each round re-reads the kernel, so killing this loop and starting it again resumes the
@@ -180,7 +226,8 @@ def apply_and_wait(cluster: Cluster, *, netns: str | None = None, prune: bool = 
     started = time.monotonic()
     total = Result()
     while True:
-        plan, result = apply_cluster(cluster, netns=netns, prune=prune, progress=progress)
+        plan, result = apply_cluster(cluster, netns=netns, prune=prune, progress=progress,
+                                     only=only)
         total.applied.extend(result.applied)
         if not plan.waiting:
             return plan, total

@@ -37,6 +37,11 @@ def drain_id(service: ServiceKey, rs: RealServer) -> str:
     return f"{service}|{rs.key}"
 
 
+def drain_service(drain: str) -> str:
+    """The service part of a drain id, as str(ServiceKey) prints it (which never holds '|')."""
+    return drain.partition("|")[0]
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Ownership:
     """Which observed services this run may change or remove."""

@@ -34,7 +34,11 @@ def summary(plan: Plan) -> str:
     kept = [f"{n} {k}" for k, n in sorted(plan.unchanged.items()) if n]
     if plan.noops and not plan.unchanged:
         kept.append(f"{len(plan.noops)} already as wanted")
-    return head + (f" Unchanged: {', '.join(kept)}." if kept else "")
+    tail = f" Unchanged: {', '.join(kept)}." if kept else ""
+    if plan.only is not None:
+        tail += (f" Compared only {', '.join(plan.only)} (--service); other services and "
+                 "director settings were not read.")
+    return head + tail
 
 
 def progress_line(outcome: Outcome) -> str:

@@ -18,6 +18,12 @@ FileArg = Annotated[Path, typer.Argument(help="Cluster file (YAML) with the desi
 PruneOpt = Annotated[bool, typer.Option(
     "--prune", help="Also remove services ipvsctl did not create and the file's scope does not "
                     "claim (e.g. made by hand with ipvsadm).")]
+ServiceOpt = Annotated[list[str] | None, typer.Option(
+    "--service", "-s", metavar="SERVICE",
+    help="Compare and change only this service: its name in the file, or tcp/VIP:PORT, "
+         "fwmark/MARK as plan prints it. Repeatable. Other services and director settings are "
+         "neither read nor changed (a fast path for one edit in a large table).",
+    show_default=False)]
 VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v",
                                           help="Also list what needs no change, and why.")]
 
@@ -26,6 +32,15 @@ def _load(path: Path) -> Any:
     from ipvsctl.config import load
 
     return load(path)
+
+
+def _only(cluster: Any, refs: list[str] | None) -> Any:
+    """The --service selection (None: the whole file), checked before the kernel is read."""
+    if not refs:
+        return None
+    from ipvsctl.config import select_services
+
+    return select_services(cluster, refs)
 
 
 @app.command()
@@ -46,7 +61,8 @@ def validate(file: FileArg, json_out: JsonOpt = False) -> None:
 
 @app.command()
 def plan(file: FileArg, netns: NetnsOpt = None, prune: PruneOpt = False,
-         json_out: JsonOpt = False, verbose: VerboseOpt = False) -> None:
+         service: ServiceOpt = None, json_out: JsonOpt = False,
+         verbose: VerboseOpt = False) -> None:
     """Show what `apply` would change in the live kernel table. Exit 0: nothing to do;
     2: changes pending; 1: error."""
 
@@ -54,7 +70,8 @@ def plan(file: FileArg, netns: NetnsOpt = None, prune: PruneOpt = False,
         from ipvsctl.director import plan_cluster
 
         cluster = _load(file)
-        the_plan, _ = plan_cluster(cluster, netns=netns, prune=prune)
+        the_plan, _ = plan_cluster(cluster, netns=netns, prune=prune,
+                                   only=_only(cluster, service))
         if json_out:
             echo(printer.to_json(the_plan.to_json()))
         else:
@@ -67,7 +84,7 @@ def plan(file: FileArg, netns: NetnsOpt = None, prune: PruneOpt = False,
 
 @app.command()
 def apply(file: FileArg, netns: NetnsOpt = None, prune: PruneOpt = False,
-          dry_run: DryRunOpt = False, json_out: JsonOpt = False,
+          service: ServiceOpt = None, dry_run: DryRunOpt = False, json_out: JsonOpt = False,
           verbose: VerboseOpt = False,
           wait: Annotated[bool, typer.Option(
               "--wait", help="Block until every draining real server has no connections left "
@@ -93,13 +110,14 @@ def apply(file: FileArg, netns: NetnsOpt = None, prune: PruneOpt = False,
         from ipvsctl.director import apply_and_wait, apply_cluster
 
         cluster = _load(file)
+        only = _only(cluster, service)
         if wait and not dry_run:
             the_plan, result = apply_and_wait(cluster, netns=netns, prune=prune,
                                               progress=progress, waiting=show_waiting,
-                                              timeout=wait_timeout)
+                                              timeout=wait_timeout, only=only)
         else:
             the_plan, result = apply_cluster(cluster, netns=netns, prune=prune,
-                                             dry_run=dry_run, progress=progress)
+                                             dry_run=dry_run, progress=progress, only=only)
         if json_out:
             echo(printer.to_json({"dry_run": dry_run, "plan": the_plan.to_json(),
                                   "applied": len(result.applied)}))

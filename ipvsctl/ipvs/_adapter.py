@@ -101,25 +101,32 @@ class IpvsAdapter:
 
     # ---- reading -----------------------------------------------------------------------------
 
-    def observe(self, *, with_stats: bool = False) -> m.Observed:
+    def observe(self, *, with_stats: bool = False,
+                only: frozenset[m.ServiceKey] | None = None) -> m.Observed:
+        """The live table. With `only`, just those services (one request each instead of the
+        whole-table dump) and no director settings: what a narrowed (--service) run compares."""
         # A full read allocates several objects per real server and none of them form cycles:
         # pausing the cyclic collector saves its repeated walks over the whole (large) heap.
         paused = gc.isenabled()
         gc.disable()
         try:
-            return self._observe(with_stats)
+            return self._observe(with_stats, only)
         finally:
             if paused:
                 gc.enable()
 
-    def _observe(self, with_stats: bool) -> m.Observed:
+    def _observe(self, with_stats: bool, only: frozenset[m.ServiceKey] | None) -> m.Observed:
         chan = self._channel()
 
         def service(buf: bytearray, start: int, end: int) -> w.ServiceRecord:
             span = w.genl_attrs(buf, start, end)[C.CMD_ATTR_SERVICE]
             return w.service_record(buf, span, with_stats)
 
-        records = chan.dump(C.CMD_GET_SERVICE, b"", service)
+        if only is None:
+            records = chan.dump(C.CMD_GET_SERVICE, b"", service)
+        else:
+            found = (self._service_record(chan, key, with_stats) for key in sorted(only))
+            records = [rec for rec in found if rec is not None]
         services: dict[m.ServiceKey, m.Service] = {}
         for rec in records:
             svc = t.service_of(rec)
@@ -131,8 +138,27 @@ class IpvsAdapter:
                     continue  # deleted by someone else since the service dump
                 raise
             services[svc.key] = svc
+        if only is not None:
+            return m.Observed(services=services)
         return m.Observed(services=services, timeouts=self.timeouts(),
                           sysctls=self.sysctls())
+
+    @staticmethod
+    def _service_record(chan: Channel, key: m.ServiceKey,
+                        with_stats: bool) -> w.ServiceRecord | None:
+        """One service by its key (IPVS_CMD_GET_SERVICE without NLM_F_DUMP); None if absent."""
+        try:
+            replies = chan.request(C.CMD_GET_SERVICE,
+                                   w.nested(C.CMD_ATTR_SERVICE, t.service_ident(key)))
+        except Refused as exc:
+            if exc.errno == errno.ESRCH:
+                return None
+            raise
+        for attrs in replies:
+            raw = attrs.get(C.CMD_ATTR_SERVICE)
+            if raw is not None:
+                return w.service_record(raw, (0, len(raw)), with_stats)
+        return None
 
     def _real_servers(self, chan: Channel, ident: bytes, af: int,
                       with_stats: bool) -> dict[m.RealServerKey, m.RealServer]:

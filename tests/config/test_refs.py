@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from ipvsctl.config import parse_address, parse_real_server_ref, parse_service_ref
+from ipvsctl.config import (
+    parse_address,
+    parse_real_server_ref,
+    parse_service_ref,
+    select_services,
+)
 from ipvsctl.errors import ConfigError
-from ipvsctl.model import RealServerKey, ServiceKey
+from ipvsctl.model import Cluster, RealServerKey, ServiceKey
 
 
 @pytest.mark.parametrize("key", [
@@ -46,3 +51,30 @@ def test_bad_references_are_config_errors(call: object, message: str) -> None:
     with pytest.raises(ConfigError) as caught:
         call()  # type: ignore[operator]
     assert caught.value.problems == [message]
+
+
+def _cluster() -> Cluster:
+    from ipvsctl.config import loads
+
+    return loads("services:\n"
+                 "  - {name: web, vip: 192.0.2.10, port: 80, real_servers: [{address: 10.0.0.1}]}\n"
+                 "  - {vip: 192.0.2.20, port: 53, protocol: udp}\n", "cluster.yaml")
+
+
+def test_services_are_selected_by_name_or_by_key() -> None:
+    cluster = _cluster()
+    assert select_services(cluster, ["web", "udp/192.0.2.20:53", " fwmark/7 "]) == {
+        ServiceKey.vip("tcp", "192.0.2.10", 80), ServiceKey.vip("udp", "192.0.2.20", 53),
+        ServiceKey.mark(7)}
+    # a key the file does not list is a selection too: it may name a service to remove
+    assert select_services(cluster, ["tcp/[2001:db8::1]:443"]) == {
+        ServiceKey.vip("tcp", "2001:db8::1", 443)}
+
+
+def test_every_bad_selection_is_reported() -> None:
+    with pytest.raises(ConfigError) as caught:
+        select_services(_cluster(), ["webb", "tcp/192.0.2.10", "web"])
+    assert caught.value.problems == [
+        "--service: no service named 'webb' in cluster.yaml (give a name from the file, or "
+        "PROTOCOL/VIP:PORT or fwmark/MARK)",
+        "--service: '192.0.2.10' is not ADDRESS:PORT (e.g. tcp/192.0.2.10:80)"]

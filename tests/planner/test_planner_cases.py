@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
+from ipvsctl.director import narrowed
+from ipvsctl.model import Observed
 from ipvsctl.planner import Ownership, plan_director
 
 from .casefile import desired, observed, service_key
@@ -18,7 +20,12 @@ CASES = sorted((Path(__file__).parent / "cases").glob("*.yaml"))
 def run_case(case: dict[str, Any]) -> Any:
     own = Ownership(frozenset(service_key(k) for k in case.get("managed", [])),
                     bool(case.get("prune", False)))
-    return plan_director(desired(case), observed(case), own, now=float(case.get("now", 0)),
+    cluster, live = desired(case), observed(case)
+    if "only" in case:  # a narrowed run (--service): the adapter reads just those services
+        only = frozenset(service_key(k) for k in case["only"])
+        cluster = narrowed(cluster, only)
+        live = Observed(services={k: s for k, s in live.services.items() if k in only})
+    return plan_director(cluster, live, own, now=float(case.get("now", 0)),
                          drains=case.get("drains") or {})
 
 
