@@ -43,10 +43,17 @@ def test_tiny_benchmark_reports_every_figure(tmp_path: Path) -> None:
     assert edit["change_text"] == [
         "edit real server 10.128.0.30:80 in tcp/10.0.0.10:80 in place: weight 101 -> 1"]
     assert edit["applied_line"].startswith("Applied 1 change(s).")
+    narrow = size["one_weight_change_service"]
+    assert narrow["ipvsctl"]["seconds"] > 0 and narrow["service"] == "tcp/10.0.0.10:80"
+    assert narrow["netlink_writes"] == 1 and narrow["change_text"] == edit["change_text"]
+    assert narrow["applied_line"].startswith("Applied 1 change(s).")
+    assert narrow["applied_line"].endswith("(--service); other services and director settings "
+                                           "were not read.")
     assert size["peak_rss_mb"] >= size["apply"]["ipvsctl"]["rss_mb"]
     backend = results["backend_setup"]
     assert backend["vips_on_lo"] == 5 and backend["address_dumps_per_plan"] == 1
     assert backend["pending_after"] == 0
     assert "1 apply from empty / -R" in run.stdout
     assert size["validate"] > 0 and results["host"]["validate"][str(N)] > 0
-    assert "3 native estimate" in run.stdout and "emulation, 20 services" in run.stdout
+    assert "3s same, apply --service / -e" in run.stdout
+    assert run.stdout.count("  native estimate") == 2 and "emulation, 20 services" in run.stdout
