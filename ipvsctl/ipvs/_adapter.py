@@ -53,6 +53,7 @@ class IpvsAdapter:
         self._idents: dict[m.ServiceKey, bytes] = {}
         self._module_problems: dict[str, str | None] = {}
         self._dests = w.DestDecoder()
+        self._services = w.ServiceDecoder()
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -117,22 +118,33 @@ class IpvsAdapter:
 
     def _observe(self, with_stats: bool, only: frozenset[m.ServiceKey] | None) -> m.Observed:
         chan = self._channel()
+        found: list[tuple[m.Service, bytes, int]] = []  # each service, its ident, its family
+        if only is not None or with_stats:
+            if only is None:
+                def service(buf: bytearray, start: int, end: int) -> w.ServiceRecord:
+                    span = w.genl_attrs(buf, start, end)[C.CMD_ATTR_SERVICE]
+                    return w.service_record(buf, span, with_stats)
 
-        def service(buf: bytearray, start: int, end: int) -> w.ServiceRecord:
-            span = w.genl_attrs(buf, start, end)[C.CMD_ATTR_SERVICE]
-            return w.service_record(buf, span, with_stats)
+                records = chan.dump(C.CMD_GET_SERVICE, b"", service)
+            else:
+                each = (self._service_record(chan, key, with_stats) for key in sorted(only))
+                records = [rec for rec in each if rec is not None]
+            found = [(t.service_of(rec), w.service_id(rec.af, rec.protocol, rec.addr, rec.port,
+                                                       rec.fwmark), rec.af) for rec in records]
+        else:  # a full read without counters: the lean decoder
+            entries: list[w.ServiceEntry] = []
+            decode, family = self._services.decode_buffer, chan.family
 
-        if only is None:
-            records = chan.dump(C.CMD_GET_SERVICE, b"", service)
-        else:
-            found = (self._service_record(chan, key, with_stats) for key in sorted(only))
-            records = [rec for rec in found if rec is not None]
+            def parse(buf: bytearray, n: int, seq: int) -> tuple[bool, w.Ack | None]:
+                return decode(buf, n, seq, family, entries.append)
+
+            chan.dump_into(C.CMD_GET_SERVICE, b"", parse)
+            service_from = t.service_from
+            found = [(service_from(e), e.ident, e.af) for e in entries]
         services: dict[m.ServiceKey, m.Service] = {}
-        for rec in records:
-            svc = t.service_of(rec)
-            ident = w.service_id(rec.af, rec.protocol, rec.addr, rec.port, rec.fwmark)
+        for svc, ident, af in found:
             try:
-                svc.real_servers = self._real_servers(chan, ident, rec.af, with_stats)
+                svc.real_servers = self._real_servers(chan, ident, af, with_stats)
             except Refused as exc:
                 if exc.errno == errno.ESRCH:
                     continue  # deleted by someone else since the service dump

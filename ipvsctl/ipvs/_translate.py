@@ -127,36 +127,44 @@ def stats_of(values: tuple[int, ...] | None) -> m.Stats | None:
     return m.Stats(*values) if values is not None else None
 
 
-_SERVICE_SPECS: dict[tuple[Any, ...], m.ServiceSpec] = {}
+_SERVICE_SPECS: dict[tuple[int, w.ServiceSettings], m.ServiceSpec] = {}
 
 
 def service_of(rec: w.ServiceRecord) -> m.Service:
-    family = FAMILY_OF_AF.get(rec.af, 0)
-    if rec.fwmark:
-        key = m.ServiceKey.mark(rec.fwmark, family)
+    """A Service (counters too, when read) from a service decoded attribute by attribute."""
+    svc = service_from(w.service_entry(rec))
+    svc.stats = stats_of(rec.stats)
+    return svc
+
+
+def service_from(entry: w.ServiceEntry) -> m.Service:
+    """A Service (no real servers yet, no counters) from a full read's entry."""
+    family = FAMILY_OF_AF.get(entry.af, 0)
+    if entry.fwmark:
+        key = m.ServiceKey.mark(entry.fwmark, family)
     else:
-        proto = PROTO_NAME.get(rec.protocol, str(rec.protocol))
-        key = m.ServiceKey(family, proto, address_text(rec.addr), rec.port, 0)
+        proto = PROTO_NAME.get(entry.protocol, str(entry.protocol))
+        key = m.ServiceKey(family, proto, address_text(entry.addr), entry.port, 0)
     # A table of 10,000 services has a handful of distinct settings: decode each once.
-    cache_key = (family, rec.sched, rec.flags, rec.timeout, rec.netmask, rec.pe_name)
+    cache_key = (family, entry.settings)
     spec = _SERVICE_SPECS.get(cache_key)
     if spec is None:
-        spec = _service_spec(family, rec)
+        spec = _service_spec(family, entry.settings)
         if len(_SERVICE_SPECS) < 10_000:
             _SERVICE_SPECS[cache_key] = spec
-    return m.Service(key, spec, {}, None, None, stats_of(rec.stats))
+    return m.Service(key, spec, {}, None, None, None)
 
 
-def _service_spec(family: int, rec: w.ServiceRecord) -> m.ServiceSpec:
+def _service_spec(family: int, settings: w.ServiceSettings) -> m.ServiceSpec:
     persistence = None
-    if rec.flags & C.SVC_F_PERSISTENT:
-        persistence = m.Persistence(rec.timeout, prefix_len_of(family, rec.netmask),
-                                    rec.pe_name or None)
+    if settings.flags & C.SVC_F_PERSISTENT:
+        persistence = m.Persistence(settings.timeout, prefix_len_of(family, settings.netmask),
+                                    settings.pe_name or None)
     return m.ServiceSpec(
-        scheduler=rec.sched,
-        scheduler_flags=scheduler_flag_names(rec.sched, rec.flags),
+        scheduler=settings.sched,
+        scheduler_flags=scheduler_flag_names(settings.sched, settings.flags),
         persistence=persistence,
-        one_packet=bool(rec.flags & C.SVC_F_ONEPACKET),
+        one_packet=bool(settings.flags & C.SVC_F_ONEPACKET),
     )
 
 

@@ -253,25 +253,202 @@ def service_record(buf: bytes | bytearray | memoryview, span: tuple[int, int],
     a = attrs(buf, span[0], span[1])
     af = _u16(buf, a[C.SVC_ATTR_AF])
     port_span = a.get(C.SVC_ATTR_PORT)
-    flags_span = a.get(C.SVC_ATTR_FLAGS)
-    netmask_span = a.get(C.SVC_ATTR_NETMASK)
     st = None
     if with_stats:
         sspan = a.get(C.SVC_ATTR_STATS64) or a.get(C.SVC_ATTR_STATS)
         st = stats(buf, sspan) if sspan else None
     return ServiceRecord(
-        af=af,
-        protocol=_u16(buf, a[C.SVC_ATTR_PROTOCOL]) if C.SVC_ATTR_PROTOCOL in a else 0,
-        addr=_addr(buf, a.get(C.SVC_ATTR_ADDR), af),
-        port=int.from_bytes(buf[port_span[0]:port_span[0] + 2], "big") if port_span else 0,
-        fwmark=get_u32(buf, a.get(C.SVC_ATTR_FWMARK)),
+        af,
+        _u16(buf, a[C.SVC_ATTR_PROTOCOL]) if C.SVC_ATTR_PROTOCOL in a else 0,
+        _addr(buf, a.get(C.SVC_ATTR_ADDR), af),
+        int.from_bytes(buf[port_span[0]:port_span[0] + 2], "big") if port_span else 0,
+        get_u32(buf, a.get(C.SVC_ATTR_FWMARK)),
+        *_settings(buf, a),
+        st,
+    )
+
+
+class ServiceSettings(NamedTuple):
+    """A service's settings as the kernel reports them (what its spec is made from)."""
+
+    sched: str
+    flags: int
+    timeout: int
+    netmask: bytes
+    pe_name: str | None
+
+
+class ServiceEntry(NamedTuple):
+    """One service of a GET_SERVICE dump, without counters, as a full read needs it."""
+
+    af: int
+    protocol: int
+    addr: bytes  # 4 or 16 bytes, as the family says
+    port: int
+    fwmark: int
+    settings: ServiceSettings
+    ident: bytes  # the attributes naming it in a request (the IPVS_CMD_ATTR_SERVICE body)
+
+
+_SERVICE_IDENTITY = (C.SVC_ATTR_AF, C.SVC_ATTR_PROTOCOL, C.SVC_ATTR_ADDR, C.SVC_ATTR_PORT)
+_SERVICE_SETTINGS = frozenset({C.SVC_ATTR_SCHED_NAME, C.SVC_ATTR_FLAGS, C.SVC_ATTR_TIMEOUT,
+                               C.SVC_ATTR_NETMASK, C.SVC_ATTR_PE_NAME})
+_SERVICE_STATS = frozenset({C.SVC_ATTR_STATS, C.SVC_ATTR_STATS64})
+
+
+def _settings(buf: bytes | bytearray | memoryview,
+              a: dict[int, tuple[int, int]]) -> ServiceSettings:
+    netmask_span = a.get(C.SVC_ATTR_NETMASK)
+    return ServiceSettings(
         sched=get_text(buf, a.get(C.SVC_ATTR_SCHED_NAME)) or "",
-        flags=get_u32(buf, flags_span),
+        flags=get_u32(buf, a.get(C.SVC_ATTR_FLAGS)),
         timeout=get_u32(buf, a.get(C.SVC_ATTR_TIMEOUT)),
         netmask=bytes(buf[netmask_span[0]:netmask_span[0] + 4]) if netmask_span else b"",
         pe_name=get_text(buf, a.get(C.SVC_ATTR_PE_NAME)) or None,
-        stats=st,
     )
+
+
+def service_entry(rec: ServiceRecord) -> ServiceEntry:
+    """The entry of a service decoded attribute by attribute."""
+    return ServiceEntry(rec.af, rec.protocol, rec.addr, rec.port, rec.fwmark,
+                        ServiceSettings(rec.sched, rec.flags, rec.timeout, rec.netmask,
+                                        rec.pe_name),
+                        service_id(rec.af, rec.protocol, rec.addr, rec.port, rec.fwmark))
+
+
+class _ServiceRun(NamedTuple):
+    """A whole GET_SERVICE reply of one length as one struct (see _Run): the identity
+    attributes' headers and values, the settings attributes as one raw slice (their own cache
+    key), the counters skipped."""
+
+    struct: struct.Struct
+    headers: tuple[bytes, ...]  # the nest's and the identity attributes' headers
+    addr_size: int
+
+
+# nlmsghdr, genlmsghdr (skipped), the nest header; AF, PROTOCOL, ADDR (sized per run), PORT.
+_SERVICE_RUN_HEAD = "=IHHII4x4s4sH2x4sH2x4s{addr}s4sH2x{settings}s{rest}x"
+_IDENT = "=4sH2x4sH2x4s{addr}s4sH2x"
+
+
+def _learn_service_run(buf: bytes | bytearray | memoryview, off: int,
+                       length: int) -> _ServiceRun | None:
+    """The layout of the reply at buf[off:off+length] if it is identity, settings, counters in
+    that order (how Linux fills it for an address service), else None."""
+    if length % 4:
+        return None
+    start = off + NLMSGHDR.size + _GENLHDR.size + 4
+    end = off + length
+    kinds: list[tuple[int, int, int]] = []  # (type, header offset, padded length)
+    at = start
+    while at + 4 <= end:
+        alen, kind = _NLA.unpack_from(buf, at)
+        if alen < 4 or at + alen > end:
+            return None
+        kinds.append((kind & C.NLA_TYPE_MASK, at, (alen + 3) & ~3))
+        at += (alen + 3) & ~3
+    if at != end or tuple(k for k, _, _ in kinds[:4]) != _SERVICE_IDENTITY:
+        return None
+    sizes = [size for _, _, size in kinds[:4]]
+    if sizes[0] != 8 or sizes[1] != 8 or sizes[2] not in (8, 20) or sizes[3] != 8:
+        return None
+    rest = kinds[4:]
+    n_settings = 0
+    while n_settings < len(rest) and rest[n_settings][0] in _SERVICE_SETTINGS:
+        n_settings += 1
+    if any(k not in _SERVICE_STATS for k, _, _ in rest[n_settings:]):
+        return None
+    settings = sum(size for _, _, size in rest[:n_settings])
+    tail = sum(size for _, _, size in rest[n_settings:])
+    layout = struct.Struct(_SERVICE_RUN_HEAD.format(addr=sizes[2] - 4, settings=settings,
+                                                    rest=tail))
+    if layout.size != length:
+        return None
+    headers = (bytes(buf[start - 4:start]),
+               *(bytes(buf[a:a + 4]) for _, a, _ in kinds[:4]))
+    return _ServiceRun(layout, headers, sizes[2] - 4)
+
+
+class ServiceDecoder:
+    """Decodes a GET_SERVICE dump for a full read: a run of same-length replies is unpacked by
+    one struct.iter_unpack call, each reply's headers checked before use, and each distinct
+    settings slice decoded once; any other reply goes attribute by attribute."""
+
+    def __init__(self) -> None:
+        self._runs: dict[int, _ServiceRun | None] = {}
+        self._settings: dict[bytes, ServiceSettings | None] = {}
+        self._idents: dict[int, struct.Struct] = {}
+
+    def decode_buffer(self, buf: bytearray, n: int, seq: int, family: int,
+                      emit: Callable[[ServiceEntry], None]) -> tuple[bool, Ack | None]:
+        """Call `emit` with every service of dump `seq` in buf[:n]; return (the dump is done,
+        the error that ended it, if any)."""
+        off = 0
+        unpack = NLMSGHDR.unpack_from
+        while off + 16 <= n:
+            length, kind, flags, rseq, _pid = unpack(buf, off)
+            if length < 16:
+                break
+            if rseq == seq and kind == family:
+                taken = self._run(buf, off, length, n, seq, family, emit)
+                off += taken * length
+                if taken == 0:  # not a run: this one reply, attribute by attribute
+                    span = genl_attrs(buf, off + 16, off + length)[C.CMD_ATTR_SERVICE]
+                    emit(service_entry(service_record(buf, span)))
+                    off += (length + 3) & ~3
+                continue
+            if rseq == seq and kind in DUMP_END:
+                return end_of_dump(buf, Reply(kind, flags, rseq, off + 16, off + length))
+            off += (length + 3) & ~3
+        return False, None
+
+    def _run(self, buf: bytearray, off: int, length: int, n: int, seq: int, family: int,
+             emit: Callable[[ServiceEntry], None]) -> int:
+        """Emit the run of replies starting at off; how many were taken (0: not a run)."""
+        try:
+            run = self._runs[length]
+        except KeyError:
+            run = self._runs[length] = _learn_service_run(buf, off, length)
+        if run is None:
+            return 0
+        ident = self._idents.get(run.addr_size)
+        if ident is None:
+            ident = self._idents[run.addr_size] = struct.Struct(_IDENT.format(addr=run.addr_size))
+        pack, known, entry = ident.pack, self._settings, ServiceEntry
+        want = (length, family, seq, *run.headers)
+        inet6, swap = C.AF_INET6, _SWAP
+        taken = 0
+        count = (n - off) // length
+        for (size, kind, _f, rseq, _p, nest, af_h, af, proto_h, proto, addr_h, addr, port_h,
+             port, raw) in run.struct.iter_unpack(memoryview(buf)[off:off + count * length]):
+            if (size, kind, rseq, nest, af_h, proto_h, addr_h, port_h) != want:
+                break
+            try:
+                settings = known[raw]
+            except KeyError:
+                settings = known[raw] = _settings_of(raw)
+            if settings is None:
+                break  # settings this decoder does not read: the careful path takes it
+            ident_bytes = pack(af_h, af, proto_h, proto, addr_h, addr, port_h, port)
+            emit(entry(af, proto, addr if af == inet6 else addr[:4],
+                       (port & 0xFF) << 8 | port >> 8 if swap else port, 0, settings,
+                       ident_bytes))
+            taken += 1
+        return taken
+
+
+def _settings_of(raw: bytes) -> ServiceSettings | None:
+    """The settings in a raw slice of settings attributes; None unless it is exactly that."""
+    a = attrs(raw, 0, len(raw))
+    at = 0
+    while at + 4 <= len(raw):  # attrs() stops quietly on a bad header: check the walk ends
+        alen, kind = _NLA.unpack_from(raw, at)
+        if alen < 4 or (kind & C.NLA_TYPE_MASK) not in _SERVICE_SETTINGS:
+            return None
+        at += (alen + 3) & ~3
+    if at != len(raw) or C.SVC_ATTR_SCHED_NAME not in a:
+        return None
+    return _settings(raw, a)
 
 
 class DestRecord(NamedTuple):

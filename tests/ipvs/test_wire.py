@@ -189,6 +189,69 @@ def test_service_round_trip_through_the_wire(svc: m.Service) -> None:
     assert back.stats is not None and back.stats.conns == 6 and back.stats.outbps == 15
 
 
+def linux_service_reply(svc: m.Service, seq: int = 9, extra: bytes = b"") -> bytes:
+    """A GET_SERVICE dump reply as Linux 6.1 writes it (ip_vs_genl_fill_service): the address
+    attribute is always 16 bytes; `extra` goes between the settings and the counters."""
+    data = kernel_service_reply(svc)
+    buf, r = parse_one(data)
+    span = w.genl_attrs(buf, r.start, r.end)[C.CMD_ATTR_SERVICE]
+    body = bytes(buf[span[0]:span[1]])
+    a = w.attrs(body, 0, len(body))
+    if C.SVC_ATTR_ADDR in a:
+        s, e = a[C.SVC_ATTR_ADDR]
+        body = body[:s - 4] + w.attr(C.SVC_ATTR_ADDR, body[s:e].ljust(16, b"\0")) + body[e:]
+    if extra:
+        at = w.attrs(body, 0, len(body))[C.SVC_ATTR_STATS][0] - 4
+        body = body[:at] + extra + body[at:]
+    return w.svc_request(FAMILY, C.CMD_NEW_SERVICE, C.NLM_F_MULTI, seq, body)
+
+
+def ident_fields(ident: bytes) -> tuple[int, ...]:
+    a = w.attrs(ident, 0, len(ident))
+    assert set(a) <= {C.SVC_ATTR_AF, C.SVC_ATTR_PROTOCOL, C.SVC_ATTR_ADDR, C.SVC_ATTR_PORT,
+                      C.SVC_ATTR_FWMARK}
+    return tuple(int.from_bytes(ident[s:e].rstrip(b"\0") if k == C.SVC_ATTR_ADDR else
+                                ident[s:e], "little") for k, (s, e) in sorted(a.items()))
+
+
+def test_a_service_dump_decodes_as_each_reply_alone() -> None:
+    """The lean service decoder (one iter_unpack per run of same-length replies) against the
+    careful per-attribute parser: every service of the corpus (fwmark ones go the careful way),
+    a stray reply to another request, one with an unknown attribute among its settings, one
+    whose identity attributes come in another order, then the end of the dump."""
+    replies = [linux_service_reply(svc) for svc in SERVICES]
+    good = replies[0]
+    stray = good[:8] + struct.pack("=I", 4) + good[12:]
+    odd = linux_service_reply(SERVICES[0], extra=w.u32(30, 1))
+    af, proto = w.u16(C.SVC_ATTR_AF, C.AF_INET), w.u16(C.SVC_ATTR_PROTOCOL, C.IPPROTO_TCP)
+    assert af + proto in good
+    swapped = good.replace(af + proto, proto + af)
+    more = [linux_service_reply(m.Service(m.ServiceKey.vip("tcp", f"192.0.2.{i}", 80),
+                                          m.ServiceSpec("wrr"))) for i in range(100, 104)]
+    data = b"".join([*more, *replies, stray, odd, swapped, *more]) + done_message(9)
+    buf = bytearray(data)
+    out: list[w.ServiceEntry] = []
+    dec = w.ServiceDecoder()
+    assert dec.decode_buffer(buf, len(buf), 9, FAMILY, out.append) == (True, None)
+    expected = [w.service_entry(decode_service(r)) for r in
+                [*more, *replies, odd, swapped, *more]]
+    assert [e._replace(ident=ident_fields(e.ident)) for e in out] == [
+        e._replace(ident=ident_fields(e.ident)) for e in expected]
+    assert [t.service_from(e) for e in out] == [t.service_from(e) for e in expected]
+    assert any(run is not None for run in dec._runs.values())  # the lean path ran
+    assert None in dec._runs.values()  # and the careful one
+
+
+def test_the_lean_service_ident_is_the_replys_own_identity() -> None:
+    """The ident sent to dump a service's real servers is its identity as the kernel wrote it."""
+    reply = linux_service_reply(SERVICES[1])
+    out: list[w.ServiceEntry] = []
+    w.ServiceDecoder().decode_buffer(bytearray(reply), len(reply), 9, FAMILY, out.append)
+    (entry,) = out
+    body = reply[w._HDR_LEN + 4:]
+    assert body.startswith(entry.ident) and len(entry.ident) == 8 + 8 + 20 + 8
+
+
 def test_fwmark_service_sends_only_family_and_mark() -> None:
     ident = t.service_ident(m.ServiceKey.mark(7, 6))
     assert set(w.attrs(ident, 0, len(ident))) == {C.SVC_ATTR_AF, C.SVC_ATTR_FWMARK}
