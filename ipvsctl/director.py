@@ -6,8 +6,8 @@ what is still draining. A service ipvsctl never recorded (made by hand or by ano
 left alone unless the file's scope claims it or --prune is given.
 
 A run may be narrowed to some services (`--service`): only those are read from the kernel,
-compared and changed; director settings are not, and the record keeps what it says about every
-other service.
+compared and changed; IPVS timeouts and sysctls are not, and the record keeps what it says about
+every other service.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any
 
 from ipvsctl.changes import Plan
 from ipvsctl.executor import Outcome, Result, execute, partial_error
-from ipvsctl.model import Cluster, Observed, ServiceKey
+from ipvsctl.model import Cluster, Director, Observed, ServiceKey
 from ipvsctl.planner import Ownership, drain_id, drain_service, plan_director
 from ipvsctl.statefile import exclusive_lock, read_record, write_record
 
@@ -85,8 +85,10 @@ def _adapter(netns: str | None) -> Any:
 
 
 def narrowed(cluster: Cluster, only: frozenset[ServiceKey]) -> Cluster:
-    """What a narrowed run compares: the selected services of the file, no director settings."""
+    """What a narrowed run compares: the selected services of the file, and of the director
+    section only the drain timeout (IPVS timeouts and sysctls are not read, so not set)."""
     return Cluster(services={k: s for k, s in cluster.services.items() if k in only},
+                   director=Director(drain_timeout=cluster.director.drain_timeout),
                    scope=cluster.scope, path=cluster.path)
 
 
