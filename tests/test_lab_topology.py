@@ -12,13 +12,24 @@ from ipvsctl.lab import topology as T
 from ipvsctl.lab.addressing import plan_addresses
 from ipvsctl.lab.servers import LabServers
 from ipvsctl.lab.traffic import http_get, udp_ask
-from ipvsctl.netns import NETNS_DIR
+from ipvsctl.netns import NETNS_DIR, run_in_netns
 
 pytestmark = pytest.mark.netns
 FILE = """
 services:
   - {vip: 10.10.0.100, port: 80, real_servers: [{address: 10.10.0.11}, {address: 10.10.0.12}]}
 """
+
+
+def out_redirects(netns: str) -> int:
+    """ICMP redirects the namespace has sent (/proc/net/snmp, Icmp OutRedirects)."""
+
+    def read() -> int:
+        rows = [line.split() for line in Path("/proc/thread-self/net/snmp").read_text()
+                .splitlines() if line.startswith("Icmp:")]
+        return int(dict(zip(rows[0], rows[1], strict=True))["OutRedirects"])
+
+    return run_in_netns(netns, read)
 
 
 @pytest.mark.parametrize("mode", ["dr", "nat"])
@@ -39,6 +50,9 @@ def test_topology_carries_traffic_and_tears_down(mode: str) -> None:
         # Replies reach clients on the segment in DR; in NAT they are routed via the director.
         assert (tx1 - tx0 > 300000) == (mode == "nat")
         assert (rx1 - rx0 > 300000) == (mode == "nat")
+        # One-armed NAT forwards replies out of the interface they came in on: an ICMP redirect
+        # would teach the real server to answer clients directly, past the director's un-NAT.
+        assert out_redirects(topo.director.netns) == 0
         assert T.neighbours(client)["10.10.0.12"] == T.mac_of(topo.real_servers["10.10.0.12"].netns)
         # Clients resolve a VIP to the director, the only holder of it on the segment.
         assert http_get(client, "10.10.0.100", 80, timeout=1).error == "refused"

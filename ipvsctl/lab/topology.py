@@ -139,6 +139,14 @@ def build(topo: Topology) -> None:
     # NAT needs the director to forward the real servers' replies; DR must not need it.
     write_sysctl(sysctl_path("net.ipv4.ip_forward"), "1" if topo.mode == "nat" else "0",
                  topo.director.netns)
+    if topo.mode == "nat":
+        # One-armed NAT: replies leave by the interface they came in on, so the kernel would
+        # send the real servers ICMP redirects ("the client is on your link") and, once one
+        # lands, they answer clients directly, un-NATed: lost replies, now and then. The LVS
+        # HOWTO's rule for a one-network NAT director (the effective value is all OR the device).
+        for scope in ("all", IFACE):
+            write_sysctl(sysctl_path(f"net.ipv4.conf.{scope}.send_redirects"), "0",
+                         topo.director.netns)
 
 
 def teardown(topo: Topology) -> None:
