@@ -7,6 +7,7 @@ testable on plain data.
 from __future__ import annotations
 
 import platform
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,9 @@ class Facts:
     ip_forward: int | None
     addresses: dict[str, str] = field(default_factory=dict)  # address -> interface
     arp_ignore: dict[str, int] = field(default_factory=dict)  # interface (and "all") -> value
+    send_redirects: dict[str, int] = field(default_factory=dict)  # interface (and "all") -> value
+    routes: dict[str, str] = field(default_factory=dict)  # asked-about address -> interface
+    default_iface: str | None = None  # the IPv4 default route's interface
 
 
 def _available_modules(release: str) -> set[str]:
@@ -68,30 +72,56 @@ def _as_int(text: str | None) -> int | None:
         return None
 
 
-def gather(netns: str | None) -> Facts:
-    """Every fact doctor judges, read in one switch into the namespace."""
+def gather(netns: str | None, route_to: Sequence[str] = ()) -> Facts:
+    """Every fact doctor judges, read in one switch into the namespace; `route_to`: addresses
+    whose outgoing interface matters (the NAT real servers)."""
     release = platform.release()
 
     def inside() -> Facts:
         from pyroute2 import IPRoute
+        from pyroute2.netlink.exceptions import NetlinkError
 
         with IPRoute() as ipr:
             links = {link["index"]: link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
             addresses = {a.get_attr("IFA_ADDRESS"): links.get(a["index"], "?")
                          for a in ipr.get_addr()}
+            routes: dict[str, str] = {}
+            for address in route_to:
+                try:
+                    found = ipr.route("get", dst=address)
+                except NetlinkError:
+                    continue  # unreachable: nothing to say about its interface
+                if found and found[0].get_attr("RTA_OIF") in links:
+                    routes[address] = links[found[0].get_attr("RTA_OIF")]
+            default = [links.get(r.get_attr("RTA_OIF")) for r in ipr.get_default_routes(family=2)]
         vs_dir = Path("/proc/sys/net/ipv4/vs")
         vs_paths = sorted(vs_dir.iterdir()) if vs_dir.is_dir() else []
-        ifaces = sorted(set(addresses.values()) | {"all"})
+        ifaces = sorted(set(addresses.values()) | set(routes.values()) | {"all"})
         arp_paths = [sysctl_path_parts("net", "ipv4", "conf", i, "arp_ignore") for i in ifaces]
+        redirect_paths = [sysctl_path_parts("net", "ipv4", "conf", i, "send_redirects")
+                          for i in ifaces]
         forward = sysctl_path_parts("net", "ipv4", "ip_forward")
-        values = read_sysctls([forward, *arp_paths, *vs_paths])  # already inside netns
+        values = read_sysctls([forward, *arp_paths, *redirect_paths, *vs_paths])  # inside netns
         vs = {p.name: v for p in vs_paths if (v := _as_int(values[p])) is not None}
-        arp = {i: v for i, p in zip(ifaces, arp_paths, strict=True)
-               if (v := _as_int(values[p])) is not None}
+
+        def per_iface(paths: list[Path]) -> dict[str, int]:
+            return {i: v for i, p in zip(ifaces, paths, strict=True)
+                    if (v := _as_int(values[p])) is not None}
+
         return Facts(release, Path("/proc/net/ip_vs").exists(), _available_modules(release),
-                     vs, _as_int(values[forward]), addresses, arp)
+                     vs, _as_int(values[forward]), addresses, per_iface(arp_paths),
+                     per_iface(redirect_paths), routes, default[0] if default else None)
 
     return run_in_netns(netns, inside)
+
+
+def nat_real_servers(cluster: Cluster | None) -> list[str]:
+    """The IPv4 NAT real servers' addresses (what gather's route_to needs)."""
+    if cluster is None:
+        return []
+    return sorted({rs.key.address for s in cluster.services.values()
+                   for rs in s.real_servers.values()
+                   if rs.spec.forward == "nat" and ":" not in rs.key.address})
 
 
 def diagnose(facts: Facts, cluster: Cluster | None = None) -> list[Finding]:
@@ -121,6 +151,7 @@ def diagnose(facts: Facts, cluster: Cluster | None = None) -> list[Finding]:
             out.append(Finding("fail", "net.ipv4.ip_forward", "is 0 but NAT real servers need "
                                "the director to route their replies",
                                "sysctl -w net.ipv4.ip_forward=1 (and persist it)"))
+        out += _redirect_findings(facts, cluster)
         out += _version_findings(facts, cluster)
     return out
 
@@ -185,6 +216,34 @@ def _vip_findings(facts: Facts, cluster: Cluster) -> list[Finding]:
         else:
             out.append(Finding("ok", f"VIP {vip}", f"on {iface}, answers ARP "
                                f"(arp_ignore {effective})"))
+    return out
+
+
+def _redirect_findings(facts: Facts, cluster: Cluster) -> list[Finding]:
+    """One-armed NAT: real servers reached through the interface clients are answered through
+    (the default route's). The director then forwards each reply out of the interface it came in
+    on, and with ICMP redirects on it tells the real server to send to the client directly: once
+    one is accepted, that server's replies skip the un-NAT and are lost."""
+    out = []
+    by_iface: dict[str, list[str]] = {}
+    for address in nat_real_servers(cluster):
+        iface = facts.routes.get(address)
+        if iface is not None and iface == facts.default_iface:
+            by_iface.setdefault(iface, []).append(address)
+    for iface, servers in sorted(by_iface.items()):
+        on = max(facts.send_redirects.get("all", 0), facts.send_redirects.get(iface, 0))
+        subject = f"net.ipv4.conf.{iface}.send_redirects"
+        shown = ", ".join(servers[:3]) + (" ..." if len(servers) > 3 else "")
+        if on:
+            out.append(Finding("warn", subject, f"ICMP redirects are on, and NAT real servers "
+                               f"({shown}) are reached through {iface}, the default route's "
+                               "interface: a redirect makes them answer clients directly, "
+                               "past the director's un-NAT",
+                               f"sysctl -w net.ipv4.conf.all.send_redirects=0 "
+                               f"net.ipv4.conf.{iface}.send_redirects=0 (and persist them)"))
+        else:
+            out.append(Finding("ok", subject, f"0: NAT replies through {iface} draw no ICMP "
+                               "redirects"))
     return out
 
 

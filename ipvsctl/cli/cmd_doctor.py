@@ -20,15 +20,16 @@ def doctor(
     netns: NetnsOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Check this director: IPVS and scheduler modules, director sysctls, VIPs and ARP,
-    kernel-version caveats. One line per finding with a fix; exit 1 if anything fails."""
+    """Check this director: IPVS and scheduler modules, director sysctls, VIPs and ARP, ICMP
+    redirects towards NAT real servers, kernel-version caveats. One line per finding with a
+    fix; exit 1 if anything fails."""
 
     def run() -> ExitCode:
         from ipvsctl.config import load
-        from ipvsctl.doctor import diagnose, gather
+        from ipvsctl.doctor import diagnose, gather, nat_real_servers
 
         cluster = load(file) if file else None
-        findings = diagnose(gather(netns), cluster)
+        findings = diagnose(gather(netns, nat_real_servers(cluster)), cluster)
         failed = any(f.level == "fail" for f in findings)
         if json_out:
             echo(printer.to_json({"ok": not failed,

@@ -73,3 +73,21 @@ def test_missing_ipvs_stops_at_the_module() -> None:
     found = diagnose(facts(ipvs_loaded=False, modules=set(), vs_sysctls={}))
     assert [f.level for f in found] == ["fail"]
     assert "CONFIG_IP_VS" in (found[0].fix or "")
+
+
+def test_one_armed_nat_with_icmp_redirects_on_is_a_warning() -> None:
+    """The NAT real server 10.0.0.13 is reached through eth0, the default route's interface:
+    replies to clients leave where they came in, and a redirect would bypass the un-NAT."""
+    one_armed = dict(ip_forward=1, routes={"10.0.0.13": "eth0"}, default_iface="eth0")
+    cluster = loads(CLUSTER, "c.yaml")
+    (on,) = by_subject(diagnose(facts(**one_armed, send_redirects={"all": 1, "eth0": 0}),
+                                cluster))["net.ipv4.conf.eth0.send_redirects"]
+    assert on.level == "warn" and "(10.0.0.13)" in on.message
+    assert on.fix == ("sysctl -w net.ipv4.conf.all.send_redirects=0 "
+                      "net.ipv4.conf.eth0.send_redirects=0 (and persist them)")
+    (off,) = by_subject(diagnose(facts(**one_armed, send_redirects={"all": 0, "eth0": 0}),
+                                 cluster))["net.ipv4.conf.eth0.send_redirects"]
+    assert off.level == "ok"
+    two_armed = diagnose(facts(ip_forward=1, routes={"10.0.0.13": "eth1"},
+                               default_iface="eth0", send_redirects={"all": 1}), cluster)
+    assert not [f for f in two_armed if "send_redirects" in f.subject]
