@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -71,6 +72,28 @@ def test_down_listener_is_refused_and_counted_lost() -> None:
         answer = http_get(topo.clients[0].netns, "10.10.0.11", 80, timeout=2)
         assert (answer.ok, answer.error) == (False, "refused")
     finally:
+        T.teardown(topo)
+
+
+def test_held_udp_requests_each_keep_a_source_port_of_their_own() -> None:
+    """A closed socket's port may be handed out again, and IPVS would then reuse its UDP entry
+    instead of scheduling: requests made with `hold` keep every port busy until released."""
+    topo = T.describe(plan_addresses(loads(FILE), 1), "dr")
+    servers = LabServers()
+    held: list[socket.socket] = []
+    try:
+        T.build(topo)
+        servers.start_echo(topo.real_servers["10.10.0.11"].netns, "10.10.0.11", 53,
+                           "10.10.0.11", freebind=False)
+        answers = [udp_ask(topo.clients[0].netns, "10.10.0.11", 53, hold=held)
+                   for _ in range(20)]
+        assert [a.server for a in answers] == ["10.10.0.11"] * 20
+        ports = [sock.getsockname()[1] for sock in held]  # still open: each holds its port
+        assert len(set(ports)) == 20
+    finally:
+        for sock in held:
+            sock.close()
+        servers.close()
         T.teardown(topo)
 
 

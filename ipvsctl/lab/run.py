@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -230,14 +231,20 @@ def _traffic(cluster: Cluster, topo: Topology, options: LabOptions, run: RunRepo
             continue  # sctp: nothing to speak it with here
         result = ServiceRun(key, svc.spec.scheduler, svc.spec.persistence is not None,
                             {rs.key.address: rs.spec.weight for rs in svc.real_servers.values()})
-        for i in range(options.requests):
-            ns = clients[i % len(clients)].netns
-            answer = (http_get(ns, key.address, key.port, timeout=options.timeout)
-                      if key.protocol == "tcp"
-                      else udp_ask(ns, key.address, key.port, timeout=options.timeout))
-            result.sent += 1
-            result.connections += 1
-            _count(result, answer)
+        held: list[socket.socket] = []  # UDP: every request from a source port of its own
+        try:
+            for i in range(options.requests):
+                ns = clients[i % len(clients)].netns
+                answer = (http_get(ns, key.address, key.port, timeout=options.timeout)
+                          if key.protocol == "tcp"
+                          else udp_ask(ns, key.address, key.port, timeout=options.timeout,
+                                       hold=held))
+                result.sent += 1
+                result.connections += 1
+                _count(result, answer)
+        finally:
+            for sock in held:
+                sock.close()
         run.services.append(result)
     tcp = [s for s in run.services if s.key.protocol == "tcp"]
     if tcp and options.large_count:

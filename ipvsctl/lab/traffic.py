@@ -63,13 +63,22 @@ def http_get(netns: str, vip: str, port: int, path: str = "/",
     return Answer(None, received, "no X-Real-Server header in the answer")
 
 
-def udp_ask(netns: str, vip: str, port: int, timeout: float = TIMEOUT) -> Answer:
-    """One datagram from a new socket (a new source port, so a new IPVS connection)."""
+def udp_ask(netns: str, vip: str, port: int, timeout: float = TIMEOUT,
+            hold: list[socket.socket] | None = None) -> Answer:
+    """One datagram from a new socket, so a new source port and a new IPVS connection, as long
+    as earlier sockets stay open: a closed one's port may come back, and IPVS (UDP entries live
+    for minutes) would send it to the same real server unscheduled. `hold` keeps this socket
+    open (the caller closes it)."""
+    sock = _socket(netns, socket.SOCK_DGRAM, timeout)
     try:
-        with _socket(netns, socket.SOCK_DGRAM, timeout) as sock:
-            sock.connect((vip, port))  # only answers from the VIP itself are accepted
-            sock.send(b"who are you?\n")
-            data = sock.recv(2048)
+        sock.connect((vip, port))  # only answers from the VIP itself are accepted
+        sock.send(b"who are you?\n")
+        data = sock.recv(2048)
     except OSError as exc:
         return Answer(None, 0, _error(exc))
+    finally:
+        if hold is None:
+            sock.close()
+        else:
+            hold.append(sock)
     return Answer(data.decode("latin-1").strip() or None, len(data))
