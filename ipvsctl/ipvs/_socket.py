@@ -158,22 +158,13 @@ class Channel:
         """Run one dump; `each(buf, start, end)` decodes one reply's payload in place (the
         buffer is reused)."""
         out: list[T] = []
-        append, family, unpack = out.append, self.family, w.NLMSGHDR.unpack_from
+        append, family = out.append, self.family
 
         def parse(buf: bytearray, n: int, seq: int) -> tuple[bool, w.Ack | None]:
-            off = 0
-            while off + 16 <= n:
-                length, kind, flags, rseq, _pid = unpack(buf, off)
-                if length < 16:
-                    break
-                if rseq == seq:
-                    if kind == family:
-                        append(each(buf, off + 16, off + length))
-                    elif kind in w.DUMP_END:
-                        return w.end_of_dump(buf, w.Reply(kind, flags, rseq, off + 16,
-                                                          off + length))
-                off += (length + 3) & ~3
-            return False, None
+            def one(off: int, length: int) -> None:
+                append(each(buf, off + 16, off + length))
+
+            return w.walk_dump(buf, n, seq, family, one)
 
         self.dump_into(cmd, body, parse)
         return out

@@ -195,6 +195,32 @@ def end_of_dump(buf: bytes | bytearray | memoryview, r: Reply) -> tuple[bool, Ac
     return True, None
 
 
+def walk_dump(buf: bytes | bytearray | memoryview, n: int, seq: int, family: int,
+              one: Callable[[int, int], None],
+              run: Callable[[int, int], int] | None = None) -> tuple[bool, Ack | None]:
+    """The loop every dump reader shares, over the replies of dump `seq` in buf[:n]: each reply
+    at (offset, length) goes first to `run`, which may take a run of same-length replies from
+    there and says how many it took, else to `one` alone. Returns (the dump is done, the error
+    that ended it, if any); other messages (a stray reply to something earlier) are skipped."""
+    off = 0
+    unpack = NLMSGHDR.unpack_from
+    while off + 16 <= n:
+        length, kind, flags, rseq, _pid = unpack(buf, off)
+        if length < 16:
+            break
+        if rseq == seq:
+            if kind == family:
+                taken = run(off, length) if run is not None else 0
+                if taken:
+                    off += taken * length
+                    continue
+                one(off, length)
+            elif kind in DUMP_END:
+                return end_of_dump(buf, Reply(kind, flags, rseq, off + 16, off + length))
+        off += (length + 3) & ~3
+    return False, None
+
+
 def genl_attrs(buf: bytes | bytearray | memoryview, payload: int,
                end: int) -> dict[int, tuple[int, int]]:
     """The top-level attributes of a generic netlink reply whose payload is buf[payload:end]."""
@@ -323,7 +349,7 @@ class _ServiceRun(NamedTuple):
 
     struct: struct.Struct
     headers: tuple[bytes, ...]  # the nest's and the identity attributes' headers
-    addr_size: int
+    ident: struct.Struct  # packs the identity attributes back, as the reply had them
 
 
 # nlmsghdr, genlmsghdr (skipped), the nest header; AF, PROTOCOL, ADDR (sized per run), PORT.
@@ -366,7 +392,7 @@ def _learn_service_run(buf: bytes | bytearray | memoryview, off: int,
         return None
     headers = (bytes(buf[start - 4:start]),
                *(bytes(buf[a:a + 4]) for _, a, _ in kinds[:4]))
-    return _ServiceRun(layout, headers, sizes[2] - 4)
+    return _ServiceRun(layout, headers, struct.Struct(_IDENT.format(addr=sizes[2] - 4)))
 
 
 class ServiceDecoder:
@@ -377,30 +403,20 @@ class ServiceDecoder:
     def __init__(self) -> None:
         self._runs: dict[int, _ServiceRun | None] = {}
         self._settings: dict[bytes, ServiceSettings | None] = {}
-        self._idents: dict[int, struct.Struct] = {}
 
     def decode_buffer(self, buf: bytearray, n: int, seq: int, family: int,
                       emit: Callable[[ServiceEntry], None]) -> tuple[bool, Ack | None]:
         """Call `emit` with every service of dump `seq` in buf[:n]; return (the dump is done,
         the error that ended it, if any)."""
-        off = 0
-        unpack = NLMSGHDR.unpack_from
-        while off + 16 <= n:
-            length, kind, flags, rseq, _pid = unpack(buf, off)
-            if length < 16:
-                break
-            if rseq == seq and kind == family:
-                taken = self._run(buf, off, length, n, seq, family, emit)
-                off += taken * length
-                if taken == 0:  # not a run: this one reply, attribute by attribute
-                    span = genl_attrs(buf, off + 16, off + length)[C.CMD_ATTR_SERVICE]
-                    emit(service_entry(service_record(buf, span)))
-                    off += (length + 3) & ~3
-                continue
-            if rseq == seq and kind in DUMP_END:
-                return end_of_dump(buf, Reply(kind, flags, rseq, off + 16, off + length))
-            off += (length + 3) & ~3
-        return False, None
+
+        def run(off: int, length: int) -> int:
+            return self._run(buf, off, length, n, seq, family, emit)
+
+        def one(off: int, length: int) -> None:  # not a run: attribute by attribute
+            span = genl_attrs(buf, off + 16, off + length)[C.CMD_ATTR_SERVICE]
+            emit(service_entry(service_record(buf, span)))
+
+        return walk_dump(buf, n, seq, family, one, run)
 
     def _run(self, buf: bytearray, off: int, length: int, n: int, seq: int, family: int,
              emit: Callable[[ServiceEntry], None]) -> int:
@@ -411,10 +427,7 @@ class ServiceDecoder:
             run = self._runs[length] = _learn_service_run(buf, off, length)
         if run is None:
             return 0
-        ident = self._idents.get(run.addr_size)
-        if ident is None:
-            ident = self._idents[run.addr_size] = struct.Struct(_IDENT.format(addr=run.addr_size))
-        pack, known, entry = ident.pack, self._settings, ServiceEntry
+        pack, known, entry = run.ident.pack, self._settings, ServiceEntry
         want = (length, family, seq, *run.headers)
         inet6, swap = C.AF_INET6, _SWAP
         taken = 0
@@ -653,37 +666,34 @@ class DestDecoder:
         is unpacked with one struct.iter_unpack call, each checked (length, type, sequence,
         every attribute header) before its values are used; any other message goes through
         the per-message decoder."""
-        off = 0
-        unpack = NLMSGHDR.unpack_from
-        runs = self._runs
-        while off + 16 <= n:
-            length, kind, flags, rseq, _pid = unpack(buf, off)
-            if length < 16:
+
+        def one(off: int, length: int) -> None:  # not a run: attribute by attribute
+            emit(raw_order(self.decode(buf, off + 16, off + length, service_af)))
+
+        def run(off: int, length: int) -> int:
+            return self._run(buf, off, length, n, seq, family, emit)
+
+        return walk_dump(buf, n, seq, family, one, run)
+
+    def _run(self, buf: bytearray, off: int, length: int, n: int, seq: int, family: int,
+             emit: Callable[[tuple[Any, ...]], None]) -> int:
+        """Emit the run of replies starting at off; how many were taken (0: not a run)."""
+        try:
+            run = self._runs[length]
+        except KeyError:
+            run = self._runs[length] = _learn_run(buf, off, length)
+        if run is None:
+            return 0
+        want = (length, family, seq, *run.headers)
+        check, pick = run.check, run.pick
+        taken = 0
+        count = (n - off) // length
+        for values in run.struct.iter_unpack(memoryview(buf)[off:off + count * length]):
+            if check(values) != want:
                 break
-            if rseq == seq and kind == family:
-                try:
-                    run = runs[length]
-                except KeyError:
-                    run = runs[length] = _learn_run(buf, off, length)
-                taken = 0
-                if run is not None:
-                    want = (length, family, seq, *run.headers)
-                    check, pick = run.check, run.pick
-                    count = (n - off) // length
-                    for values in run.struct.iter_unpack(memoryview(buf)[off:off + count * length]):
-                        if check(values) != want:
-                            break
-                        emit(pick(values))
-                        taken += 1
-                    off += taken * length
-                if taken == 0:  # not a run: this one message, attribute by attribute
-                    emit(raw_order(self.decode(buf, off + 16, off + length, service_af)))
-                    off += (length + 3) & ~3
-                continue
-            if rseq == seq and kind in DUMP_END:
-                return end_of_dump(buf, Reply(kind, flags, rseq, off + 16, off + length))
-            off += (length + 3) & ~3
-        return False, None
+            emit(pick(values))
+            taken += 1
+        return taken
 
     def decode(self, buf: bytes | bytearray | memoryview, payload: int, end: int,
                service_af: int, with_stats: bool = False) -> tuple[Any, ...]:
