@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -17,7 +16,7 @@ import yaml
 from ipvsctl import config
 from ipvsctl.config_fast import load_json
 from ipvsctl.errors import ConfigError
-from ipvsctl.model import Cluster
+from tests.config.both_paths import careful, sources
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
@@ -26,17 +25,6 @@ import gen  # noqa: E402
 
 GOOD = [HERE / "good" / "full.yaml", ROOT / "examples" / "cluster.yaml"]
 BAD = sorted((HERE / "bad").glob("*.yaml"))
-
-
-def careful(text: str, path: str, monkeypatch: pytest.MonkeyPatch) -> Cluster:
-    with monkeypatch.context() as m:
-        m.setattr(config, "load_json", lambda text, path: None)
-        return config.loads(text, path)
-
-
-def sources(cluster: Cluster) -> list[Any]:
-    return [(s.source, s.name, [r.source for r in s.real_servers.values()])
-            for s in cluster.services.values()]
 
 
 def as_json(path: Path, indent: int | None = 2) -> str:

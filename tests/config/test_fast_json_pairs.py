@@ -14,14 +14,13 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from ipvsctl import config
 from ipvsctl.config_fast import load_json
 from ipvsctl.errors import ConfigError
 from ipvsctl.model import Cluster
+from tests.config.both_paths import careful, sources
 
 ROOT = Path(__file__).parent.parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
@@ -29,17 +28,6 @@ import gen  # noqa: E402
 
 SERVICE = '{"vip": "192.0.2.1", "port": 80, "real_servers": [RS]}'
 RS = '{"address": "10.0.0.1", "weight": 1}'
-
-
-def careful(text: str, path: str, monkeypatch: pytest.MonkeyPatch) -> Cluster:
-    with monkeypatch.context() as m:
-        m.setattr(config, "load_json", lambda text, path: None)
-        return config.loads(text, path)
-
-
-def sources(cluster: Cluster) -> list[Any]:
-    return [(s.source, s.name, [r.source for r in s.real_servers.values()])
-            for s in cluster.services.values()]
 
 
 def same(text: str, monkeypatch: pytest.MonkeyPatch) -> Cluster:
