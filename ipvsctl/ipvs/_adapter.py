@@ -118,7 +118,8 @@ class IpvsAdapter:
 
     def _observe(self, with_stats: bool, only: frozenset[m.ServiceKey] | None) -> m.Observed:
         chan = self._channel()
-        found: list[tuple[m.Service, bytes, int]] = []  # each service, its ident, its family
+        entries: list[w.ServiceEntry] = []
+        counters: list[tuple[int, ...] | None] = []  # per entry, when `show` asks for them
         if only is not None or with_stats:
             if only is None:
                 def service(buf: bytearray, start: int, end: int) -> w.ServiceRecord:
@@ -129,22 +130,21 @@ class IpvsAdapter:
             else:
                 each = (self._service_record(chan, key, with_stats) for key in sorted(only))
                 records = [rec for rec in each if rec is not None]
-            found = [(t.service_of(rec), w.service_id(rec.af, rec.protocol, rec.addr, rec.port,
-                                                       rec.fwmark), rec.af) for rec in records]
+            entries = [w.service_entry(rec) for rec in records]
+            counters = [rec.stats for rec in records]
         else:  # a full read without counters: the lean decoder
-            entries: list[w.ServiceEntry] = []
             decode, family = self._services.decode_buffer, chan.family
 
             def parse(buf: bytearray, n: int, seq: int) -> tuple[bool, w.Ack | None]:
                 return decode(buf, n, seq, family, entries.append)
 
             chan.dump_into(C.CMD_GET_SERVICE, b"", parse)
-            service_from = t.service_from
-            found = [(service_from(e), e.ident, e.af) for e in entries]
+            counters = [None] * len(entries)
         services: dict[m.ServiceKey, m.Service] = {}
-        for svc, ident, af in found:
+        for entry, stats in zip(entries, counters, strict=True):
+            svc = t.service_from(entry, stats)
             try:
-                svc.real_servers = self._real_servers(chan, ident, af, with_stats)
+                svc.real_servers = self._real_servers(chan, entry.ident, entry.af, with_stats)
             except Refused as exc:
                 if exc.errno == errno.ESRCH:
                     continue  # deleted by someone else since the service dump

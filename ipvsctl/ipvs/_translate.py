@@ -130,15 +130,8 @@ def stats_of(values: tuple[int, ...] | None) -> m.Stats | None:
 _SERVICE_SPECS: dict[tuple[int, w.ServiceSettings], m.ServiceSpec] = {}
 
 
-def service_of(rec: w.ServiceRecord) -> m.Service:
-    """A Service (counters too, when read) from a service decoded attribute by attribute."""
-    svc = service_from(w.service_entry(rec))
-    svc.stats = stats_of(rec.stats)
-    return svc
-
-
-def service_from(entry: w.ServiceEntry) -> m.Service:
-    """A Service (no real servers yet, no counters) from a full read's entry."""
+def service_from(entry: w.ServiceEntry, counters: tuple[int, ...] | None = None) -> m.Service:
+    """A Service (no real servers yet) from a dump's entry, with its counters if read."""
     family = FAMILY_OF_AF.get(entry.af, 0)
     if entry.fwmark:
         key = m.ServiceKey.mark(entry.fwmark, family)
@@ -152,7 +145,7 @@ def service_from(entry: w.ServiceEntry) -> m.Service:
         spec = _service_spec(family, entry.settings)
         if len(_SERVICE_SPECS) < 10_000:
             _SERVICE_SPECS[cache_key] = spec
-    return m.Service(key, spec, {}, None, None, None)
+    return m.Service(key, spec, {}, None, None, stats_of(counters))
 
 
 def _service_spec(family: int, settings: w.ServiceSettings) -> m.ServiceSpec:

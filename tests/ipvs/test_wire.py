@@ -183,7 +183,7 @@ def test_nested_attributes_are_found_by_type() -> None:
 @pytest.mark.parametrize("svc", SERVICES, ids=lambda s: str(s.key))
 def test_service_round_trip_through_the_wire(svc: m.Service) -> None:
     rec = decode_service(kernel_service_reply(svc), with_stats=True)
-    back = t.service_of(rec)
+    back = t.service_from(w.service_entry(rec), rec.stats)
     assert back.key == svc.key
     assert back.spec == svc.spec  # HASHED stripped, flags named, netmask -> prefix length
     assert back.stats is not None and back.stats.conns == 6 and back.stats.outbps == 15
