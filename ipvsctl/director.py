@@ -21,9 +21,10 @@ from typing import Any
 
 from ipvsctl.changes import Plan
 from ipvsctl.executor import Outcome, Result, execute, partial_error
+from ipvsctl.host.locks import exclusive_lock
+from ipvsctl.host.records import read_record, write_record
 from ipvsctl.model import Cluster, Director, Observed, ServiceKey
 from ipvsctl.planner import Ownership, drain_id, drain_service, plan_director
-from ipvsctl.statefile import exclusive_lock, read_record, write_record
 
 Only = frozenset[ServiceKey] | None  # the services a narrowed run compares; None: all
 

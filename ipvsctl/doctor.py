@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ipvsctl.host.netns import run_in_netns
+from ipvsctl.host.sysctl import read_sysctls, sysctl_path_parts
 from ipvsctl.model import Cluster
-from ipvsctl.netns import read_sysctls, run_in_netns, sysctl_path_parts
 from ipvsctl.tunables import applicable, kernel_version
 
 IPVS_MODULE_DIR = "kernel/net/netfilter/ipvs"

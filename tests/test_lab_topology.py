@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from ipvsctl.config import loads
+from ipvsctl.host.netns import NETNS_DIR, run_in_netns
 from ipvsctl.lab import LabOptions, run_lab
 from ipvsctl.lab import topology as T
 from ipvsctl.lab.addressing import plan_addresses
 from ipvsctl.lab.servers import LabServers
 from ipvsctl.lab.traffic import http_get, udp_ask
-from ipvsctl.netns import NETNS_DIR, run_in_netns
 
 pytestmark = pytest.mark.netns
 FILE = """

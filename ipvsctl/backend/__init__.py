@@ -16,12 +16,13 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ipvsctl import statefile
 from ipvsctl.backend.facts import HostFacts
 from ipvsctl.backend.request import SetupRequest, build_request, parse_vips
 from ipvsctl.changes import Plan
 from ipvsctl.errors import ConfigError
 from ipvsctl.executor import Progress, Result, execute
+from ipvsctl.host.locks import exclusive_lock
+from ipvsctl.host.records import read_record, write_record
 
 if TYPE_CHECKING:
     from ipvsctl.backend.checker import Finding
@@ -70,7 +71,7 @@ def _locked(netns: str | None, dry_run: bool) -> Iterator[None]:
     if dry_run:
         yield
         return
-    with statefile.exclusive_lock(RECORD_KIND, netns):
+    with exclusive_lock(RECORD_KIND, netns):
         yield
 
 
@@ -133,7 +134,7 @@ def teardown(*, netns: str | None = None, dry_run: bool = False,
     from ipvsctl.backend.planner import plan_teardown
 
     with _locked(netns, dry_run):
-        record = statefile.read_record(RECORD_KIND, netns)
+        record = read_record(RECORD_KIND, netns)
         facts = observe(netns)
         facts.files = read_files(list(record.get("files", {})), None)
         plan = plan_teardown(record, facts)
@@ -141,7 +142,7 @@ def teardown(*, netns: str | None = None, dry_run: bool = False,
             return plan, None
         result = execute(plan, _target(netns, undo=True), progress) if plan else None
         if record:  # all undone, or left on purpose and said so in the plan's warnings
-            statefile.write_record(RECORD_KIND, netns, {})
+            write_record(RECORD_KIND, netns, {})
         return plan, result
 
 
@@ -162,7 +163,7 @@ def check(vips: Sequence[str] = (), *, netns: str | None = None,
         derived, warnings = _cluster_vips(cluster_file, facts)
         wanted += [v for v in derived if v not in wanted]
     if not wanted and not cluster_file:
-        record = statefile.read_record(RECORD_KIND, netns)
+        record = read_record(RECORD_KIND, netns)
         wanted = [a["address"] for a in record.get("addresses", [])]
         if not wanted:
             raise ConfigError(["no VIP to check: give --vip ADDRESS or a cluster file "

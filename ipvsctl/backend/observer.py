@@ -17,7 +17,8 @@ from pyroute2.netlink.exceptions import NetlinkError
 
 from ipvsctl.backend.facts import Address, HostFacts, Link, Route, SysctlKey
 from ipvsctl.errors import HostError
-from ipvsctl.netns import netns_path, read_sysctls, run_in_netns, sysctl_path_parts
+from ipvsctl.host.netns import netns_path, run_in_netns
+from ipvsctl.host.sysctl import read_sysctls, sysctl_path_parts
 
 IPV4_SETTINGS = ("arp_ignore", "arp_announce", "proxy_arp", "rp_filter")
 MAIN_TABLE = 254

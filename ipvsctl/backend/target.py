@@ -15,7 +15,6 @@ from typing import Any
 
 from pyroute2.netlink.exceptions import NetlinkError
 
-from ipvsctl import statefile
 from ipvsctl.backend import RECORD_KIND
 from ipvsctl.backend.observer import open_iproute
 from ipvsctl.backend.ops import (
@@ -31,7 +30,8 @@ from ipvsctl.backend.planner import record_after
 from ipvsctl.changes import Change
 from ipvsctl.errors import HostError
 from ipvsctl.executor import Outcome
-from ipvsctl.netns import sysctl_path_parts, write_sysctl
+from ipvsctl.host.records import atomic_write, read_record, write_record
+from ipvsctl.host.sysctl import sysctl_path_parts, write_sysctl
 
 IFA_F_NODAD = 0x02
 
@@ -46,12 +46,12 @@ class HostTarget:
         self._index: dict[str, int] = {}
 
     def execute(self, changes: Sequence[Change]) -> Iterator[Outcome]:
-        record = statefile.read_record(RECORD_KIND, self.netns)
+        record = read_record(RECORD_KIND, self.netns)
         if not self.undo and any(_records(c.payload) for c in changes):
             for c in changes:
                 record_after(record, c.payload, undo=False)
             record["version"] = 1
-            statefile.write_record(RECORD_KIND, self.netns, record)
+            write_record(RECORD_KIND, self.netns, record)
         try:
             for change in changes:
                 try:
@@ -66,7 +66,7 @@ class HostTarget:
             if self._ipr is not None:
                 self._ipr.close()
             if self.undo and changes:
-                statefile.write_record(RECORD_KIND, self.netns, _prune(record))
+                write_record(RECORD_KIND, self.netns, _prune(record))
 
     # One line per kind of change; the decisions were made by the planner.
     def _run(self, op: object) -> None:
@@ -136,7 +136,7 @@ def write_file(op: WriteFile, root: str | None) -> None:
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
         else:
-            statefile.atomic_write(path, op.content, mode=op.mode)
+            atomic_write(path, op.content, mode=op.mode)
     except OSError as exc:
         raise HostError(f"cannot write {path}: {exc.strerror}") from exc
 

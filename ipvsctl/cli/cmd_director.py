@@ -165,9 +165,9 @@ def export(netns: NetnsOpt = None,
 
     def run() -> None:
         from ipvsctl.config import dump
+        from ipvsctl.host.records import atomic_write
         from ipvsctl.ipvs import IpvsAdapter
         from ipvsctl.model import Cluster
-        from ipvsctl.statefile import atomic_write
 
         with IpvsAdapter(netns) as adapter:
             observed = adapter.observe()

@@ -34,8 +34,8 @@ StrictOpt = Annotated[bool, typer.Option(
 def run_import(fmt: str, source: str, output: Path | None, strict: bool) -> str:
     """Translate `source`, check the result loads back, write it; returns the YAML text."""
     from ipvsctl.config import dump, loads
+    from ipvsctl.host.records import atomic_write
     from ipvsctl.importers import import_file
-    from ipvsctl.statefile import atomic_write
 
     result = import_file(fmt, source)
     for line in result.warnings:

@@ -18,13 +18,14 @@ from ipvsctl import model as m
 from ipvsctl.changes import Change
 from ipvsctl.errors import HostError, IpvsctlError, KernelError
 from ipvsctl.executor import Outcome
+from ipvsctl.host.netns import run_in_netns
+from ipvsctl.host.sysctl import sysctl_path_parts, write_sysctl
 from ipvsctl.ipvs import _consts as C
 from ipvsctl.ipvs import _translate as t
 from ipvsctl.ipvs import _wire as w
 from ipvsctl.ipvs._explain import change_error
 from ipvsctl.ipvs._modules import modprobe, module_loaded
 from ipvsctl.ipvs._socket import Channel, FamilyMissing, Refused
-from ipvsctl.netns import run_in_netns, sysctl_path_parts, write_sysctl
 
 BATCH = 256  # requests per send(): measured fast, and a failure costs at most one batch
 VS_SYSCTL_DIR = Path("/proc/sys/net/ipv4/vs")

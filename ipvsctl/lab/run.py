@@ -17,8 +17,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from types import FrameType
 
-from ipvsctl import statefile
 from ipvsctl.errors import ConfigError
+from ipvsctl.host.locks import run_dir
+from ipvsctl.host.records import state_dir
 from ipvsctl.lab import topology as topo_mod
 from ipvsctl.lab.addressing import lab_services, plan_addresses
 from ipvsctl.lab.report import LabReport, RunReport, ServiceRun, Transfer, judge
@@ -157,7 +158,7 @@ def run_once(cluster: Cluster, mode: str, options: LabOptions, say: Progress) ->
             servers.close()
             if options.keep:
                 run.kept = [*topo.delete_commands(),
-                            f"rm -f {statefile.state_dir()}/*.{topo.prefix}-*.json"]
+                            f"rm -f {state_dir()}/*.{topo.prefix}-*.json"]
             else:
                 _teardown(topo, say)
     return run
@@ -300,7 +301,7 @@ def _teardown(topo: Topology, say: Progress) -> None:
     topo_mod.teardown(topo)
     # The namespaces are gone; so must be the records apply and backend-setup kept for them.
     for ns in topo.namespaces:
-        for folder, suffix in ((statefile.state_dir(), "json"), (statefile.run_dir(), "lock")):
+        for folder, suffix in ((state_dir(), "json"), (run_dir(), "lock")):
             for path in folder.glob(f"*.{ns}.{suffix}"):
                 with contextlib.suppress(OSError):
                     path.unlink()

@@ -13,7 +13,7 @@ import pytest
 from ipvsctl.config import load
 from ipvsctl.director import apply_cluster, plan_cluster
 from ipvsctl.errors import ExitCode
-from ipvsctl.statefile import exclusive_lock
+from ipvsctl.host.locks import exclusive_lock
 from tests.helpers import run_in_netns
 
 pytestmark = pytest.mark.kernel

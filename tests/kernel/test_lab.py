@@ -17,8 +17,8 @@ import pytest
 import yaml
 
 from ipvsctl.config import load
+from ipvsctl.host.netns import NETNS_DIR
 from ipvsctl.lab import LabOptions, LabReport, run_lab
-from ipvsctl.netns import NETNS_DIR
 
 pytestmark = pytest.mark.kernel
 REPO = Path(__file__).resolve().parents[2]

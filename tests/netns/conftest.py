@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from ipvsctl.netns import run_in_netns
+from ipvsctl.host.netns import run_in_netns
 from tests.helpers import run
 
 CLIENT_IP, RS_IP = "10.99.0.1", "10.99.0.2"

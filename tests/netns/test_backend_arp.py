@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from ipvsctl import backend, statefile
+from ipvsctl import backend
+from ipvsctl.host.records import read_record
 from tests.helpers import run
 from tests.netns.conftest import Lab, addr_snapshot, ipvsctl, neighbour_after_probe, snapshot
 from tests.netns.conftest import tcp_roundtrip as roundtrip
@@ -64,7 +65,7 @@ def test_arp_flux_then_setup_then_teardown(lab: Lab) -> None:
     assert restored.rs_addrs == before.rs_addrs
     assert restored.client_sysctls == before.client_sysctls
     assert restored.root_sysctls == before.root_sysctls
-    assert statefile.read_record("backend", lab.rs) == {}
+    assert read_record("backend", lab.rs) == {}
     # And the ARP flux is back: proof that the sysctls were what silenced it.
     run(["ip", "-n", lab.rs, "addr", "add", f"{VIP}/32", "dev", "lo"])
     assert neighbour_after_probe(lab, VIP).get("lladdr") == lab.rs_mac
@@ -119,7 +120,7 @@ def test_bad_input_changes_nothing(lab: Lab, args: list[str], message: str) -> N
     assert proc.returncode != 0
     assert message in proc.stderr, proc.stderr
     assert snapshot(lab) == before
-    assert statefile.read_record("backend", lab.rs) == {}
+    assert read_record("backend", lab.rs) == {}
 
 
 def test_vip_already_on_arp_interface_is_refused(lab: Lab) -> None:
@@ -144,7 +145,7 @@ def test_missing_dummy_kind_fails_before_any_sysctl(lab: Lab) -> None:
     assert "load the `dummy` module" in proc.stderr
     assert snapshot(lab) == before
     ipvsctl("backend-teardown", "--netns", lab.rs)
-    assert statefile.read_record("backend", lab.rs) == {}
+    assert read_record("backend", lab.rs) == {}
 
 
 def test_no_privileges(lab: Lab) -> None:

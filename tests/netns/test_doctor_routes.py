@@ -8,7 +8,7 @@ import pytest
 
 from ipvsctl.config import loads
 from ipvsctl.doctor import diagnose, gather, nat_real_servers
-from ipvsctl.netns import sysctl_path, write_sysctl
+from ipvsctl.host.sysctl import sysctl_path, write_sysctl
 from tests.helpers import run
 
 pytestmark = pytest.mark.netns

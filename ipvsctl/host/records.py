@@ -1,31 +1,25 @@
-"""Small persistent records (what ipvsctl manages, drains, previous host values) and the apply lock.
+"""Small persistent records: what ipvsctl manages, drains, previous host values.
 
 Records are JSON, written atomically (temp file in the same folder, fsync, rename), so a crash
-leaves either the old or the new record, never half of one. Locations follow the FHS and can be
-moved for tests and sandboxes: IPVSCTL_STATE_DIR (default /var/lib/ipvsctl) and IPVSCTL_RUN_DIR
-(default /run/ipvsctl). Each record and lock is per network namespace.
+leaves either the old or the new record, never half of one. They live under IPVSCTL_STATE_DIR
+(default /var/lib/ipvsctl, as the FHS has it; moved for tests and sandboxes), one per network
+namespace.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ipvsctl.errors import HostError, LockError
+from ipvsctl.errors import HostError
 
 
 def state_dir() -> Path:
     return Path(os.environ.get("IPVSCTL_STATE_DIR", "/var/lib/ipvsctl"))
-
-
-def run_dir() -> Path:
-    return Path(os.environ.get("IPVSCTL_RUN_DIR", "/run/ipvsctl"))
 
 
 def scoped_name(kind: str, netns: str | None) -> str:
@@ -76,29 +70,3 @@ def write_record(kind: str, netns: str | None, data: dict[str, Any]) -> None:
         atomic_write(path, json.dumps(data, indent=1, sort_keys=True) + "\n", mode=0o600)
     except OSError as exc:
         raise HostError(f"cannot write state record {path}: {exc.strerror}") from exc
-
-
-@contextlib.contextmanager
-def exclusive_lock(kind: str, netns: str | None) -> Iterator[Path]:
-    """Hold a non-blocking exclusive lock; a second holder is refused at once, not queued.
-
-    flock locks die with the process, so a crashed apply never leaves a stale lock behind.
-    """
-    path = run_dir() / f"{scoped_name(kind, netns)}.lock"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    except OSError as exc:
-        raise HostError(f"cannot open lock file {path}: {exc.strerror}") from exc
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-            raise LockError(f"another ipvsctl {kind} is running (pid {holder}, lock {path}); "
-                            "refusing to run concurrently") from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        yield path
-    finally:
-        os.close(fd)
