@@ -12,15 +12,14 @@ every other service.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from ipvsctl.changes import Plan
 from ipvsctl.executor import Outcome, Result, execute, partial_error
+from ipvsctl.gcpause import gc_paused
 from ipvsctl.host.locks import exclusive_lock
 from ipvsctl.host.records import read_record, write_record
 from ipvsctl.model import Cluster, Director, Observed, ServiceKey
@@ -66,19 +65,6 @@ class Record:
         })
 
 
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Observing, planning and applying 100,000 entries makes millions of objects without
-    cycles; the cyclic collector would rescan them many times over (a fifth of the run)."""
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if collecting:
-            gc.enable()
-
-
 def _adapter(netns: str | None) -> Any:
     from ipvsctl.ipvs import IpvsAdapter  # the only module that speaks IPVS netlink
 
@@ -111,7 +97,7 @@ def plan_cluster(cluster: Cluster, *, netns: str | None = None, prune: bool = Fa
     own = adapter is None
     adapter = adapter or _adapter(netns)
     try:
-        with _collector_paused():
+        with gc_paused():
             return _plan(cluster, adapter, netns, prune, only)
     finally:
         if own:
@@ -135,7 +121,7 @@ def apply_cluster(cluster: Cluster, *, netns: str | None = None, prune: bool = F
     with exclusive_lock("apply", netns):
         adapter = adapter or _adapter(netns)
         try:
-            with _collector_paused():
+            with gc_paused():
                 return _apply_locked(cluster, adapter, netns, prune, dry_run, progress, only)
         finally:
             if own:

@@ -7,7 +7,6 @@ _socket and the wording of refusals in _explain.
 from __future__ import annotations
 
 import errno
-import gc
 import struct
 from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
@@ -18,6 +17,7 @@ from ipvsctl import model as m
 from ipvsctl.changes import Change
 from ipvsctl.errors import HostError, IpvsctlError, KernelError
 from ipvsctl.executor import Outcome
+from ipvsctl.gcpause import gc_paused
 from ipvsctl.host.netns import run_in_netns
 from ipvsctl.host.sysctl import sysctl_path_parts, write_sysctl
 from ipvsctl.ipvs import _consts as C
@@ -107,15 +107,8 @@ class IpvsAdapter:
                 only: frozenset[m.ServiceKey] | None = None) -> m.Observed:
         """The live table. With `only`, just those services (one request each instead of the
         whole-table dump) and no director settings: what a narrowed (--service) run compares."""
-        # A full read allocates several objects per real server and none of them form cycles:
-        # pausing the cyclic collector saves its repeated walks over the whole (large) heap.
-        paused = gc.isenabled()
-        gc.disable()
-        try:
+        with gc_paused():  # several objects per real server, none in a cycle
             return self._observe(with_stats, only)
-        finally:
-            if paused:
-                gc.enable()
 
     def _observe(self, with_stats: bool, only: frozenset[m.ServiceKey] | None) -> m.Observed:
         chan = self._channel()
