@@ -15,8 +15,8 @@ import sys
 import time
 
 from ipvsctl import model as m
-from ipvsctl.changes import Change
 from ipvsctl.ipvs import IpvsAdapter
+from ipvsctl.plan.changes import Change
 
 
 def netns(name: str) -> str:

@@ -17,12 +17,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from ipvsctl.changes import Plan
-from ipvsctl.executor import Outcome, Result, execute, partial_error
 from ipvsctl.gcpause import gc_paused
 from ipvsctl.host.locks import exclusive_lock
 from ipvsctl.host.records import read_record, write_record
 from ipvsctl.model import Cluster, Director, Observed, ServiceKey
+from ipvsctl.plan.changes import Plan
+from ipvsctl.plan.executor import Outcome, Result, execute, partial_error
 from ipvsctl.planner import Ownership, drain_id, drain_service, plan_director
 
 Only = frozenset[ServiceKey] | None  # the services a narrowed run compares; None: all

@@ -15,7 +15,6 @@ import functools
 from collections.abc import Mapping, Set
 from typing import Any
 
-from ipvsctl.changes import Change, Noop, Plan
 from ipvsctl.model import (
     Cluster,
     Observed,
@@ -27,6 +26,7 @@ from ipvsctl.model import (
     Timeouts,
     fields_dict,
 )
+from ipvsctl.plan.changes import Change, Noop, Plan
 
 ORDER = ("settings", "add-service", "edit-service", "add-rs", "edit-rs", "drain-rs", "delete-rs",
          "delete-service")

@@ -1,6 +1,6 @@
 """Real-server setup for IPVS direct routing: VIPs on a non-ARP interface, ARP sysctls, files.
 
-    observe host -> plan (pure) -> HostTarget executes through ipvsctl.executor.execute()
+    observe host -> plan (pure) -> HostTarget executes through ipvsctl.plan.executor.execute()
 
 The public API, also used by the lab for each real-server namespace:
 
@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from ipvsctl.backend.facts import HostFacts
 from ipvsctl.backend.request import SetupRequest, build_request, parse_vips
-from ipvsctl.changes import Plan
 from ipvsctl.errors import ConfigError
-from ipvsctl.executor import Progress, Result, execute
 from ipvsctl.host.locks import exclusive_lock
 from ipvsctl.host.records import read_record, write_record
+from ipvsctl.plan.changes import Plan
+from ipvsctl.plan.executor import Progress, Result, execute
 
 if TYPE_CHECKING:
     from ipvsctl.backend.checker import Finding

@@ -32,8 +32,8 @@ from ipvsctl.backend.ops import (
 )
 from ipvsctl.backend.request import SetupRequest
 from ipvsctl.backend.tunables import ARP_TUNABLES, TUNNEL_RP_FILTER, Tunable
-from ipvsctl.changes import Change, Noop, Plan
 from ipvsctl.errors import ConfigError, HostError
+from ipvsctl.plan.changes import Change, Noop, Plan
 
 
 @dataclass(slots=True)

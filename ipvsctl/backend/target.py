@@ -27,11 +27,11 @@ from ipvsctl.backend.ops import (
     WriteFile,
 )
 from ipvsctl.backend.planner import record_after
-from ipvsctl.changes import Change
 from ipvsctl.errors import HostError
-from ipvsctl.executor import Outcome
 from ipvsctl.host.records import atomic_write, read_record, write_record
 from ipvsctl.host.sysctl import sysctl_path_parts, write_sysctl
+from ipvsctl.plan.changes import Change
+from ipvsctl.plan.executor import Outcome
 
 IFA_F_NODAD = 0x02
 

@@ -8,13 +8,14 @@ from typing import Annotated
 
 import typer
 
-from ipvsctl import backend, printer
+from ipvsctl import backend
 from ipvsctl.backend.ops import WriteFile
 from ipvsctl.backend.request import PERSIST_STYLES
-from ipvsctl.changes import Plan
 from ipvsctl.cli.app import DryRunOpt, JsonOpt, NetnsOpt, app, echo, exit_with, guarded
 from ipvsctl.errors import ExitCode
-from ipvsctl.executor import Result
+from ipvsctl.plan import printer
+from ipvsctl.plan.changes import Plan
+from ipvsctl.plan.executor import Result
 
 FileArg = Annotated[Path | None, typer.Argument(
     help="Cluster file: serve the VIPs of every service that lists one of this host's "

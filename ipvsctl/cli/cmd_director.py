@@ -7,11 +7,11 @@ from typing import Annotated, Any
 
 import typer
 
-from ipvsctl import printer
-from ipvsctl.changes import Plan
 from ipvsctl.cli.app import DryRunOpt, JsonOpt, NetnsOpt, app, echo, exit_with, guarded
 from ipvsctl.errors import ExitCode
-from ipvsctl.executor import Outcome
+from ipvsctl.plan import printer
+from ipvsctl.plan.changes import Plan
+from ipvsctl.plan.executor import Outcome
 
 FileArg = Annotated[Path, typer.Argument(help="Cluster file (YAML) with the desired services.",
                                          show_default=False)]

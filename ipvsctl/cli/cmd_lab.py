@@ -7,9 +7,9 @@ from typing import Annotated
 
 import typer
 
-from ipvsctl import printer
 from ipvsctl.cli.app import JsonOpt, app, echo, exit_with, guarded, warn
 from ipvsctl.errors import ExitCode
+from ipvsctl.plan import printer
 
 
 @app.command()

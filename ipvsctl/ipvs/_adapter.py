@@ -14,9 +14,7 @@ from types import TracebackType
 from typing import NamedTuple
 
 from ipvsctl import model as m
-from ipvsctl.changes import Change
 from ipvsctl.errors import HostError, IpvsctlError, KernelError
-from ipvsctl.executor import Outcome
 from ipvsctl.gcpause import gc_paused
 from ipvsctl.host.netns import run_in_netns
 from ipvsctl.host.sysctl import sysctl_path_parts, write_sysctl
@@ -26,6 +24,8 @@ from ipvsctl.ipvs import _wire as w
 from ipvsctl.ipvs._explain import change_error
 from ipvsctl.ipvs._modules import modprobe, module_loaded
 from ipvsctl.ipvs._socket import Channel, FamilyMissing, Refused
+from ipvsctl.plan.changes import Change
+from ipvsctl.plan.executor import Outcome
 
 BATCH = 256  # requests per send(): measured fast, and a failure costs at most one batch
 VS_SYSCTL_DIR = Path("/proc/sys/net/ipv4/vs")
@@ -44,7 +44,7 @@ class _Pending(NamedTuple):
 
 
 class IpvsAdapter:
-    """Implements ipvsctl.executor.Target for one network namespace's IPVS table."""
+    """Implements ipvsctl.plan.executor.Target for one network namespace's IPVS table."""
 
     def __init__(self, netns: str | None = None, *, load_modules: bool = True) -> None:
         self.netns = netns

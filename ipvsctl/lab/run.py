@@ -173,7 +173,7 @@ def _phase(run: RunReport, name: str, say: Progress, text: str, fn: Callable[[],
 
 def _apply(cluster: Cluster, topo: Topology, say: Progress) -> None:
     from ipvsctl.director import apply_cluster
-    from ipvsctl.printer import progress_line
+    from ipvsctl.plan.printer import progress_line
 
     apply_cluster(cluster, netns=topo.director.netns,
                   progress=lambda outcome: say(progress_line(outcome)))
@@ -185,7 +185,7 @@ def _prepare_real_servers(cluster: Cluster, topo: Topology, run: RunReport,
         return
     from ipvsctl.backend import setup
     from ipvsctl.backend.cluster import vips_for_host
-    from ipvsctl.printer import progress_line
+    from ipvsctl.plan.printer import progress_line
 
     for address, node in topo.real_servers.items():
         vips, _ = vips_for_host(cluster, [address])

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from ipvsctl import model as m
-from ipvsctl.changes import Change
-from ipvsctl.executor import Outcome
 from ipvsctl.ipvs import BATCH, IpvsAdapter
+from ipvsctl.plan.changes import Change
+from ipvsctl.plan.executor import Outcome
 from tests.helpers import run, run_in_netns
 
 pytestmark = pytest.mark.kernel

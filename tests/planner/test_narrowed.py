@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from ipvsctl.changes import Change
 from ipvsctl.director import Record, _planned, _settle, narrowed
 from ipvsctl.model import (
     Observed,
@@ -13,6 +12,7 @@ from ipvsctl.model import (
     ServiceKey,
     ServiceSpec,
 )
+from ipvsctl.plan.changes import Change
 
 from .casefile import desired, service_key
 

@@ -12,8 +12,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ipvsctl.changes import Change, Plan
 from ipvsctl.errors import PartialApplyError
+from ipvsctl.plan.changes import Change, Plan
 
 
 @dataclass(frozen=True, slots=True)

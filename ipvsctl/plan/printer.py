@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ipvsctl.changes import Change, Plan
-from ipvsctl.executor import Outcome, Result
+from ipvsctl.plan.changes import Change, Plan
+from ipvsctl.plan.executor import Outcome, Result
 
 SYMBOLS = {"add": "+", "write": "+", "edit": "~", "set": "~", "drain": "v", "delete": "-",
            "remove": "-"}
