@@ -6,15 +6,15 @@ from typing import Any
 
 import pytest
 
-from ipvsctl import config
+from ipvsctl.config import loader
 from ipvsctl.model import Cluster
 
 
 def careful(text: str, path: str, monkeypatch: pytest.MonkeyPatch) -> Cluster:
     """The text loaded by the careful path alone (the fast path made to give up)."""
     with monkeypatch.context() as m:
-        m.setattr(config, "load_json", lambda text, path: None)
-        return config.loads(text, path)
+        m.setattr(loader, "load_json", lambda text, path: None)
+        return loader.loads(text, path)
 
 
 def sources(cluster: Cluster) -> list[Any]:

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from ipvsctl import config
-from ipvsctl.config_fast import load_json
+from ipvsctl.config.fast_json import load_json
 from ipvsctl.errors import ConfigError
 from tests.config.both_paths import careful, sources
 

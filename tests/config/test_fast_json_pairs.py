@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from ipvsctl.config_fast import load_json
+from ipvsctl.config.fast_json import load_json
 from ipvsctl.errors import ConfigError
 from ipvsctl.gcpause import gc_paused
 from ipvsctl.model import Cluster

@@ -1,7 +1,7 @@
 """A JSON Schema (draft 2020-12) of the cluster file, for editors (`ipvsctl schema`).
 
 It checks structure, types, choices and ranges from the same table as the validator
-(`config_rules`). Rules that span fields (DR port equals the service port, duplicate services,
+(`vocabulary.py`). Rules that span fields (DR port equals the service port, duplicate services,
 address families) only the loader checks; the schema never rejects a file the loader accepts.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ipvsctl import config_rules as R
+from ipvsctl.config import vocabulary as R
 from ipvsctl.model import (
     DEFAULT_FORWARD,
     DEFAULT_PERSISTENCE_TIMEOUT,

@@ -1,6 +1,6 @@
 """Fast path for large cluster files written as JSON (JSON is YAML): `json.loads` + plain checks.
 
-The careful path (YAML nodes with marks, config.py) costs about 60 us per real server; a 100,000
+The careful path (YAML nodes with marks, loader.py) costs about 60 us per real server; a 100,000
 real-server file takes seconds there, json.loads a twentieth of a second. This path accepts only
 files it fully understands and finds nothing wrong with, and then builds exactly the Cluster the
 careful path would, sources (file:line:col) included. On anything else, a problem or merely
@@ -26,7 +26,7 @@ import operator
 import re
 from typing import Any, NoReturn
 
-from ipvsctl import config_rules as R
+from ipvsctl.config import vocabulary as R
 from ipvsctl.model import (
     DEFAULT_FORWARD,
     DEFAULT_PERSISTENCE_TIMEOUT,
@@ -157,7 +157,7 @@ def _list(value: Any) -> list[Any]:
 
 
 def _address(value: Any) -> tuple[int, str]:
-    """(family, compressed text) of a usable unicast address, as config._address accepts."""
+    """(family, compressed text) of a usable unicast address, as loader._address accepts."""
     if type(value) is not str:
         _give_up()
     text = value.strip()
@@ -176,7 +176,7 @@ def _address(value: Any) -> tuple[int, str]:
 
 
 class _Build:
-    """Mirrors config._Builder on plain data; every branch that would record a problem gives up."""
+    """Mirrors loader._Builder on plain data; every branch that would record a problem gives up."""
 
     def __init__(self, text: str, path: str) -> None:
         self.text = text

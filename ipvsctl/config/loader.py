@@ -15,17 +15,9 @@ from pathlib import Path
 
 from yaml.nodes import MappingNode, Node, ScalarNode
 
-from ipvsctl import config_rules as R
-from ipvsctl.config_dump import dump
-from ipvsctl.config_fast import load_json
-from ipvsctl.config_refs import (
-    parse_address,
-    parse_real_server_ref,
-    parse_service_ref,
-    select_services,
-)
-from ipvsctl.config_schema import schema
-from ipvsctl.config_yaml import TAG, Pairs, Problems, Reader, compose, kind, suggest
+from ipvsctl.config import vocabulary as R
+from ipvsctl.config.fast_json import load_json
+from ipvsctl.config.nodes import TAG, Pairs, Problems, Reader, compose, kind, suggest
 from ipvsctl.errors import ConfigError
 from ipvsctl.gcpause import gc_paused
 from ipvsctl.model import (
@@ -46,11 +38,6 @@ from ipvsctl.model import (
     Timeouts,
     Tunnel,
 )
-
-__all__ = [
-    "dump", "load", "loads", "parse_address", "parse_real_server_ref", "parse_service_ref",
-    "schema", "select_services",
-]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

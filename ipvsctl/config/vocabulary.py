@@ -1,6 +1,6 @@
 """The cluster file's vocabulary: keys, choices and ranges.
 
-One table shared by the validator (`config.py`) and the JSON Schema (`config_schema.py`), so the
+One table shared by the validator (`loader.py`) and the JSON Schema (`json_schema.py`), so the
 two cannot drift apart.
 """
 
