@@ -10,8 +10,9 @@ import ipaddress
 import re
 from collections.abc import Sequence
 
+from ipvsctl.config.vocabulary import FWMARK, PORT, PROTOCOLS
 from ipvsctl.errors import ConfigError
-from ipvsctl.model import PROTOCOLS, Cluster, RealServerKey, ServiceKey
+from ipvsctl.model import Cluster, RealServerKey, ServiceKey
 
 _HOST_PORT = re.compile(r"^(?:\[(?P<v6>[^\]]+)\]|(?P<v4>[^:\[\]]+)):(?P<port>[0-9]+)$")
 _MARK = re.compile(r"^fwmark/(?P<mark>[0-9]+)(?:/(?P<family>ipv4|ipv6))?$")
@@ -30,8 +31,8 @@ def _host_port(text: str, what: str, example: str) -> tuple[str, int]:
     if not match:
         raise ConfigError([f"{what}: '{text}' is not ADDRESS:PORT (e.g. {example})"])
     port = int(match["port"])
-    if port > 65535:
-        raise ConfigError([f"{what}: port {port} must be 0..65535"])
+    if not PORT[0] <= port <= PORT[1]:
+        raise ConfigError([f"{what}: port {port} must be {PORT[0]}..{PORT[1]}"])
     return parse_address(match["v6"] or match["v4"], what), port
 
 
@@ -40,8 +41,8 @@ def parse_service_ref(text: str, what: str = "service") -> ServiceKey:
     mark = _MARK.match(text.strip())
     if mark:
         value = int(mark["mark"])
-        if not 1 <= value <= 2**32 - 1:
-            raise ConfigError([f"{what}: fwmark {value} must be 1..4294967295"])
+        if not FWMARK[0] <= value <= FWMARK[1]:
+            raise ConfigError([f"{what}: fwmark {value} must be {FWMARK[0]}..{FWMARK[1]}"])
         return ServiceKey.mark(value, 6 if mark["family"] == "ipv6" else 4)
     protocol, sep, rest = text.strip().partition("/")
     if not sep or protocol not in PROTOCOLS:

@@ -1,21 +1,39 @@
-"""The cluster file's vocabulary: keys, choices and ranges.
+"""The words and numbers of IPVS as ipvsctl reads them: keys, choices, ranges, scheduler flags.
 
-One table shared by the validator (`loader.py`) and the JSON Schema (`json_schema.py`), so the
-two cannot drift apart.
+The one source for every name list and range: the validator (`loader.py`), the JSON fast path,
+the JSON Schema (`json_schema.py`), the command-line references, the importers and the IPVS
+adapter read them here, so they cannot drift apart. Plain data: it imports nothing.
 """
 
 from __future__ import annotations
 
-from ipvsctl.model import (
-    FORWARDS,
-    MAX_PERSISTENCE_TIMEOUT,
-    PERSISTENCE_ENGINES,
-    PROTOCOLS,
-    SCHED_FLAG_BITS,
-    SCHEDULERS,
-    TUNNEL_CSUMS,
-    TUNNEL_TYPES,
+PROTOCOLS = ("tcp", "udp", "sctp")
+FORWARDS = ("dr", "tunnel", "nat")
+TUNNEL_TYPES = ("ipip", "gue", "gre")
+TUNNEL_CSUMS = ("nocsum", "csum", "remcsum")
+# Every scheduler the kernel ships (twos only from Linux 6.2 on).
+SCHEDULERS = (
+    "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos",
 )
+PERSISTENCE_ENGINES = ("sip",)
+
+# The kernel has three scheduler flag bits (IP_VS_SVC_F_SCHED1..3) and each scheduler gives them
+# its own meaning: a named flag is (its scheduler, its bit number 1..3). A bit the service's
+# scheduler has no name for reads as flag-1..flag-3, ipvsadm's names.
+SCHEDULER_FLAG_BITS: dict[str, tuple[str, int]] = {
+    "sh-fallback": ("sh", 1), "sh-port": ("sh", 2),
+    "mh-fallback": ("mh", 1), "mh-port": ("mh", 2),
+}
+GENERIC_FLAGS = ("flag-1", "flag-2", "flag-3")
+
+
+def scheduler_flag(scheduler: str, number: int) -> str | None:
+    """The scheduler's name for flag bit `number` (1..3), or None if it gives the bit none."""
+    for name, (owner, bit) in SCHEDULER_FLAG_BITS.items():
+        if owner == scheduler and bit == number:
+            return name
+    return None
+
 
 TOP_KEYS = ("defaults", "scope", "director", "services")
 DEFAULTS_KEYS = ("scheduler", "forward", "weight", "protocol")
@@ -49,9 +67,9 @@ UNMANAGED_SYSCTLS = {
 
 FAMILIES = {"ipv4": 4, "ipv6": 6}
 STATES = ("active", "draining")
-# Which scheduler each scheduler flag belongs to (they share kernel bits).
-FLAG_SCHEDULER = {flag: flag.split("-", 1)[0] for flag in SCHED_FLAG_BITS}
-SCHEDULER_FLAGS = tuple(SCHED_FLAG_BITS)
+# The flags a cluster file may name, and the scheduler each belongs to.
+SCHEDULER_FLAGS = tuple(SCHEDULER_FLAG_BITS)
+FLAG_SCHEDULER = {flag: owner for flag, (owner, _) in SCHEDULER_FLAG_BITS.items()}
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
 FWMARK_RANGE_PATTERN = r"^\s*[0-9]+\s*-\s*[0-9]+\s*$"
 DOTTED_MASK_PATTERN = r"^[0-9]{1,3}(\.[0-9]{1,3}){3}$"
@@ -61,14 +79,10 @@ PORT = (0, 65535)
 WEIGHT = (0, 65535)
 FWMARK = (1, 2**32 - 1)
 THRESHOLD = (0, 2**32 - 1)
-PERSISTENCE_TIMEOUT = (1, MAX_PERSISTENCE_TIMEOUT)
+PERSISTENCE_TIMEOUT = (1, 86400 * 31)  # ipvsadm's own limit
 TIMEOUT = (1, 2147483)  # seconds; the kernel keeps them in jiffies in an int
 DRAIN_TIMEOUT = (0, 2**31 - 1)
 SYSCTL_VALUE = (0, 2**31 - 1)
 TUNNEL_PORT = (1, 65535)
 PREFIX_V4 = (1, 32)
 PREFIX_V6 = (1, 128)
-
-__all__ = [
-    "FORWARDS", "PERSISTENCE_ENGINES", "PROTOCOLS", "SCHEDULERS", "TUNNEL_CSUMS", "TUNNEL_TYPES",
-]

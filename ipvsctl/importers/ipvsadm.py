@@ -18,12 +18,24 @@ import shlex
 import socket
 from dataclasses import dataclass
 
+from ipvsctl.config.vocabulary import (
+    FWMARK,
+    GENERIC_FLAGS,
+    PERSISTENCE_ENGINES,
+    PERSISTENCE_TIMEOUT,
+    PORT,
+    PREFIX_V6,
+    SCHEDULER_FLAG_BITS,
+    SCHEDULERS,
+    TIMEOUT,
+    TUNNEL_PORT,
+    TUNNEL_TYPES,
+    WEIGHT,
+    scheduler_flag,
+)
 from ipvsctl.importers._common import ImportResult, Notes, parse_ip, prefix_of_netmask
 from ipvsctl.model import (
     DEFAULT_PERSISTENCE_TIMEOUT,
-    MAX_PERSISTENCE_TIMEOUT,
-    PERSISTENCE_ENGINES,
-    SCHEDULERS,
     Cluster,
     Director,
     Persistence,
@@ -81,14 +93,11 @@ _ALLOWED = {
     "delete-server": (*_SERVICE_OPTS, "ipv6", "real-server"),
 }
 DEFAULT_SCHEDULER = "wlc"  # ipvsadm's DEF_SCHED, not ipvsctl's default
-MAX_TIMEOUT = 86400 * 31  # ipvsadm's --set limit
-KERNEL_MAX_TIMEOUT = 2147483  # what ipvsctl accepts (the kernel keeps jiffies in an int)
-INT_MAX = 2**31 - 1
-# Scheduler flag bits (IP_VS_SVC_F_SCHED1..3) and their names for the schedulers that use them.
-_FLAG_BITS = {"flag-1": 1, "flag-2": 2, "flag-3": 4, "sh-fallback": 1, "sh-port": 2,
-              "mh-fallback": 1, "mh-port": 2}
-_FLAG_NAMES = {("sh", 1): "sh-fallback", ("sh", 2): "sh-port",
-               ("mh", 1): "mh-fallback", ("mh", 2): "mh-port"}
+SET_TIMEOUT = (0, TIMEOUT[1])  # --set: 0 leaves a timeout unchanged
+THRESHOLD = (0, 2**31 - 1)  # ipvsadm reads -x and -y as an int
+# Every -b flag ipvsadm knows, by its bit number 1..3.
+_FLAG_NUMBER = {**{name: n for n, name in enumerate(GENERIC_FLAGS, 1)},
+                **{name: n for name, (_, n) in SCHEDULER_FLAG_BITS.items()}}
 _CSUM_OF = {"tun-nocsum": "nocsum", "tun-csum": "csum", "tun-remcsum": "remcsum"}
 # ipvsadm's tunnel_types_v_options: which checksum options each tunnel type accepts.
 _TUNNEL_CSUMS = {"ipip": (), "gue": ("nocsum", "csum", "remcsum"), "gre": ("nocsum", "csum")}
@@ -219,7 +228,7 @@ def _endpoint(text: str, protocol: str, what: str) -> tuple[str, int | None]:
     if port_text is None:
         return ip.compressed, None
     if port_text.isdigit():
-        return ip.compressed, _number(port_text, 0, 65535, f"{what} port")
+        return ip.compressed, _number(port_text, *PORT, f"{what} port")
     try:
         return ip.compressed, socket.getservbyname(port_text, protocol)
     except OSError:
@@ -299,7 +308,7 @@ class _Importer:
             raise _LineError(f"--set takes no options, not {opts[1].shown}")
         if len(args) != 3:
             raise _LineError("--set needs three timeouts: tcp tcpfin udp (seconds; 0 = unchanged)")
-        values = [_number(a, 0, KERNEL_MAX_TIMEOUT, name)
+        values = [_number(a, *SET_TIMEOUT, name)
                   for a, name in zip(args, ("tcp timeout", "tcpfin timeout", "udp timeout"),
                                      strict=True)]
         tcp, tcpfin, udp = (v or None for v in values)  # ipvsadm: 0 leaves a timeout unchanged
@@ -370,7 +379,7 @@ class _Importer:
             raise _LineError("needs the service: -t|-u|--sctp-service VIP:PORT or -f FWMARK")
         ipv6 = "ipv6" in by_name
         if opt.name == "fwmark-service":
-            mark = _number(opt.value, 1, 2**32 - 1, "fwmark")
+            mark = _number(opt.value, *FWMARK, "fwmark")
             return ServiceKey.mark(mark, 6 if ipv6 else 4), "tcp"
         if ipv6:
             raise _LineError("-6 applies only to fwmark services (-f): a VIP's address already "
@@ -392,7 +401,7 @@ class _Importer:
         if "persistent" in by_name:
             value = by_name["persistent"].value
             timeout = DEFAULT_PERSISTENCE_TIMEOUT if value is None else \
-                _number(value, 1, MAX_PERSISTENCE_TIMEOUT, "persistence timeout (-p)")
+                _number(value, *PERSISTENCE_TIMEOUT, "persistence timeout (-p)")
             prefix = full
             if "netmask" in by_name:
                 prefix = self._netmask(by_name["netmask"].value or "", key.family)
@@ -415,7 +424,7 @@ class _Importer:
 
     def _netmask(self, text: str, family: int) -> int:
         if family == 6:
-            return _number(text, 1, 128, "IPv6 persistence prefix length (-M)")
+            return _number(text, *PREFIX_V6, "IPv6 persistence prefix length (-M)")
         prefix = prefix_of_netmask(text)
         if prefix is None:
             raise _LineError(f"persistence netmask (-M) '{text}' is not a contiguous dotted "
@@ -437,23 +446,21 @@ class _Importer:
     def _sched_flags(self, number: int, scheduler: str, opt: _Opt | None) -> frozenset[str]:
         if opt is None:
             return frozenset()
-        bits = 0
+        numbers = set()
         for flag in (opt.value or "").split(","):
-            if flag not in _FLAG_BITS:
+            if flag not in _FLAG_NUMBER:
                 raise _LineError(f"invalid scheduler flag '{flag}' (known: "
-                                 + ", ".join(_FLAG_BITS) + ")")
-            owner = flag.split("-")[0]
-            if owner in ("sh", "mh") and owner != scheduler:
+                                 + ", ".join(_FLAG_NUMBER) + ")")
+            owner = SCHEDULER_FLAG_BITS[flag][0] if flag in SCHEDULER_FLAG_BITS else scheduler
+            if owner != scheduler:
                 raise _LineError(f"scheduler flag '{flag}' needs scheduler {owner}, "
                                  f"not {scheduler}")
-            bits |= _FLAG_BITS[flag]
+            numbers.add(_FLAG_NUMBER[flag])
         names = set()
-        for bit in (1, 2, 4):
-            if not bits & bit:
-                continue
-            name = _FLAG_NAMES.get((scheduler, bit))
+        for bit in sorted(numbers):
+            name = scheduler_flag(scheduler, bit)
             if name is None:
-                self.notes.warn(number, f"scheduler flag flag-{bit.bit_length()} means nothing "
+                self.notes.warn(number, f"scheduler flag flag-{bit} means nothing "
                                         f"to scheduler {scheduler} and is not translated; dropped")
             else:
                 names.add(name)
@@ -482,11 +489,11 @@ class _Importer:
             self.notes.warn(number, f"real server {rs_key} is the VIP itself (ipvsadm's local "
                                     "node); ipvsctl does not manage that; skipped")
             return rs_key, None
-        weight = _number(by_name["weight"].value, 0, 65535, "weight (-w)") \
+        weight = _number(by_name["weight"].value, *WEIGHT, "weight (-w)") \
             if "weight" in by_name else 1
-        upper = _number(by_name["u-threshold"].value, 0, INT_MAX, "upper threshold (-x)") \
+        upper = _number(by_name["u-threshold"].value, *THRESHOLD, "upper threshold (-x)") \
             if "u-threshold" in by_name else 0
-        lower = _number(by_name["l-threshold"].value, 0, INT_MAX, "lower threshold (-y)") \
+        lower = _number(by_name["l-threshold"].value, *THRESHOLD, "lower threshold (-y)") \
             if "l-threshold" in by_name else 0
         if upper and lower > upper:
             raise _LineError(f"lower threshold (-y {lower}) exceeds upper threshold (-x {upper})")
@@ -500,13 +507,13 @@ class _Importer:
                 raise _LineError(f"{given[0].shown} needs tunnelling (-i), not {forward}")
             return None
         kind = by_name["tun-type"].value if "tun-type" in by_name else "ipip"
-        if kind not in _TUNNEL_CSUMS:
-            raise _LineError(f"unknown tunnel type '{kind}' (known: ipip, gue, gre)")
+        if kind not in TUNNEL_TYPES:
+            raise _LineError(f"unknown tunnel type '{kind}' (known: {', '.join(TUNNEL_TYPES)})")
         port = 0
         if kind == "gue":
             if "tun-port" not in by_name:
                 raise _LineError("--tun-type gue needs --tun-port (the GUE destination port)")
-            port = _number(by_name["tun-port"].value, 1, 65535, "tunnel port (--tun-port)")
+            port = _number(by_name["tun-port"].value, *TUNNEL_PORT, "tunnel port (--tun-port)")
         elif "tun-port" in by_name:
             raise _LineError(f"--tun-port applies to --tun-type gue only, not {kind}")
         csums = [_CSUM_OF[o.name] for o in given if o.name in _CSUM_OF]

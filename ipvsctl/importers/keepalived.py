@@ -12,13 +12,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ipvsctl.config.vocabulary import (
+    FWMARK,
+    GENERIC_FLAGS,
+    PERSISTENCE_ENGINES,
+    PERSISTENCE_TIMEOUT,
+    PORT,
+    PREFIX_V6,
+    PROTOCOLS,
+    SCHEDULER_FLAG_BITS,
+    SCHEDULERS,
+    THRESHOLD,
+    TIMEOUT,
+    TUNNEL_CSUMS,
+    TUNNEL_PORT,
+    TUNNEL_TYPES,
+    WEIGHT,
+    scheduler_flag,
+)
 from ipvsctl.importers._common import ImportResult, Notes, parse_ip, prefix_of_netmask
 from ipvsctl.importers.keepalived_syntax import Stmt, parse_tree
 from ipvsctl.model import (
     DEFAULT_PERSISTENCE_TIMEOUT,
-    MAX_PERSISTENCE_TIMEOUT,
-    PERSISTENCE_ENGINES,
-    SCHEDULERS,
     Cluster,
     Director,
     Persistence,
@@ -33,6 +48,7 @@ from ipvsctl.model import (
 )
 
 DEFAULT_SCHEDULER = "wlc"  # keepalived's IPVS_DEF_SCHED
+LVS_TIMEOUT = (0, TIMEOUT[1])  # lvs_timeouts: 0 leaves a timeout unchanged
 CHECKERS = ("HTTP_GET", "SSL_GET", "TCP_CHECK", "SMTP_CHECK", "MISC_CHECK", "DNS_CHECK",
             "UDP_CHECK", "PING_CHECK", "FILE_CHECK", "BFD_CHECK")
 # Settings that only tune health checking; reported together, once per virtual server.
@@ -191,7 +207,7 @@ class _Importer:
             name = args[index]
             if name not in values:
                 raise _LineError(f"lvs_timeouts: unknown timeout '{name}' (tcp, tcpfin, udp)")
-            seconds = _integer(stmt, 0, 2147483, index + 2)
+            seconds = _integer(stmt, *LVS_TIMEOUT, index + 2)
             values[name] = seconds or None  # 0 leaves the kernel's value alone
         self.timeouts = Timeouts(**values)
 
@@ -208,13 +224,13 @@ class _Importer:
                             "virtual_server per group member")
             return
         if args[0] == "fwmark":
-            vs.fwmark = _integer(stmt, 1, 2**32 - 1, 2)
+            vs.fwmark = _integer(stmt, *FWMARK, 2)
         else:
             ip = parse_ip(args[0].strip("[]"))
             if ip is None or ip.is_multicast or ip.is_unspecified:
                 raise _LineError(f"virtual_server: '{args[0]}' is not a unicast IP address")
             vs.address, vs.family = ip.compressed, ip.version
-            vs.port = _integer(stmt, 0, 65535, 2) if len(args) > 1 else 0
+            vs.port = _integer(stmt, *PORT, 2) if len(args) > 1 else 0
         if stmt.block is None:
             raise _LineError("virtual_server needs a { ... } block")
         for item in stmt.block:
@@ -245,7 +261,7 @@ class _Importer:
             vs.forward = self._forwarding(stmt)
         elif kw == "protocol":
             name = (stmt.args[0] if stmt.args else "").lower()
-            if name not in ("tcp", "udp", "sctp"):
+            if name not in PROTOCOLS:
                 raise _LineError(f"protocol: '{name}' is not TCP, UDP or SCTP")
             vs.protocol, vs.protocol_line = name, stmt.line
         elif kw == "ip_family":
@@ -257,7 +273,7 @@ class _Importer:
                                  "virtual server address")
             vs.family = family
         elif kw == "persistence_timeout":
-            vs.persistence_timeout = _integer(stmt, 1, MAX_PERSISTENCE_TIMEOUT) \
+            vs.persistence_timeout = _integer(stmt, *PERSISTENCE_TIMEOUT) \
                 if stmt.args else DEFAULT_PERSISTENCE_TIMEOUT
         elif kw == "persistence_granularity":
             vs.granularity = (stmt.args[0] if stmt.args else "", stmt.line)
@@ -267,17 +283,17 @@ class _Importer:
             vs.ops_line = stmt.line
         elif kw == "hashed":
             pass  # the kernel's own HASHED bit: nothing to configure
-        elif kw in ("flag-1", "flag-2", "flag-3"):
-            vs.flag_bits |= 1 << (int(kw[-1]) - 1)
-        elif kw in ("sh-port", "sh-fallback", "mh-port", "mh-fallback"):
-            owner = kw[:2]
+        elif kw in GENERIC_FLAGS:
+            vs.flag_bits |= 1 << GENERIC_FLAGS.index(kw)
+        elif kw in SCHEDULER_FLAG_BITS:
+            owner, number = SCHEDULER_FLAG_BITS[kw]
             if vs.scheduler != owner:
                 self.notes.warn(stmt.line, f"{kw} is ignored by keepalived unless 'lb_algo "
                                            f"{owner}' comes before it; not translated")
             else:
-                vs.flag_bits |= 2 if kw.endswith("port") else 1
+                vs.flag_bits |= 1 << (number - 1)
         elif kw == "weight":
-            vs.weight = _integer(stmt, 0, 65535)
+            vs.weight = _integer(stmt, *WEIGHT)
         elif kw == "inhibit_on_failure":
             self.notes.warn(stmt.line, f"inhibit_on_failure is not translated: {NO_CHECKS}; "
                                        "to take a server out, set its weight to 0 or declare "
@@ -315,13 +331,13 @@ class _Importer:
                 raise _LineError(f"{stmt.keyword}: '{word}' needs a value")
             if word == "type":
                 kind = rest[i + 1]
-                if kind not in ("ipip", "gue", "gre"):
+                if kind not in TUNNEL_TYPES:
                     raise _LineError(f"{stmt.keyword}: unknown tunnel type '{kind}'")
                 i += 2
             elif word == "port":
-                port = _integer(stmt, 1, 65535, i + 3)
+                port = _integer(stmt, *TUNNEL_PORT, i + 3)
                 i += 2
-            elif word in ("nocsum", "csum", "remcsum"):
+            elif word in TUNNEL_CSUMS:
                 csum = word
                 i += 1
             else:
@@ -342,7 +358,7 @@ class _Importer:
         if ip is None or ip.is_multicast or ip.is_unspecified:
             raise _LineError(f"real_server: '{args[0] if args else ''}' is not a unicast IP "
                              "address")
-        port = _integer(stmt, 0, 65535, 2) if len(args) > 1 else 0
+        port = _integer(stmt, *PORT, 2) if len(args) > 1 else 0
         rs = _RealServer(ip.compressed, port, stmt.line)
         where = f"real server {' '.join(args[:2])} ({vs.label})"
         for item in stmt.block or []:
@@ -355,13 +371,13 @@ class _Importer:
     def _rs_keyword(self, vs: _VirtualServer, rs: _RealServer, stmt: Stmt, where: str) -> None:
         kw = stmt.keyword
         if kw == "weight":
-            rs.weight = _integer(stmt, 0, 65535)
+            rs.weight = _integer(stmt, *WEIGHT)
         elif kw == "lvs_method":
             rs.forward = self._forwarding(stmt)
         elif kw == "uthreshold":
-            rs.upper = _integer(stmt, 0, 2**32 - 1)
+            rs.upper = _integer(stmt, *THRESHOLD)
         elif kw == "lthreshold":
-            rs.lower = _integer(stmt, 0, 2**32 - 1)
+            rs.lower = _integer(stmt, *THRESHOLD)
         elif kw in CHECKERS:
             self.notes.warn(stmt.line, f"{kw} health checker of {where} is not translated: "
                                        f"{NO_CHECKS}; the server keeps its weight whatever its "
@@ -448,14 +464,15 @@ class _Importer:
 
     def _flags(self, vs: _VirtualServer, scheduler: str) -> frozenset[str]:
         names: set[str] = set()
-        for bit, suffix in ((1, "fallback"), (2, "port"), (4, "")):
-            if not vs.flag_bits & bit:
+        for number in range(1, len(GENERIC_FLAGS) + 1):
+            if not vs.flag_bits & 1 << (number - 1):
                 continue
-            if scheduler in ("sh", "mh") and suffix:
-                names.add(f"{scheduler}-{suffix}")
-            else:
-                self.notes.warn(vs.line, f"scheduler flag flag-{bit.bit_length()} means nothing "
+            name = scheduler_flag(scheduler, number)
+            if name is None:
+                self.notes.warn(vs.line, f"scheduler flag flag-{number} means nothing "
                                          f"to scheduler {scheduler}; not translated")
+            else:
+                names.add(name)
         return frozenset(names)
 
     def _persistence(self, vs: _VirtualServer, key: ServiceKey) -> Persistence | None:
@@ -487,9 +504,10 @@ class _Importer:
         if vs.granularity is not None:
             text, line = vs.granularity
             if key.family == 6:
-                if not text.isdigit() or not 1 <= int(text) <= 128:
+                lo, hi = PREFIX_V6
+                if not text.isdigit() or not lo <= int(text) <= hi:
                     self.notes.error(line, f"persistence_granularity '{text}' must be an IPv6 "
-                                           "prefix length 1..128")
+                                           f"prefix length {lo}..{hi}")
                 else:
                     prefix = int(text)
             elif (found := prefix_of_netmask(text)) is None:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ipvsctl import model as m
+from ipvsctl.config.vocabulary import GENERIC_FLAGS, SCHEDULER_FLAG_BITS, scheduler_flag
 from ipvsctl.errors import KernelError
 from ipvsctl.ipvs import _consts as C
 from ipvsctl.ipvs import _wire as w
@@ -29,9 +30,7 @@ TUN_TYPE_NUM = {"ipip": C.TUNNEL_TYPE_IPIP, "gue": C.TUNNEL_TYPE_GUE, "gre": C.T
 TUN_TYPE_NAME = {v: k for k, v in TUN_TYPE_NUM.items()}
 TUN_CSUM_NUM = {"nocsum": C.TUNNEL_FLAG_NOCSUM, "csum": C.TUNNEL_FLAG_CSUM,
                 "remcsum": C.TUNNEL_FLAG_REMCSUM}
-_SCHED_BITS = (C.SVC_F_SCHED1, C.SVC_F_SCHED2, C.SVC_F_SCHED3)
-# ipvsadm's names for the three scheduler flag bits of schedulers that give them no meaning.
-_GENERIC_FLAG = {"flag-1": C.SVC_F_SCHED1, "flag-2": C.SVC_F_SCHED2, "flag-3": C.SVC_F_SCHED3}
+_SCHED_BITS = (C.SVC_F_SCHED1, C.SVC_F_SCHED2, C.SVC_F_SCHED3)  # scheduler flag bits 1..3
 
 
 # ---- addresses -------------------------------------------------------------------------------
@@ -74,22 +73,23 @@ def service_ident(key: m.ServiceKey) -> bytes:
 def scheduler_flag_bits(spec: m.ServiceSpec) -> int:
     bits = 0
     for name in spec.scheduler_flags:
-        bit = m.SCHED_FLAG_BITS.get(name) if name.startswith(spec.scheduler + "-") else None
-        bit = bit or _GENERIC_FLAG.get(name)
-        if bit is None:
+        if name in GENERIC_FLAGS:
+            number = GENERIC_FLAGS.index(name) + 1
+        else:
+            owner, number = SCHEDULER_FLAG_BITS.get(name, ("", 0))
+            number = number if owner == spec.scheduler else 0
+        if not number:
             raise KernelError(f"scheduler flag {name!r} does not apply to scheduler "
                               f"{spec.scheduler!r}")
-        bits |= bit
+        bits |= _SCHED_BITS[number - 1]
     return bits
 
 
 def scheduler_flag_names(scheduler: str, flags: int) -> frozenset[str]:
     names = []
-    for i, bit in enumerate(_SCHED_BITS, start=1):
+    for number, bit in enumerate(_SCHED_BITS, start=1):
         if flags & bit:
-            named = [n for n, b in m.SCHED_FLAG_BITS.items()
-                     if b == bit and n.startswith(scheduler + "-")]
-            names.append(named[0] if named else f"flag-{i}")
+            names.append(scheduler_flag(scheduler, number) or GENERIC_FLAGS[number - 1])
     return frozenset(names)
 
 
