@@ -30,7 +30,13 @@ from ipvsctl.config.vocabulary import (
     WEIGHT,
     scheduler_flag,
 )
-from ipvsctl.importers._common import ImportResult, Notes, parse_ip, prefix_of_netmask
+from ipvsctl.importers._common import (
+    ImportResult,
+    LineError,
+    Notes,
+    parse_ip,
+    prefix_of_netmask,
+)
 from ipvsctl.importers.keepalived_syntax import Stmt, parse_tree
 from ipvsctl.model import (
     DEFAULT_PERSISTENCE_TIMEOUT,
@@ -127,15 +133,11 @@ class _VirtualServer:
     tuning: list[tuple[str, int]] = field(default_factory=list)
 
 
-class _LineError(Exception):
-    pass
-
-
 def _integer(stmt: Stmt, lo: int, hi: int, index: int = 1) -> int:
     words = stmt.words
     text = words[index] if index < len(words) else ""
     if not text.isdigit() or not lo <= int(text) <= hi:
-        raise _LineError(f"{words[0]}: '{text}' must be an integer {lo}..{hi}")
+        raise LineError(f"{words[0]}: '{text}' must be an integer {lo}..{hi}")
     return int(text)
 
 
@@ -152,7 +154,7 @@ class _Importer:
         for stmt in tree:
             try:
                 self._top(stmt)
-            except _LineError as exc:
+            except LineError as exc:
                 self.notes.error(stmt.line, str(exc))
         for keyword, lines in self.skipped.items():
             where = f" (lines {', '.join(map(str, lines))})" if len(lines) > 1 else ""
@@ -183,7 +185,7 @@ class _Importer:
             if item.keyword == "lvs_timeouts":
                 try:
                     self._lvs_timeouts(item)
-                except _LineError as exc:
+                except LineError as exc:
                     self.notes.error(item.line, str(exc))
             elif item.keyword == "lvs_sync_daemon":
                 self.notes.warn(item.line, "lvs_sync_daemon is not translated: ipvsctl does not "
@@ -201,12 +203,12 @@ class _Importer:
                                          "udp": self.timeouts.udp}
         args = stmt.args
         if not args or len(args) % 2:
-            raise _LineError("lvs_timeouts takes pairs: [tcp SECONDS] [tcpfin SECONDS] "
+            raise LineError("lvs_timeouts takes pairs: [tcp SECONDS] [tcpfin SECONDS] "
                              "[udp SECONDS]")
         for index in range(0, len(args), 2):
             name = args[index]
             if name not in values:
-                raise _LineError(f"lvs_timeouts: unknown timeout '{name}' (tcp, tcpfin, udp)")
+                raise LineError(f"lvs_timeouts: unknown timeout '{name}' (tcp, tcpfin, udp)")
             seconds = _integer(stmt, *LVS_TIMEOUT, index + 2)
             values[name] = seconds or None  # 0 leaves the kernel's value alone
         self.timeouts = Timeouts(**values)
@@ -216,7 +218,7 @@ class _Importer:
     def _virtual_server(self, stmt: Stmt) -> None:
         args = stmt.args
         if not args:
-            raise _LineError("virtual_server needs IP [PORT], 'fwmark N' or 'group NAME'")
+            raise LineError("virtual_server needs IP [PORT], 'fwmark N' or 'group NAME'")
         vs = _VirtualServer(stmt.line, " ".join(stmt.words[:3]))
         if args[0] == "group":
             self.notes.warn(stmt.line, f"virtual_server group {' '.join(args[1:])} is not "
@@ -228,21 +230,21 @@ class _Importer:
         else:
             ip = parse_ip(args[0].strip("[]"))
             if ip is None or ip.is_multicast or ip.is_unspecified:
-                raise _LineError(f"virtual_server: '{args[0]}' is not a unicast IP address")
+                raise LineError(f"virtual_server: '{args[0]}' is not a unicast IP address")
             vs.address, vs.family = ip.compressed, ip.version
             vs.port = _integer(stmt, *PORT, 2) if len(args) > 1 else 0
         if stmt.block is None:
-            raise _LineError("virtual_server needs a { ... } block")
+            raise LineError("virtual_server needs a { ... } block")
         for item in stmt.block:
             try:
                 self._vs_keyword(vs, item)
-            except _LineError as exc:
+            except LineError as exc:
                 self.notes.error(item.line, str(exc))
         service = self._service(vs)
         if service is None:
             return
         if service.key in self.services:
-            raise _LineError(f"duplicate virtual_server {service.key}, first at line "
+            raise LineError(f"duplicate virtual_server {service.key}, first at line "
                              f"{self.service_lines[service.key]}")
         self.services[service.key] = service
         self.service_lines[service.key] = vs.line
@@ -254,7 +256,7 @@ class _Importer:
         elif kw in ("lb_algo", "lvs_sched"):
             name = stmt.args[0] if stmt.args else ""
             if name not in SCHEDULERS:
-                raise _LineError(f"{kw}: unknown scheduler '{name}' (known: "
+                raise LineError(f"{kw}: unknown scheduler '{name}' (known: "
                                  + ", ".join(SCHEDULERS) + ")")
             vs.scheduler = name
         elif kw in ("lb_kind", "lvs_method"):
@@ -262,14 +264,14 @@ class _Importer:
         elif kw == "protocol":
             name = (stmt.args[0] if stmt.args else "").lower()
             if name not in PROTOCOLS:
-                raise _LineError(f"protocol: '{name}' is not TCP, UDP or SCTP")
+                raise LineError(f"protocol: '{name}' is not TCP, UDP or SCTP")
             vs.protocol, vs.protocol_line = name, stmt.line
         elif kw == "ip_family":
             family = {"inet": 4, "inet6": 6}.get(stmt.args[0] if stmt.args else "")
             if family is None:
-                raise _LineError("ip_family: expected inet or inet6")
+                raise LineError("ip_family: expected inet or inet6")
             if vs.family and family != vs.family:
-                raise _LineError(f"ip_family {stmt.args[0]} conflicts with the IPv{vs.family} "
+                raise LineError(f"ip_family {stmt.args[0]} conflicts with the IPv{vs.family} "
                                  "virtual server address")
             vs.family = family
         elif kw == "persistence_timeout":
@@ -319,20 +321,20 @@ class _Importer:
         args = stmt.args
         method = {"NAT": "nat", "DR": "dr", "TUN": "tunnel"}.get(args[0] if args else "")
         if method is None:
-            raise _LineError(f"{stmt.keyword}: expected NAT, DR or TUN")
+            raise LineError(f"{stmt.keyword}: expected NAT, DR or TUN")
         kind, port, csum = "ipip", 0, "nocsum"
         rest = args[1:]
         if rest and method != "tunnel":
-            raise _LineError(f"{stmt.keyword}: tunnel options need TUN, not {args[0]}")
+            raise LineError(f"{stmt.keyword}: tunnel options need TUN, not {args[0]}")
         i = 0
         while i < len(rest):
             word = rest[i]
             if word in ("type", "port") and i + 1 >= len(rest):
-                raise _LineError(f"{stmt.keyword}: '{word}' needs a value")
+                raise LineError(f"{stmt.keyword}: '{word}' needs a value")
             if word == "type":
                 kind = rest[i + 1]
                 if kind not in TUNNEL_TYPES:
-                    raise _LineError(f"{stmt.keyword}: unknown tunnel type '{kind}'")
+                    raise LineError(f"{stmt.keyword}: unknown tunnel type '{kind}'")
                 i += 2
             elif word == "port":
                 port = _integer(stmt, *TUNNEL_PORT, i + 3)
@@ -341,13 +343,13 @@ class _Importer:
                 csum = word
                 i += 1
             else:
-                raise _LineError(f"{stmt.keyword}: unknown tunnel option '{word}'")
+                raise LineError(f"{stmt.keyword}: unknown tunnel option '{word}'")
         if (kind == "gue") != (port != 0):
-            raise _LineError(f"{stmt.keyword}: gue tunnels need 'port N', other types take none")
+            raise LineError(f"{stmt.keyword}: gue tunnels need 'port N', other types take none")
         if kind == "ipip" and csum != "nocsum":
-            raise _LineError(f"{stmt.keyword}: ipip tunnels carry no checksum")
+            raise LineError(f"{stmt.keyword}: ipip tunnels carry no checksum")
         if kind == "gre" and csum == "remcsum":
-            raise _LineError(f"{stmt.keyword}: gre tunnels do not support remcsum")
+            raise LineError(f"{stmt.keyword}: gre tunnels do not support remcsum")
         return _Forward(method, Tunnel(kind, port, csum) if method == "tunnel" else None)
 
     # -- real_server ----------------------------------------------------------------------------
@@ -356,7 +358,7 @@ class _Importer:
         args = stmt.args
         ip = parse_ip(args[0].strip("[]")) if args else None
         if ip is None or ip.is_multicast or ip.is_unspecified:
-            raise _LineError(f"real_server: '{args[0] if args else ''}' is not a unicast IP "
+            raise LineError(f"real_server: '{args[0] if args else ''}' is not a unicast IP "
                              "address")
         port = _integer(stmt, *PORT, 2) if len(args) > 1 else 0
         rs = _RealServer(ip.compressed, port, stmt.line)
@@ -364,7 +366,7 @@ class _Importer:
         for item in stmt.block or []:
             try:
                 self._rs_keyword(vs, rs, item, where)
-            except _LineError as exc:
+            except LineError as exc:
                 self.notes.error(item.line, str(exc))
         vs.real_servers.append(rs)
 
@@ -488,7 +490,7 @@ class _Importer:
         if vs.engine is not None:
             name, line = vs.engine
             if name not in PERSISTENCE_ENGINES:
-                raise _LineError(f"persistence_engine: unknown engine '{name}' (known: "
+                raise LineError(f"persistence_engine: unknown engine '{name}' (known: "
                                  + ", ".join(PERSISTENCE_ENGINES) + ")")
             if timeout is None:
                 self.notes.warn(line, f"persistence_engine {name} without persistence does "
