@@ -132,19 +132,19 @@ def diagnose(facts: Facts, cluster: Cluster | None = None) -> list[Finding]:
                                             for s in cluster.services.values()))
     declared = cluster.director.sysctls if cluster else {}
     for t in applicable(facts.release, uses_persistence or cluster is None):
-        have = facts.vs_sysctls.get(t.name)
-        subject = f"net.ipv4.vs.{t.name}"
+        have = facts.vs_sysctls.get(t.setting)
+        subject = t.name
         if have is None:
             continue  # IPVS not loaded yet: the module findings already say so
-        if have == t.recommended:
+        if t.accepts(have):
             out.append(Finding("ok", subject, f"{have} ({t.reason})"))
-        elif declared.get(t.name) == t.recommended:
+        elif declared.get(t.setting) == t.value:
             out.append(Finding("warn", subject, f"{have}, the cluster file sets "
-                               f"{t.recommended}: run `ipvsctl apply`"))
+                               f"{t.value}: run `ipvsctl apply`"))
         else:
-            out.append(Finding("warn", subject, f"is {have}, recommended {t.recommended}: "
-                               f"{t.reason}", f"declare `director: {{sysctls: {{{t.name}: "
-                               f"{t.recommended}}}}}` in the cluster file"))
+            out.append(Finding("warn", subject, f"is {have}, recommended {t.value}: "
+                               f"{t.reason}", f"declare `director: {{sysctls: {{{t.setting}: "
+                               f"{t.value}}}}}` in the cluster file"))
     if cluster is not None:
         out += _vip_findings(facts, cluster)
         if (any(rs.spec.forward == "nat" for s in cluster.services.values()

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from ipvsctl.backend.facts import HostFacts, sysctl_name
 from ipvsctl.backend.planner import ClientInterfaces, host_prefix
-from ipvsctl.backend.tunables import ARP_TUNABLES, effective
+from ipvsctl.tunables import ARP, effective
 
 Severity = Literal["ok", "warning", "error"]
 ANY4, ANY6 = str(ipaddress.IPv4Address(0)), str(ipaddress.IPv6Address(0))  # wildcard binds
@@ -78,23 +78,23 @@ def check_host(vips: Sequence[str], facts: HostFacts, clients: ClientInterfaces,
 
 def _arp_findings(iface: str, facts: HostFacts) -> list[Finding]:
     out: list[Finding] = []
-    for tun in ARP_TUNABLES:
+    for tun in ARP:
         all_v = facts.sysctl_int(("ipv4", "all", tun.setting))
         if_v = facts.sysctl_int(("ipv4", iface, tun.setting))
         eff = effective(tun.combine, all_v, if_v)
         name = sysctl_name(("ipv4", iface, tun.setting))
         how = "OR" if tun.combine == "or" else "max"
-        if eff in tun.ok_values:
+        if tun.accepts(eff):
             out.append(Finding("ok", "sysctl", name, f"{tun.setting} on {iface} is {eff} "
                                f"({how} of all={all_v}, {iface}={if_v})"))
             continue
-        fix = f"ipvsctl backend-setup sets {name} = {tun.wanted}"
+        fix = f"ipvsctl backend-setup sets {name} = {tun.value}"
         if tun.combine == "or" and all_v:
             fix = "sysctl -w net.ipv4.conf.all.proxy_arp=0 (it overrides every interface)"
         out.append(Finding("error", "sysctl", name,
                            f"{tun.setting} on {iface} is effectively {eff} ({how} of "
                            f"all={all_v}, {iface}={if_v}); a real server needs "
-                           f"{tun.wanted}", fix))
+                           f"{tun.value}", fix))
     rp = effective("max", facts.sysctl_int(("ipv4", "all", "rp_filter")),
                    facts.sysctl_int(("ipv4", iface, "rp_filter")))
     if rp == 1:

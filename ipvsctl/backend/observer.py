@@ -19,8 +19,9 @@ from ipvsctl.backend.facts import Address, HostFacts, Link, Route, SysctlKey
 from ipvsctl.errors import HostError
 from ipvsctl.host.netns import netns_path, run_in_netns
 from ipvsctl.host.sysctl import read_sysctls, sysctl_path_parts
+from ipvsctl.tunables import REAL_SERVER_SETTINGS
 
-IPV4_SETTINGS = ("arp_ignore", "arp_announce", "proxy_arp", "rp_filter")
+IPV4_SETTINGS = REAL_SERVER_SETTINGS
 MAIN_TABLE = 254
 RTN_UNICAST = 1
 TCP_LISTEN = "0A"

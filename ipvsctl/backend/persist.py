@@ -14,8 +14,8 @@ import jinja2
 
 from ipvsctl.backend.facts import SysctlKey, sysctl_name
 from ipvsctl.backend.ops import RenderedFile
-from ipvsctl.backend.tunables import Tunable
 from ipvsctl.errors import HostError
+from ipvsctl.tunables import Tunable
 
 SYSCTL_DROPIN = "/etc/sysctl.d/90-ipvsctl.conf"
 UNIT = "/etc/systemd/system/ipvsctl-vips.service"

@@ -31,9 +31,9 @@ from ipvsctl.backend.ops import (
     WriteFile,
 )
 from ipvsctl.backend.request import SetupRequest
-from ipvsctl.backend.tunables import ARP_TUNABLES, TUNNEL_RP_FILTER, Tunable
 from ipvsctl.errors import ConfigError, HostError
 from ipvsctl.plan.changes import Change, Noop, Plan
+from ipvsctl.tunables import ARP, TUNNEL_RP_FILTER, Tunable
 
 
 @dataclass(slots=True)
@@ -113,18 +113,18 @@ def wanted_sysctls(req: SetupRequest, facts: HostFacts,
     out: dict[SysctlKey, tuple[Tunable, int]] = {}
     warnings: list[str] = []
     ifaces = list(clients.names) + (["all"] if req.global_arp else [])
-    for tun in ARP_TUNABLES:
+    for tun in ARP:
         all_key: SysctlKey = ("ipv4", "all", tun.setting)
         all_now = facts.sysctl_int(all_key)
-        if not req.global_arp and all_now is not None and all_now not in (0, tun.wanted):
+        if not req.global_arp and all_now is not None and all_now not in (0, tun.value):
             if tun.combine == "or":
                 warnings.append(f"sysctl {sysctl_name(all_key)} is {all_now}: the kernel ORs it "
                                 f"with every interface's value, so {tun.setting} stays on "
                                 "everywhere and the VIPs may be answered for; set it to 0 "
                                 "(ipvsctl changes `all` only with --global)")
-            elif all_now > tun.wanted:
+            elif all_now > tun.value:
                 warnings.append(f"sysctl {sysctl_name(all_key)} is {all_now}, stricter than the "
-                                f"{tun.wanted} wanted: the kernel uses the maximum, so every "
+                                f"{tun.value} wanted: the kernel uses the maximum, so every "
                                 f"interface acts on {all_now} (still keeps the VIPs quiet); "
                                 "left as is")
         for iface in ifaces:
@@ -134,15 +134,16 @@ def wanted_sysctls(req: SetupRequest, facts: HostFacts,
                 warnings.append(f"sysctl {sysctl_name(key)} does not exist (no IPv4 on "
                                 f"{iface}?); not set")
                 continue
-            keep = now is not None and now in tun.ok_values
-            out[key] = (tun, now if keep and now is not None else tun.wanted)
+            keep = now is not None and tun.accepts(now)
+            out[key] = (tun, now if keep and now is not None else tun.value)
     link = facts.links.get(req.interface)
     if link is not None and link.is_tunnel:
-        key = ("ipv4", req.interface, "rp_filter")
+        key = ("ipv4", req.interface, TUNNEL_RP_FILTER.setting)
         now = facts.sysctl_int(key)
-        all_rp = facts.sysctl_int(("ipv4", "all", "rp_filter"))
+        all_rp = facts.sysctl_int(("ipv4", "all", TUNNEL_RP_FILTER.setting))
         eff = max(v for v in (now, all_rp, 0) if v is not None)
-        value = now if now is not None and eff in TUNNEL_RP_FILTER.ok_values else 2
+        value = now if now is not None and TUNNEL_RP_FILTER.accepts(eff) else \
+            TUNNEL_RP_FILTER.value
         out[key] = (TUNNEL_RP_FILTER, value)
     return out, warnings
 
@@ -153,7 +154,7 @@ def _sysctl_steps(wanted: dict[SysctlKey, tuple[Tunable, int]], facts: HostFacts
         name = sysctl_name(key)
         now = facts.sysctls.get(key)
         if now is not None and now == str(value):
-            extra = "" if value == tun.wanted else f" (stricter than {tun.wanted}; left as is)"
+            extra = "" if value == tun.value else f" (stricter than {tun.value}; left as is)"
             plan.noops.append(Noop("sysctl", name, f"sysctl {name} already {now}{extra}"))
             continue
         plan.changes.append(Change(
