@@ -1,7 +1,7 @@
 """One lab run: build the namespaces, apply the file, set up real servers, send traffic, judge.
 
 The director is configured through `ipvsctl.director.apply_cluster` and each real server through
-`ipvsctl.backend.setup`: the very code paths of `ipvsctl apply` and `ipvsctl backend-setup`.
+`ipvsctl.realserver.setup`: the very code paths of `ipvsctl apply` and `ipvsctl backend-setup`.
 Everything is torn down afterwards, also on failure, Ctrl-C or SIGTERM, unless `keep` is set.
 """
 
@@ -183,9 +183,9 @@ def _prepare_real_servers(cluster: Cluster, topo: Topology, run: RunReport,
                           say: Progress) -> None:
     if topo.mode != "dr":
         return
-    from ipvsctl.backend import setup
-    from ipvsctl.backend.cluster import vips_for_host
     from ipvsctl.plan.printer import progress_line
+    from ipvsctl.realserver.cluster import vips_for_host
+    from ipvsctl.realserver.workflow import setup
 
     for address, node in topo.real_servers.items():
         vips, _ = vips_for_host(cluster, [address])

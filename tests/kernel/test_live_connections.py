@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from ipvsctl.backend import setup
 from ipvsctl.config import load
 from ipvsctl.director import apply_cluster, plan_cluster
 from ipvsctl.host.netns import run_in_netns
 from ipvsctl.lab import topology as topo_mod
 from ipvsctl.lab.addressing import plan_addresses
+from ipvsctl.realserver.workflow import setup
 
 pytestmark = pytest.mark.kernel
 REPO = Path(__file__).resolve().parents[2]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from ipvsctl.backend.cluster import vips_for_host
 from ipvsctl.errors import ConfigError
 from ipvsctl.model import (
     Cluster,
@@ -14,6 +13,7 @@ from ipvsctl.model import (
     Service,
     ServiceKey,
 )
+from ipvsctl.realserver.cluster import vips_for_host
 
 
 def service(key: ServiceKey, *rips: str, forward: str = "dr") -> Service:

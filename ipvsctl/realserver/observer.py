@@ -15,10 +15,10 @@ from typing import Any
 from pyroute2 import IPRoute
 from pyroute2.netlink.exceptions import NetlinkError
 
-from ipvsctl.backend.facts import Address, HostFacts, Link, Route, SysctlKey
 from ipvsctl.errors import HostError
 from ipvsctl.host.netns import netns_path, run_in_netns
 from ipvsctl.host.sysctl import read_sysctls, sysctl_path_parts
+from ipvsctl.realserver.facts import Address, HostFacts, Link, Route, SysctlKey
 from ipvsctl.tunables import REAL_SERVER_SETTINGS
 
 IPV4_SETTINGS = REAL_SERVER_SETTINGS

@@ -14,54 +14,35 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
-from ipvsctl.backend.facts import HostFacts
-from ipvsctl.backend.request import SetupRequest, build_request, parse_vips
 from ipvsctl.errors import ConfigError
 from ipvsctl.host.locks import exclusive_lock
 from ipvsctl.host.records import read_record, write_record
 from ipvsctl.plan.changes import Plan
 from ipvsctl.plan.executor import Progress, Result, execute
-
-if TYPE_CHECKING:
-    from ipvsctl.backend.checker import Finding
+from ipvsctl.realserver.checker import Finding, check_host
+from ipvsctl.realserver.facts import HostFacts
+from ipvsctl.realserver.observer import observe, read_files
+from ipvsctl.realserver.planner import (
+    RECORD_KIND,
+    plan_setup,
+    plan_teardown,
+    resolve_client_interfaces,
+    wanted_sysctls,
+)
+from ipvsctl.realserver.request import SetupRequest, build_request, parse_vips
+from ipvsctl.realserver.target import HostTarget
 
 __all__ = ["check", "plan_for", "setup", "teardown"]
-# The planner, the checker, pyroute2 and jinja2 load only when a backend command runs: every
-# other command (and the emulated test VM, where imports are slow) starts without them.
-RECORD_KIND = "backend"
-
-
-def observe(*args: Any, **kwargs: Any) -> HostFacts:
-    from ipvsctl.backend.observer import observe as _observe
-
-    return _observe(*args, **kwargs)
-
-
-def read_files(*args: Any, **kwargs: Any) -> Any:
-    from ipvsctl.backend.observer import read_files as _read_files
-
-    return _read_files(*args, **kwargs)
-
-
-def render_files(*args: Any, **kwargs: Any) -> Any:
-    from ipvsctl.backend.persist import render_files as _render_files
-
-    return _render_files(*args, **kwargs)
-
-
-def _target(*args: Any, **kwargs: Any) -> Any:
-    from ipvsctl.backend.target import HostTarget
-
-    return HostTarget(*args, **kwargs)
+# jinja2 (the boot-time files) and the cluster-file loader load only when a run needs them;
+# the CLI imports this module only when a real-server command runs.
 
 
 def _cluster_vips(cluster_file: str, facts: HostFacts) -> tuple[list[str], list[str]]:
-    from ipvsctl import config  # written alongside; imported only when a file is given
-    from ipvsctl.backend.cluster import vips_for_host
+    from ipvsctl.config import load
+    from ipvsctl.realserver.cluster import vips_for_host
 
-    cluster = config.load(cluster_file)
+    cluster = load(cluster_file)
     own = {a.address for a in facts.addresses}
     return vips_for_host(cluster, own, source=cluster_file)
 
@@ -80,8 +61,6 @@ def plan_for(vips: Sequence[str] = (), *, netns: str | None = None, interface: s
              cluster_file: str | None = None, persist: str | None = None,
              root: str | None = None) -> tuple[SetupRequest, Plan]:
     """Validate, observe and plan a setup; touches nothing."""
-    from ipvsctl.backend.planner import plan_setup, resolve_client_interfaces, wanted_sysctls
-
     # Bad options fail before anything is observed.
     build_request(vips, interface=interface, client_interfaces=client_interfaces,
                   global_arp=global_arp, persist=persist, root=root, netns=netns,
@@ -102,6 +81,8 @@ def plan_for(vips: Sequence[str] = (), *, netns: str | None = None, interface: s
     files = []
     if req.persist:
         wanted, _ = wanted_sysctls(req, facts, clients)
+        from ipvsctl.realserver.persist import render_files
+
         link = facts.links.get(req.interface)
         create_dummy = req.interface != "lo" and (link is None or link.kind == "dummy")
         files = render_files(req.persist, vips=req.vips, interface=req.interface,
@@ -125,14 +106,12 @@ def setup(vips: Sequence[str] = (), *, netns: str | None = None, interface: str 
                              cluster_file=cluster_file, persist=persist, root=root)
         if dry_run or not plan:
             return plan, None
-        return plan, execute(plan, _target(netns, root=req.root), progress)
+        return plan, execute(plan, HostTarget(netns, root=req.root), progress)
 
 
 def teardown(*, netns: str | None = None, dry_run: bool = False,
              progress: Progress | None = None) -> tuple[Plan, Result | None]:
     """Undo exactly what setup recorded, where it is still as setup left it."""
-    from ipvsctl.backend.planner import plan_teardown
-
     with _locked(netns, dry_run):
         record = read_record(RECORD_KIND, netns)
         facts = observe(netns)
@@ -140,7 +119,7 @@ def teardown(*, netns: str | None = None, dry_run: bool = False,
         plan = plan_teardown(record, facts)
         if dry_run:
             return plan, None
-        result = execute(plan, _target(netns, undo=True), progress) if plan else None
+        result = execute(plan, HostTarget(netns, undo=True), progress) if plan else None
         if record:  # all undone, or left on purpose and said so in the plan's warnings
             write_record(RECORD_KIND, netns, {})
         return plan, result
@@ -150,9 +129,6 @@ def check(vips: Sequence[str] = (), *, netns: str | None = None,
           cluster_file: str | None = None, ports: Sequence[int] = (),
           client_interfaces: Sequence[str] | None = None) -> list[Finding]:
     """Findings about this host as a DR real server; VIPs default to those setup recorded."""
-    from ipvsctl.backend.checker import Finding, check_host
-    from ipvsctl.backend.planner import resolve_client_interfaces
-
     wanted = list(parse_vips(vips)) if vips else []
     bad_ports = [p for p in ports if not 0 < p < 65536]
     if bad_ports:

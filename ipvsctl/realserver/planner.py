@@ -13,14 +13,16 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ipvsctl.backend.facts import (
+from ipvsctl.errors import ConfigError, HostError
+from ipvsctl.plan.changes import Change, Noop, Plan
+from ipvsctl.realserver.facts import (
     HostFacts,
     SysctlKey,
     parse_record_key,
     sysctl_name,
     sysctl_record_key,
 )
-from ipvsctl.backend.ops import (
+from ipvsctl.realserver.ops import (
     AddAddress,
     CreateLink,
     DeleteLink,
@@ -30,10 +32,12 @@ from ipvsctl.backend.ops import (
     SetSysctl,
     WriteFile,
 )
-from ipvsctl.backend.request import SetupRequest
-from ipvsctl.errors import ConfigError, HostError
-from ipvsctl.plan.changes import Change, Noop, Plan
+from ipvsctl.realserver.request import SetupRequest
 from ipvsctl.tunables import ARP, TUNNEL_RP_FILTER, Tunable
+
+# The state record (host/records.py) of what setup changed, so teardown can undo exactly that:
+# /var/lib/ipvsctl/backend[.NETNS].json (the name predates the package's).
+RECORD_KIND = "backend"
 
 
 @dataclass(slots=True)

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import jinja2
 
-from ipvsctl.backend.facts import SysctlKey, sysctl_name
-from ipvsctl.backend.ops import RenderedFile
 from ipvsctl.errors import HostError
+from ipvsctl.realserver.facts import SysctlKey, sysctl_name
+from ipvsctl.realserver.ops import RenderedFile
 from ipvsctl.tunables import Tunable
 
 SYSCTL_DROPIN = "/etc/sysctl.d/90-ipvsctl.conf"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ipvsctl.backend.facts import SysctlKey
+from ipvsctl.realserver.facts import SysctlKey
 
 
 @dataclass(frozen=True, slots=True)

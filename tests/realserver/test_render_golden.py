@@ -1,6 +1,6 @@
 """Persisted files, rendered into a --root tree, compared byte for byte with golden files.
 
-Regenerate after an intended template change: UPDATE_GOLDEN=1 pytest tests/backend, then
+Regenerate after an intended template change: UPDATE_GOLDEN=1 pytest tests/realserver, then
 review the diff. Each file is also handed to its real consumer where one is installed.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ipvsctl import backend
+from ipvsctl.realserver import workflow
 
 GOLDEN = Path(__file__).parent / "golden"
 VIPS = ["192.0.2.10", "192.0.2.11", "2001:db8::10"]
@@ -35,12 +35,12 @@ def render(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variant: str) -> Pat
     monkeypatch.setenv("IPVSCTL_STATE_DIR", str(tmp_path / "state"))
     style, interface = VARIANTS[variant]
     root = tmp_path / "root"
-    plan, result = backend.setup(VIPS, interface=interface, client_interfaces=["eth0"],
+    plan, result = workflow.setup(VIPS, interface=interface, client_interfaces=["eth0"],
                                  persist=style, root=str(root))
     assert result is not None and result.ok
     assert {c.subject for c in plan} == {"file"}, "--root must change nothing live"
     assert not (tmp_path / "state").exists(), "--root renders keep no state record"
-    again, _ = backend.setup(VIPS, interface=interface, client_interfaces=["eth0"],
+    again, _ = workflow.setup(VIPS, interface=interface, client_interfaces=["eth0"],
                              persist=style, root=str(root))
     assert not again, [c.text for c in again]
     return root

@@ -8,11 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ipvsctl import backend
-from ipvsctl.backend import observer
+from ipvsctl.realserver import observer, workflow
 from tests.helpers import run
-from tests.netns.bench_backend import vips
-from tests.netns.conftest import addr_snapshot, sysctl_snapshot
+from tests.realserver.bench_setup import vips
+from tests.realserver.conftest import addr_snapshot, sysctl_snapshot
 
 pytestmark = pytest.mark.netns
 
@@ -34,15 +33,15 @@ def test_thousand_vips_cost_one_address_dump(netns_factory: Callable[[], str],
     wanted = vips(1000)
     dumps = observer.STATS["address_dumps"]
     start = time.perf_counter()
-    _plan, result = backend.setup(wanted, netns=ns)
+    _plan, result = workflow.setup(wanted, netns=ns)
     took = time.perf_counter() - start
     assert observer.STATS["address_dumps"] - dumps == 1
     assert result is not None and len(result.applied) == 1002  # 1,000 VIPs + 2 sysctls
     assert took < 20, f"setup of 1,000 VIPs took {took:.1f} s"
     assert {("lo", v, 32) for v in wanted} <= addr_snapshot(ns)
-    again, _ = backend.setup(wanted, netns=ns, dry_run=True)
+    again, _ = workflow.setup(wanted, netns=ns, dry_run=True)
     assert not again and observer.STATS["address_dumps"] - dumps == 2
-    backend.teardown(netns=ns)
+    workflow.teardown(netns=ns)
     assert addr_snapshot(ns) == before_addrs and sysctl_snapshot(ns) == before_sysctls
 
 
@@ -51,7 +50,7 @@ def test_sysctl_dropin_is_loaded_by_sysctl(netns_factory: Callable[[], str],
     ns = _real_server(netns_factory)
     root = state_dirs / "root"
     addrs_before = addr_snapshot(ns)
-    backend.setup(["192.0.2.10"], client_interfaces=["eth0"], persist="systemd",
+    workflow.setup(["192.0.2.10"], client_interfaces=["eth0"], persist="systemd",
                   root=str(root))
     assert addr_snapshot(ns) == addrs_before  # --root touches nothing live
     host_before = sysctl_snapshot(None)
@@ -64,5 +63,5 @@ def test_sysctl_dropin_is_loaded_by_sysctl(netns_factory: Callable[[], str],
     assert values["/proc/sys/net/ipv4/conf/eth0/proxy_arp"] == "0"
     assert sysctl_snapshot(None) == host_before
     # What setup would now do live agrees with the file: nothing left for the sysctls.
-    plan, _ = backend.setup(["192.0.2.10"], netns=ns, client_interfaces=["eth0"], dry_run=True)
+    plan, _ = workflow.setup(["192.0.2.10"], netns=ns, client_interfaces=["eth0"], dry_run=True)
     assert [c.subject for c in plan] == ["address"]

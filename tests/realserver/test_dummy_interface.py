@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ipvsctl.backend import setup, teardown
+from ipvsctl.realserver.workflow import setup, teardown
 from tests.helpers import run_in_netns
 
 pytestmark = pytest.mark.kernel

@@ -15,9 +15,13 @@ from typing import Any
 
 from pyroute2.netlink.exceptions import NetlinkError
 
-from ipvsctl.backend import RECORD_KIND
-from ipvsctl.backend.observer import open_iproute
-from ipvsctl.backend.ops import (
+from ipvsctl.errors import HostError
+from ipvsctl.host.records import atomic_write, read_record, write_record
+from ipvsctl.host.sysctl import sysctl_path_parts, write_sysctl
+from ipvsctl.plan.changes import Change
+from ipvsctl.plan.executor import Outcome
+from ipvsctl.realserver.observer import open_iproute
+from ipvsctl.realserver.ops import (
     AddAddress,
     CreateLink,
     DeleteLink,
@@ -26,12 +30,7 @@ from ipvsctl.backend.ops import (
     SetSysctl,
     WriteFile,
 )
-from ipvsctl.backend.planner import record_after
-from ipvsctl.errors import HostError
-from ipvsctl.host.records import atomic_write, read_record, write_record
-from ipvsctl.host.sysctl import sysctl_path_parts, write_sysctl
-from ipvsctl.plan.changes import Change
-from ipvsctl.plan.executor import Outcome
+from ipvsctl.realserver.planner import RECORD_KIND, record_after
 
 IFA_F_NODAD = 0x02
 

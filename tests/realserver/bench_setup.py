@@ -1,6 +1,6 @@
 """Benchmark: backend-setup / second plan / teardown of N VIPs in a throwaway namespace.
 
-    sudo python -m tests.netns.bench_backend --vips 1000
+    sudo python -m tests.realserver.bench_setup --vips 1000
 
 Prints wall times and how many address dumps each step cost (it must be one per observe).
 """
@@ -14,8 +14,7 @@ import subprocess
 import tempfile
 import time
 
-from ipvsctl import backend
-from ipvsctl.backend import observer
+from ipvsctl.realserver import observer, workflow
 
 
 def make_namespace(name: str) -> None:
@@ -54,13 +53,13 @@ def main() -> None:
         make_namespace(name)
         try:
             wanted = vips(args.vips)
-            plan, _ = timed(f"setup {args.vips} VIPs", lambda: backend.setup(wanted, netns=name))
+            plan, _ = timed(f"setup {args.vips} VIPs", lambda: workflow.setup(wanted, netns=name))
             print(f"  changes applied: {len(plan)}")
             again, _ = timed("second setup (no-op plan)",
-                             lambda: backend.setup(wanted, netns=name, dry_run=True))
+                             lambda: workflow.setup(wanted, netns=name, dry_run=True))
             print(f"  pending changes: {len(again)}")
-            timed(f"check {args.vips} VIPs", lambda: backend.check(wanted, netns=name))
-            down, _ = timed("teardown", lambda: backend.teardown(netns=name))
+            timed(f"check {args.vips} VIPs", lambda: workflow.check(wanted, netns=name))
+            down, _ = timed("teardown", lambda: workflow.teardown(netns=name))
             print(f"  changes applied: {len(down)}")
         finally:
             subprocess.run(["ip", "netns", "delete", name], check=False)

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 import yaml
 
-from ipvsctl.backend.checker import check_host
-from ipvsctl.backend.facts import HostFacts
-from ipvsctl.backend.planner import plan_setup, plan_teardown, resolve_client_interfaces
-from ipvsctl.backend.request import build_request
 from ipvsctl.errors import IpvsctlError
+from ipvsctl.realserver.checker import check_host
+from ipvsctl.realserver.facts import HostFacts
+from ipvsctl.realserver.planner import plan_setup, plan_teardown, resolve_client_interfaces
+from ipvsctl.realserver.request import build_request
 
 CASES = sorted((Path(__file__).parent / "cases").glob("*.yaml"))
 

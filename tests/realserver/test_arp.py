@@ -8,11 +8,11 @@ import sys
 
 import pytest
 
-from ipvsctl import backend
 from ipvsctl.host.records import read_record
+from ipvsctl.realserver import workflow
 from tests.helpers import run
-from tests.netns.conftest import Lab, addr_snapshot, ipvsctl, neighbour_after_probe, snapshot
-from tests.netns.conftest import tcp_roundtrip as roundtrip
+from tests.realserver.conftest import Lab, addr_snapshot, ipvsctl, neighbour_after_probe, snapshot
+from tests.realserver.conftest import tcp_roundtrip as roundtrip
 
 pytestmark = pytest.mark.netns
 VIP, VIP6 = "192.0.2.10", "2001:db8::10"
@@ -85,9 +85,9 @@ def test_check_reports_flux_and_fails(lab: Lab) -> None:
 
 
 def test_teardown_leaves_values_changed_by_someone_else(lab: Lab) -> None:
-    backend.setup([VIP], netns=lab.rs)
+    workflow.setup([VIP], netns=lab.rs)
     run(["ip", "netns", "exec", lab.rs, "sysctl", "-qw", "net.ipv4.conf.r0.arp_announce=1"])
-    plan, _ = backend.teardown(netns=lab.rs)
+    plan, _ = workflow.teardown(netns=lab.rs)
     assert any("arp_announce is 1, set by someone else after setup" in w
                for w in plan.warnings), plan.warnings
     assert "restore sysctl net.ipv4.conf.r0.arp_ignore 1 -> 0" in [c.text for c in plan]
@@ -96,10 +96,10 @@ def test_teardown_leaves_values_changed_by_someone_else(lab: Lab) -> None:
 
 def test_global_all_higher_is_reported_not_lowered(lab: Lab) -> None:
     run(["ip", "netns", "exec", lab.rs, "sysctl", "-qw", "net.ipv4.conf.all.arp_ignore=2"])
-    plan, _ = backend.setup([VIP], netns=lab.rs)
+    plan, _ = workflow.setup([VIP], netns=lab.rs)
     assert any("all.arp_ignore is 2, stricter" in w for w in plan.warnings), plan.warnings
     assert snapshot(lab).rs_sysctls["/proc/sys/net/ipv4/conf/all/arp_ignore"] == "2"
-    backend.teardown(netns=lab.rs)
+    workflow.teardown(netns=lab.rs)
 
 
 BAD_INPUTS = [

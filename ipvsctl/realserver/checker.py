@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ipvsctl.backend.facts import HostFacts, sysctl_name
-from ipvsctl.backend.planner import ClientInterfaces, host_prefix
+from ipvsctl.realserver.facts import HostFacts, sysctl_name
+from ipvsctl.realserver.planner import ClientInterfaces, host_prefix
 from ipvsctl.tunables import ARP, effective
 
 Severity = Literal["ok", "warning", "error"]

@@ -8,14 +8,13 @@ from typing import Annotated
 
 import typer
 
-from ipvsctl import backend
-from ipvsctl.backend.ops import WriteFile
-from ipvsctl.backend.request import PERSIST_STYLES
 from ipvsctl.cli.app import DryRunOpt, JsonOpt, NetnsOpt, app, echo, exit_with, guarded
 from ipvsctl.errors import ExitCode
 from ipvsctl.plan import printer
 from ipvsctl.plan.changes import Plan
 from ipvsctl.plan.executor import Result
+from ipvsctl.realserver.ops import WriteFile
+from ipvsctl.realserver.request import PERSIST_STYLES
 
 FileArg = Annotated[Path | None, typer.Argument(
     help="Cluster file: serve the VIPs of every service that lists one of this host's "
@@ -89,7 +88,9 @@ def backend_setup(
     """Prepare this host (or --netns) as a direct-routing real server."""
     style = persist_style or ("systemd" if persist else None)
     where = f" in netns {netns}" if netns else ""
-    plan, result = guarded(lambda: backend.setup(
+    from ipvsctl.realserver import workflow
+
+    plan, result = guarded(lambda: workflow.setup(
         vip or [], netns=netns, interface=interface, client_interfaces=client_interface,
         global_arp=global_arp, cluster_file=str(cluster_file) if cluster_file else None,
         persist=style, root=str(root) if root else None, dry_run=dry_run))
@@ -101,7 +102,9 @@ def backend_teardown(netns: NetnsOpt = None, as_json: JsonOpt = False,
                      dry_run: DryRunOpt = False, verbose: VerboseOpt = False) -> None:
     """Undo backend-setup: restore the recorded values, remove only what it added."""
     where = f" in netns {netns}" if netns else ""
-    plan, result = guarded(lambda: backend.teardown(netns=netns, dry_run=dry_run))
+    from ipvsctl.realserver import workflow
+
+    plan, result = guarded(lambda: workflow.teardown(netns=netns, dry_run=dry_run))
     _report(f"Real-server teardown{where}:", plan, result, dry_run, as_json, verbose)
 
 
@@ -118,7 +121,9 @@ def backend_check(
     verbose: VerboseOpt = False,
 ) -> None:
     """Verify a real server: VIPs, effective ARP sysctls, proxy_arp, rp_filter, listeners."""
-    findings = guarded(lambda: backend.check(
+    from ipvsctl.realserver import workflow
+
+    findings = guarded(lambda: workflow.check(
         vip or [], netns=netns, cluster_file=str(cluster_file) if cluster_file else None,
         ports=port or [], client_interfaces=client_interface))
     errors = [f for f in findings if f.severity == "error"]
