@@ -19,7 +19,7 @@ import time
 
 def writes(path: str, netns: str, services: list[str]) -> dict[str, object]:
     from ipvsctl.config import load, select_services
-    from ipvsctl.director import apply_cluster
+    from ipvsctl.director.workflow import apply_cluster
     from ipvsctl.ipvs import IpvsAdapter
 
     start = time.monotonic()

@@ -49,9 +49,9 @@ def ipvsctl(*args: str) -> list[str]:
 def phases(path: Path, netns: str) -> dict[str, float]:
     """Each phase of plan_cluster, in this process (imports already paid)."""
     from ipvsctl.config import load
-    from ipvsctl.director import Record
+    from ipvsctl.director.planner import Ownership, plan_director
+    from ipvsctl.director.record import Record
     from ipvsctl.ipvs import IpvsAdapter
-    from ipvsctl.planner import Ownership, plan_director
 
     out: dict[str, float] = {}
     t = time.monotonic()

@@ -67,7 +67,7 @@ def plan(file: FileArg, netns: NetnsOpt = None, prune: PruneOpt = False,
     2: changes pending; 1: error."""
 
     def run() -> ExitCode:
-        from ipvsctl.director import plan_cluster
+        from ipvsctl.director.workflow import plan_cluster
 
         cluster = _load(file)
         the_plan, _ = plan_cluster(cluster, netns=netns, prune=prune,
@@ -107,7 +107,7 @@ def apply(file: FileArg, netns: NetnsOpt = None, prune: PruneOpt = False,
                 echo(f"  . {noop.describe()}")
 
     def run() -> None:
-        from ipvsctl.director import apply_and_wait, apply_cluster
+        from ipvsctl.director.workflow import apply_and_wait, apply_cluster
 
         cluster = _load(file)
         only = _only(cluster, service)
@@ -142,8 +142,8 @@ def show(netns: NetnsOpt = None, json_out: JsonOpt = False) -> None:
     """The live IPVS table with connection, packet and byte counters."""
 
     def run() -> None:
+        from ipvsctl.director.show import show_json, show_lines
         from ipvsctl.ipvs import IpvsAdapter
-        from ipvsctl.show import show_json, show_lines
 
         with IpvsAdapter(netns) as adapter:
             observed = adapter.observe(with_stats=True)

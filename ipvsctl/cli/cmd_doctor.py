@@ -26,7 +26,7 @@ def doctor(
 
     def run() -> ExitCode:
         from ipvsctl.config import load
-        from ipvsctl.doctor import diagnose, gather, nat_real_servers
+        from ipvsctl.director.doctor import diagnose, gather, nat_real_servers
 
         cluster = load(file) if file else None
         findings = diagnose(gather(netns, nat_real_servers(cluster)), cluster)

@@ -1,7 +1,8 @@
 """One lab run: build the namespaces, apply the file, set up real servers, send traffic, judge.
 
-The director is configured through `ipvsctl.director.apply_cluster` and each real server through
-`ipvsctl.realserver.setup`: the very code paths of `ipvsctl apply` and `ipvsctl backend-setup`.
+The director is configured through `director.workflow.apply_cluster` and each real server
+through `realserver.workflow.setup`: the very code paths of `ipvsctl apply` and
+`ipvsctl backend-setup`.
 Everything is torn down afterwards, also on failure, Ctrl-C or SIGTERM, unless `keep` is set.
 """
 
@@ -172,7 +173,7 @@ def _phase(run: RunReport, name: str, say: Progress, text: str, fn: Callable[[],
 
 
 def _apply(cluster: Cluster, topo: Topology, say: Progress) -> None:
-    from ipvsctl.director import apply_cluster
+    from ipvsctl.director.workflow import apply_cluster
     from ipvsctl.plan.printer import progress_line
 
     apply_cluster(cluster, netns=topo.director.netns,

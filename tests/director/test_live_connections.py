@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ipvsctl.config import load
-from ipvsctl.director import apply_cluster, plan_cluster
+from ipvsctl.director.workflow import apply_cluster, plan_cluster
 from ipvsctl.host.netns import run_in_netns
 from ipvsctl.lab import topology as topo_mod
 from ipvsctl.lab.addressing import plan_addresses

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import yaml
 
-from ipvsctl.director import narrowed
+from ipvsctl.director.planner import Ownership, plan_director
+from ipvsctl.director.workflow import narrowed
 from ipvsctl.model import Observed
-from ipvsctl.planner import Ownership, plan_director
 
 from .casefile import desired, observed, service_key
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from ipvsctl.config import load, select_services
-from ipvsctl.director import apply_cluster, plan_cluster
+from ipvsctl.director.workflow import apply_cluster, plan_cluster
 from ipvsctl.errors import ExitCode
 from ipvsctl.ipvs import IpvsAdapter
 from tests.helpers import run_in_netns

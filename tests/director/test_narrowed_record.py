@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ipvsctl.director import Record, _planned, _settle, narrowed
+from ipvsctl.director.record import Record
+from ipvsctl.director.workflow import _planned, _settle, narrowed
 from ipvsctl.model import (
     Observed,
     RealServer,

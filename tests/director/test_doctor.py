@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ipvsctl.config import loads
-from ipvsctl.doctor import Facts, diagnose
+from ipvsctl.director.doctor import Facts, diagnose
 
 CLUSTER = """
 services:

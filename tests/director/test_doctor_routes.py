@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from ipvsctl.config import loads
-from ipvsctl.doctor import diagnose, gather, nat_real_servers
+from ipvsctl.director.doctor import diagnose, gather, nat_real_servers
 from ipvsctl.host.sysctl import sysctl_path, write_sysctl
 from tests.helpers import run
 

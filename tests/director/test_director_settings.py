@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ipvsctl.config import loads
-from ipvsctl.director import apply_cluster, plan_cluster
+from ipvsctl.director.workflow import apply_cluster, plan_cluster
 from tests.helpers import run_in_netns
 
 pytestmark = pytest.mark.kernel
