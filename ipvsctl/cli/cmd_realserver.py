@@ -31,7 +31,7 @@ VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v",
 def _diffs(plan: Plan) -> dict[str, str]:
     out = {}
     for c in plan.changes:
-        op = c.payload
+        op = c.op
         if not isinstance(op, WriteFile):
             continue
         new = f"-> {op.symlink_to}\n" if op.symlink_to else op.content or ""

@@ -11,10 +11,24 @@ Order of changes (so capacity never dips and references always exist):
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Mapping, Set
 from typing import Any
 
+from ipvsctl.director.ops import (
+    AddRealServer,
+    AddService,
+    DeleteRealServer,
+    DeleteService,
+    DrainRealServer,
+    EditRealServer,
+    EditService,
+    SetSysctl,
+    SetTimeouts,
+    describe,
+    named,
+    rs_target,
+    spec_json,
+)
 from ipvsctl.model import (
     Cluster,
     Observed,
@@ -24,7 +38,6 @@ from ipvsctl.model import (
     ServiceKey,
     ServiceSpec,
     Timeouts,
-    fields_dict,
 )
 from ipvsctl.plan.changes import Change, Noop, Plan
 
@@ -66,7 +79,7 @@ def plan_director(desired: Cluster, observed: Observed, ownership: Ownership = O
         want = desired.services[key]
         have = observed.services.get(key)
         if have is None:
-            buckets["add-service"].append(_service_change("add", want))
+            buckets["add-service"].append(_add_service(want))
             buckets["add-rs"].extend(_rs_adds(key, want))
             continue
         if want.spec != have.spec:
@@ -77,7 +90,7 @@ def plan_director(desired: Cluster, observed: Observed, ownership: Ownership = O
             rs = want.real_servers[rs_key]
             old = have.real_servers.get(rs_key)
             if old is None:
-                buckets["add-rs"].append(_rs_change("add", key, rs))
+                buckets["add-rs"].append(_add_rs(key, rs))
             elif old.spec != rs.spec:
                 buckets["edit-rs"].append(_edit_rs(key, rs, old))
             else:
@@ -107,9 +120,8 @@ def _plan_settings(desired: Cluster, observed: Observed, out: list[Change], plan
              if getattr(want_t, f) is not None and getattr(want_t, f) != getattr(have_t, f)]
     if diffs:
         text = "set IPVS timeouts " + ", ".join(f"{f} {old}s -> {new}s" for f, old, new in diffs)
-        out.append(Change("set", "timeouts", "ipvs-timeouts", text,
-                          before=dataclasses.asdict(have_t), after=dataclasses.asdict(want_t),
-                          payload=want_t))
+        out.append(Change(SetTimeouts(want_t), "ipvs-timeouts", text,
+                          before=dataclasses.asdict(have_t), after=dataclasses.asdict(want_t)))
     elif want_t != Timeouts():
         plan.noops.append(Noop("timeouts", "ipvs-timeouts", "IPVS timeouts already as declared"))
     for name in sorted(desired.director.sysctls):
@@ -119,8 +131,9 @@ def _plan_settings(desired: Cluster, observed: Observed, out: list[Change], plan
         if current is None:
             plan.warnings.append(f"sysctl {full} does not exist in this kernel; not set")
         elif current != value:
-            out.append(Change("set", "sysctl", full, f"set sysctl {full} {current} -> {value}",
-                              before=current, after=value, payload=(name, value)))
+            out.append(Change(SetSysctl(name, value), full,
+                              f"set sysctl {full} {current} -> {value}", before=current,
+                              after=value))
         else:
             plan.noops.append(Noop("sysctl", full, f"sysctl {full} already {value}"))
 
@@ -129,29 +142,15 @@ def _sorted_rs(service: Service) -> list[RealServer]:
     return [service.real_servers[k] for k in sorted(service.real_servers)]
 
 
-def _named(service: Service) -> str:
-    return f"{service.key}" + (f" ({service.name})" if service.name else "")
+def _add_service(service: Service) -> Change:
+    text = f"add service {named(service)} [{service.spec.describe()}]"
+    return Change(AddService(service), str(service.key), text, after=spec_json(service.spec))
 
 
-@functools.lru_cache(maxsize=4096)
-def _spec_json(spec: ServiceSpec | RealServerSpec) -> dict[str, Any]:
-    """Cached: a table of 100,000 real servers has a handful of distinct specs, so changes share
-    these dicts (read-only: they only ever go to json.dumps)."""
-    data = fields_dict(spec)
-    if isinstance(spec, ServiceSpec):
-        data["scheduler_flags"] = sorted(spec.scheduler_flags)
-    return data
-
-
-def _service_change(action: str, service: Service, note: str = "") -> Change:
-    spec = service.spec
-    if action == "add":
-        text = f"add service {_named(service)} [{spec.describe()}]"
-        return Change("add", "service", str(service.key), text, after=_spec_json(spec),
-                      payload=service)
-    text = f"delete service {_named(service)}" + (f" ({note})" if note else "")
-    return Change("delete", "service", str(service.key), text, before=_spec_json(spec),
-                  payload=service)
+def _delete_service(service: Service, note: str) -> Change:
+    text = f"delete service {named(service)} ({note})"
+    return Change(DeleteService(service), str(service.key), text,
+                  before=spec_json(service.spec))
 
 
 def _field_diffs(old: ServiceSpec | RealServerSpec, new: ServiceSpec | RealServerSpec) -> str:
@@ -173,29 +172,20 @@ def _show(value: Any) -> str:
 
 
 def _edit_service(want: Service, have: Service) -> Change:
-    text = f"edit service {_named(want)} in place: {_field_diffs(have.spec, want.spec)}"
-    return Change("edit", "service", str(want.key), text, before=_spec_json(have.spec),
-                  after=_spec_json(want.spec), payload=want)
+    text = f"edit service {named(want)} in place: {_field_diffs(have.spec, want.spec)}"
+    return Change(EditService(want), str(want.key), text, before=spec_json(have.spec),
+                  after=spec_json(want.spec))
 
 
-def _rs_target(service: ServiceKey, rs: RealServer) -> str:
-    return f"{service} -> {rs.key}"
-
-
-def _rs_change(action: str, service: ServiceKey, rs: RealServer) -> Change:
-    text = f"add real server {rs.key} ({_describe(rs.spec)}) to {service}"
-    return Change(action, "real-server", _rs_target(service, rs), text,
-                  after=_spec_json(rs.spec), payload=(service, rs))
-
-
-@functools.lru_cache(maxsize=4096)
-def _describe(spec: RealServerSpec) -> str:
-    return spec.describe()
+def _add_rs(service: ServiceKey, rs: RealServer) -> Change:
+    text = f"add real server {rs.key} ({describe(rs.spec)}) to {service}"
+    return Change(AddRealServer(service, rs), rs_target(service, rs), text,
+                  after=spec_json(rs.spec))
 
 
 def _rs_adds(service: ServiceKey, want: Service) -> list[Change]:
-    """_rs_change("add", ...) for every real server of a new service, in key order; the service
-    is printed once, not once per real server (the hot path of a first apply)."""
+    """_add_rs() for every real server of a new service, in key order; the service is printed
+    once, not once per real server (the hot path of a first apply)."""
     name = str(service)
     servers = want.real_servers
     out = []
@@ -203,9 +193,9 @@ def _rs_adds(service: ServiceKey, want: Service) -> list[Change]:
         rs = servers[rs_key]
         spec = rs.spec
         key = str(rs_key)
-        out.append(Change("add", "real-server", f"{name} -> {key}",
-                          f"add real server {key} ({_describe(spec)}) to {name}",
-                          after=_spec_json(spec), payload=(service, rs)))
+        out.append(Change(AddRealServer(service, rs), f"{name} -> {key}",
+                          f"add real server {key} ({describe(spec)}) to {name}",
+                          after=spec_json(spec)))
     return out
 
 
@@ -214,9 +204,8 @@ def _edit_rs(service: ServiceKey, want: RealServer, have: RealServer) -> Change:
     text = f"edit real server {want.key} in {service} in place: {diffs}"
     if want.draining and have.spec.weight != 0:
         text += " (declared draining)"
-    return Change("edit", "real-server", _rs_target(service, want), text,
-                  before=_spec_json(have.spec), after=_spec_json(want.spec),
-                  payload=(service, want))
+    return Change(EditRealServer(service, want), rs_target(service, want), text,
+                  before=spec_json(have.spec), after=spec_json(want.spec))
 
 
 def _conns(rs: RealServer) -> int:
@@ -228,31 +217,28 @@ def _remove_rs(service: ServiceKey, have: RealServer, desired: Cluster, now: flo
                why: str) -> bool:
     """Plan the graceful removal of one real server. True when it is deleted in this plan."""
     conns = _conns(have)
-    target = _rs_target(service, have)
+    target = rs_target(service, have)
     if conns == 0:
         text = f"delete real server {have.key} from {service} ({why}; no connections)"
-        buckets["delete-rs"].append(Change("delete", "real-server", target, text,
-                                           before=_spec_json(have.spec),
-                                           payload=(service, have)))
+        buckets["delete-rs"].append(Change(DeleteRealServer(service, have), target, text,
+                                           before=spec_json(have.spec)))
         return True
     if have.spec.weight != 0:
         drained = RealServer(have.key, have.spec._replace(weight=0))
         text = (f"drain real server {have.key} in {service} ({why}): weight "
                 f"{have.spec.weight} -> 0, {conns} connection(s) left; "
                 "deleted once they reach 0")
-        buckets["drain-rs"].append(Change("drain", "real-server", target, text,
-                                          before=_spec_json(have.spec),
-                                          after=_spec_json(drained.spec),
-                                          payload=(service, drained)))
+        buckets["drain-rs"].append(Change(DrainRealServer(service, drained), target, text,
+                                          before=spec_json(have.spec),
+                                          after=spec_json(drained.spec)))
         return False
     timeout = desired.director.drain_timeout
     started = drains.get(drain_id(service, have))
     if timeout is not None and started is not None and now - started >= timeout:
         text = (f"delete real server {have.key} from {service} ({why}; drain timeout "
                 f"{timeout}s reached with {conns} connection(s) left)")
-        buckets["delete-rs"].append(Change("delete", "real-server", target, text,
-                                           before=_spec_json(have.spec),
-                                           payload=(service, have)))
+        buckets["delete-rs"].append(Change(DeleteRealServer(service, have), target, text,
+                                           before=spec_json(have.spec)))
         return True
     left = ""
     if timeout is not None and started is not None:
@@ -270,14 +256,14 @@ def _remove_service(have: Service, desired: Cluster, now: float, drains: Mapping
     if not busy:
         n = len(have.real_servers)
         buckets["delete-service"].append(
-            _service_change("delete", have, f"not in {label}; {n} real server(s), no connections"))
+            _delete_service(have, f"not in {label}; {n} real server(s), no connections"))
         return
     scratch: dict[str, list[Change]] = {name: [] for name in ORDER}
     done = [_remove_rs(have.key, rs, desired, now, drains, scratch, plan,
                        f"service not in {label}") for rs in busy]
     if all(done):
         buckets["delete-service"].append(
-            _service_change("delete", have, f"not in {label}; drain timeout reached"))
+            _delete_service(have, f"not in {label}; drain timeout reached"))
         return
     # Drain the busy ones; the idle ones stay until the service goes (no churn meanwhile).
     buckets["drain-rs"].extend(scratch["drain-rs"])

@@ -16,12 +16,13 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ipvsctl.director.ops import DeleteRealServer, DeleteService, DrainRealServer
 from ipvsctl.director.planner import Ownership, drain_id, drain_service, plan_director
 from ipvsctl.director.record import Record
 from ipvsctl.gcpause import gc_paused
 from ipvsctl.host.locks import exclusive_lock
 from ipvsctl.model import Cluster, Director, Observed, ServiceKey
-from ipvsctl.plan.changes import Plan
+from ipvsctl.plan.changes import Change, Plan
 from ipvsctl.plan.executor import Outcome, Result, execute, partial_error
 
 Only = frozenset[ServiceKey] | None  # the services a narrowed run compares; None: all
@@ -118,7 +119,7 @@ def _apply_locked(cluster: Cluster, adapter: Any, netns: str | None, prune: bool
     return plan, result
 
 
-def _settle(record: Record, cluster: Cluster, observed: Observed, applied: Iterable[Any],
+def _settle(record: Record, cluster: Cluster, observed: Observed, applied: Iterable[Change],
             now: float, only: Only = None) -> None:
     """Narrow the record to what is in the file or still present, and track drains.
 
@@ -138,18 +139,17 @@ def _settle(record: Record, cluster: Cluster, observed: Observed, applied: Itera
     record.drains.update(kept.drains)
 
 
-def _settle_all(record: Record, cluster: Cluster, observed: Observed, applied: Iterable[Any],
+def _settle_all(record: Record, cluster: Cluster, observed: Observed, applied: Iterable[Change],
                 now: float) -> None:
     deleted: set[ServiceKey] = set()
     for change in applied:
-        if change.subject == "service" and change.action == "delete":
-            deleted.add(change.payload.key)
-        elif change.subject == "real-server":
-            service, rs = change.payload
-            if change.action == "drain":
-                record.drains.setdefault(drain_id(service, rs), now)
-            elif change.action == "delete":
-                record.drains.pop(drain_id(service, rs), None)
+        op = change.op
+        if isinstance(op, DeleteService):
+            deleted.add(op.service.key)
+        elif isinstance(op, DrainRealServer):
+            record.drains.setdefault(drain_id(op.service, op.real_server), now)
+        elif isinstance(op, DeleteRealServer):
+            record.drains.pop(drain_id(op.service, op.real_server), None)
     present = set(observed.services) - deleted
     record.managed = set(cluster.services) | (record.managed & present)
     if not record.drains:  # nothing to forget (and 100,000 drain ids not worth computing)

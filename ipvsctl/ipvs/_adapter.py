@@ -14,6 +14,19 @@ from types import TracebackType
 from typing import NamedTuple
 
 from ipvsctl import model as m
+from ipvsctl.director.ops import (
+    REAL_SERVER_OPS,
+    SERVICE_OPS,
+    AddRealServer,
+    AddService,
+    DeleteRealServer,
+    DeleteService,
+    DrainRealServer,
+    EditRealServer,
+    EditService,
+    SetSysctl,
+    SetTimeouts,
+)
 from ipvsctl.errors import HostError, IpvsctlError, KernelError
 from ipvsctl.gcpause import gc_paused
 from ipvsctl.host.netns import run_in_netns
@@ -24,16 +37,20 @@ from ipvsctl.ipvs import _wire as w
 from ipvsctl.ipvs._explain import change_error
 from ipvsctl.ipvs._modules import modprobe, module_loaded
 from ipvsctl.ipvs._socket import Channel, FamilyMissing, Refused
-from ipvsctl.plan.changes import Change
+from ipvsctl.plan.changes import Change, Operation
 from ipvsctl.plan.executor import Outcome
 
 BATCH = 256  # requests per send(): measured fast, and a failure costs at most one batch
 VS_SYSCTL_DIR = Path("/proc/sys/net/ipv4/vs")
 _FLAGS_AT = 6  # offset of nlmsg_flags in a request
 _ACKED = struct.pack("=H", C.NLM_F_REQUEST | C.NLM_F_ACK)
-_SVC_CMD = {"add": C.CMD_NEW_SERVICE, "edit": C.CMD_SET_SERVICE, "delete": C.CMD_DEL_SERVICE}
-_DEST_CMD = {"add": C.CMD_NEW_DEST, "edit": C.CMD_SET_DEST, "drain": C.CMD_SET_DEST,
-             "delete": C.CMD_DEL_DEST}
+# The operations sent in batches, and the IPVS command each becomes.
+_COMMAND: dict[type[Operation], int] = {
+    AddService: C.CMD_NEW_SERVICE, EditService: C.CMD_SET_SERVICE,
+    DeleteService: C.CMD_DEL_SERVICE, AddRealServer: C.CMD_NEW_DEST,
+    EditRealServer: C.CMD_SET_DEST, DrainRealServer: C.CMD_SET_DEST,
+    DeleteRealServer: C.CMD_DEL_DEST,
+}
 
 
 class _Pending(NamedTuple):
@@ -238,7 +255,7 @@ class IpvsAdapter:
         chan = self._channel()
         pending: list[_Pending] = []
         for change in changes:
-            if change.subject in ("service", "real-server"):
+            if type(change.op) in _COMMAND:
                 try:
                     pending.append(self._encode(chan, change))
                 except IpvsctlError as exc:
@@ -271,16 +288,15 @@ class IpvsAdapter:
         return ident
 
     def _encode(self, chan: Channel, change: Change) -> _Pending:
-        cmd = (_SVC_CMD if change.subject == "service" else _DEST_CMD).get(change.action)
-        if cmd is None:
-            raise KernelError(f"the IPVS adapter cannot {change.action} a {change.subject}")
+        op = change.op
+        cmd = _COMMAND[type(op)]
         seq = chan.next_seq()
         flags = C.NLM_F_REQUEST
         problem = None
-        if change.subject == "service":
-            svc: m.Service = change.payload
+        if isinstance(op, SERVICE_OPS):
+            svc = op.service
             ident = self._ident(svc.key)
-            if cmd == C.CMD_DEL_SERVICE:
+            if isinstance(op, DeleteService):
                 body = ident
             else:
                 problem = self.ensure_module(f"ip_vs_{svc.spec.scheduler}", "scheduler module")
@@ -289,10 +305,12 @@ class IpvsAdapter:
                         f"ip_vs_pe_{svc.spec.persistence.engine}", "persistence engine module")
                 body = t.service_body(svc.key, svc.spec, ident)
             request = w.svc_request(chan.family, cmd, flags, seq, body)
+        elif isinstance(op, REAL_SERVER_OPS):
+            rs = op.real_server
+            dest = t.dest_ident(rs.key) if isinstance(op, DeleteRealServer) else t.dest_body(rs)
+            request = w.dest_request(chan.family, cmd, flags, seq, self._ident(op.service), dest)
         else:
-            key, rs = change.payload
-            dest = t.dest_ident(rs.key) if cmd == C.CMD_DEL_DEST else t.dest_body(rs)
-            request = w.dest_request(chan.family, cmd, flags, seq, self._ident(key), dest)
+            raise KernelError(f"the IPVS adapter cannot {op.action} a {op.subject}")
         return _Pending(change, seq, request, problem)
 
     def _flush(self, chan: Channel,
@@ -315,28 +333,27 @@ class IpvsAdapter:
             if a is None:
                 yield Outcome(p.change)
                 continue
-            text = change_error(a.error, p.change.subject, p.change.action, p.change.payload,
-                                p.module_problem)
+            text = change_error(a.error, p.change.op, p.module_problem)
             yield Outcome(p.change, text + (f" (kernel: {a.message})" if a.message else ""))
         return bool(failures)
 
     def _apply_other(self, chan: Channel, change: Change) -> Outcome:
+        op = change.op
         try:
-            if change.subject == "timeouts" and change.action == "set":
-                self._set_timeouts(chan, change.payload)
-            elif change.subject == "sysctl" and change.action == "set":
-                name, value = change.payload
-                path = sysctl_path_parts("net", "ipv4", "vs", name)
-                write_sysctl(path, str(int(value)), self.netns)
+            if isinstance(op, SetTimeouts):
+                self._set_timeouts(chan, op)
+            elif isinstance(op, SetSysctl):
+                path = sysctl_path_parts("net", "ipv4", "vs", op.name)
+                write_sysctl(path, str(int(op.value)), self.netns)
             else:
-                return Outcome(change, f"the IPVS adapter cannot {change.action} a "
-                                       f"{change.subject}")
+                return Outcome(change, f"the IPVS adapter cannot {op.action} a {op.subject}")
         except (KernelError, HostError) as exc:
             return Outcome(change, str(exc))
         return Outcome(change)
 
-    def _set_timeouts(self, chan: Channel, value: m.Timeouts) -> None:
+    def _set_timeouts(self, chan: Channel, op: SetTimeouts) -> None:
         # An absent attribute keeps the kernel's current value (and so does 0).
+        value = op.timeouts
         body = w.timeouts_body(value.tcp, value.tcpfin, value.udp)
         if not body:
             return
@@ -344,7 +361,7 @@ class IpvsAdapter:
         try:
             chan.request(C.CMD_SET_CONFIG, body)
         except Refused as exc:
-            raise KernelError(change_error(exc.errno, "timeouts", "set", value)) from exc
+            raise KernelError(change_error(exc.errno, op)) from exc
 
 
 def ipvs_available(netns: str | None = None) -> bool:

@@ -1,32 +1,51 @@
 """Self-describing changes and the Plan that carries them.
 
 One Plan type serves the director (IPVS services, real servers, timeouts, sysctls) and the real
-servers (addresses, sysctls, files). A change says what it does in words and as JSON; the opaque
-`payload` is what the executing adapter needs and is never printed.
+servers (addresses, sysctls, files). A change says what it does in words and as JSON, and carries
+one typed operation (director/ops.py, realserver/ops.py): what the executing adapter needs,
+never printed. The operation's type says what the change is; its action and subject words are
+only for people and JSON.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+
+class Operation(Protocol):
+    """What a change does, as the adapter that executes it reads it."""
+
+    @property
+    def action(self) -> str: ...  # add | edit | delete | drain | set | write | remove
+
+    @property
+    def subject(self) -> str: ...  # service | real-server | timeouts | sysctl | address | ...
 
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    action: str  # add | edit | delete | drain | set | write | remove
-    subject: str  # service | real-server | timeouts | sysctl | address | file | link
+    op: Operation = field(compare=False, repr=False)
     target: str  # what it acts on, in the kernel's words: "tcp/192.0.2.10:80"
     text: str  # one line an engineer reads: "add real server 10.0.0.11:80 (dr, weight 1) to ..."
     before: Any = None  # JSON-able summary of the old value (None when adding)
     after: Any = None  # JSON-able summary of the new value (None when deleting)
-    payload: Any = field(default=None, compare=False, repr=False)
+
+    @property
+    def action(self) -> str:
+        return self.op.action
+
+    @property
+    def subject(self) -> str:
+        return self.op.subject
 
     def describe(self) -> str:
         return self.text
 
     def to_json(self) -> dict[str, Any]:
-        return {"action": self.action, "subject": self.subject, "target": self.target,
+        op = self.op
+        return {"action": op.action, "subject": op.subject, "target": self.target,
                 "description": self.text, "before": self.before, "after": self.after}
 
 
@@ -71,11 +90,12 @@ class Plan:
         return [n for n in self.noops if n.waiting]
 
     def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for c in self.changes:
-            k = f"{c.action} {c.subject}"
-            out[k] = out.get(k, 0) + 1
-        return out
+        tally: dict[tuple[str, str], int] = {}
+        for c in self.changes:  # 110,000 of them in a first apply: no text per change
+            op = c.op
+            k = (op.action, op.subject)
+            tally[k] = tally.get(k, 0) + 1
+        return {f"{action} {subject}": n for (action, subject), n in tally.items()}
 
     def to_json(self) -> dict[str, Any]:
         return {

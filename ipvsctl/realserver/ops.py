@@ -1,14 +1,21 @@
-"""The payloads that real-server changes carry to the host adapter: plain data, no behaviour."""
+"""The real-server side's typed changes: one operation per thing the host adapter does.
+
+A Change (plan/changes.py) carries one of these as its `op`; HostTarget dispatches on its type.
+Plain data, no behaviour.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from ipvsctl.realserver.facts import SysctlKey
 
 
 @dataclass(frozen=True, slots=True)
 class AddAddress:
+    action: ClassVar[str] = "add"
+    subject: ClassVar[str] = "address"
     interface: str
     address: str
     prefixlen: int
@@ -16,6 +23,8 @@ class AddAddress:
 
 @dataclass(frozen=True, slots=True)
 class RemoveAddress:
+    action: ClassVar[str] = "remove"
+    subject: ClassVar[str] = "address"
     interface: str
     address: str
     prefixlen: int
@@ -23,6 +32,8 @@ class RemoveAddress:
 
 @dataclass(frozen=True, slots=True)
 class SetSysctl:
+    action: ClassVar[str] = "set"
+    subject: ClassVar[str] = "sysctl"
     key: SysctlKey
     value: str
     before: str | None  # the live value when planned, kept in the state record
@@ -30,29 +41,40 @@ class SetSysctl:
 
 @dataclass(frozen=True, slots=True)
 class CreateLink:
+    action: ClassVar[str] = "add"
+    subject: ClassVar[str] = "link"
     name: str
     kind: str = "dummy"
 
 
 @dataclass(frozen=True, slots=True)
 class DeleteLink:
+    action: ClassVar[str] = "remove"
+    subject: ClassVar[str] = "link"
     name: str
 
 
 @dataclass(frozen=True, slots=True)
 class SetLinkState:
+    action: ClassVar[str] = "set"
+    subject: ClassVar[str] = "link"
     name: str
     up: bool
 
 
 @dataclass(frozen=True, slots=True)
 class WriteFile:
+    subject: ClassVar[str] = "file"
     path: str  # absolute path on the target system (before --root is prefixed)
     content: str | None  # None: remove the file
     before: str | None  # content when planned (None = absent)
     symlink_to: str | None = None  # write a symlink instead (systemd unit enablement)
     record: bool = True  # remember it for teardown (not for --root renders)
     mode: int = 0o644
+
+    @property
+    def action(self) -> str:
+        return "remove" if self.content is None and self.symlink_to is None else "write"
 
 
 Op = AddAddress | RemoveAddress | SetSysctl | CreateLink | DeleteLink | SetLinkState | WriteFile

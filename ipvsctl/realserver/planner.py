@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ipvsctl.errors import ConfigError, HostError
-from ipvsctl.plan.changes import Change, Noop, Plan
+from ipvsctl.plan.changes import Change, Noop, Operation, Plan
 from ipvsctl.realserver.facts import (
     HostFacts,
     SysctlKey,
@@ -161,9 +161,8 @@ def _sysctl_steps(wanted: dict[SysctlKey, tuple[Tunable, int]], facts: HostFacts
             extra = "" if value == tun.value else f" (stricter than {tun.value}; left as is)"
             plan.noops.append(Noop("sysctl", name, f"sysctl {name} already {now}{extra}"))
             continue
-        plan.changes.append(Change(
-            "set", "sysctl", name, f"set sysctl {name} {now} -> {value}", now, str(value),
-            SetSysctl(key, str(value), now)))
+        plan.changes.append(Change(SetSysctl(key, str(value), now), name,
+                                   f"set sysctl {name} {now} -> {value}", now, str(value)))
 
 
 # ---------------------------------------------------------------- setup
@@ -190,13 +189,12 @@ def plan_setup(req: SetupRequest, facts: HostFacts, clients: ClientInterfaces,
     wanted, warnings = wanted_sysctls(req, facts, clients)
     if live:
         if link is None:
-            plan.changes.append(Change("add", "link", req.interface,
+            plan.changes.append(Change(CreateLink(req.interface), req.interface,
                                        f"create dummy interface {req.interface} (up)", None,
-                                       {"kind": "dummy", "up": True}, CreateLink(req.interface)))
+                                       {"kind": "dummy", "up": True}))
         elif not link.up:
-            plan.changes.append(Change("set", "link", req.interface,
-                                       f"set link {req.interface} up", "down", "up",
-                                       SetLinkState(req.interface, True)))
+            plan.changes.append(Change(SetLinkState(req.interface, True), req.interface,
+                                       f"set link {req.interface} up", "down", "up"))
         plan.warnings += warnings
         plan.noops += [Noop("interface", n, note) for n, note in
                        zip(clients.names, clients.notes, strict=False)]
@@ -256,10 +254,9 @@ def _address_steps(req: SetupRequest, facts: HostFacts, plan: Plan) -> None:
                                    f"not adding it to {req.interface} too"))
             continue
         nodad = " (nodad)" if plen == 128 else ""
-        plan.changes.append(Change("add", "address", f"{vip}/{plen}",
+        plan.changes.append(Change(AddAddress(req.interface, vip, plen), f"{vip}/{plen}",
                                    f"add address {vip}/{plen} to {req.interface}{nodad}", None,
-                                   {"interface": req.interface},
-                                   AddAddress(req.interface, vip, plen)))
+                                   {"interface": req.interface}))
 
 
 def file_repr(f: RenderedFile) -> str | None:
@@ -277,10 +274,9 @@ def _file_steps(files: Iterable[RenderedFile], facts: HostFacts, plan: Plan,
         verb = "write" if now is None else "update"
         what = f"symlink -> {f.symlink_to}" if f.symlink_to else f.purpose
         plan.changes.append(Change(
-            "write", "file", f.path, f"{verb} {f.path} ({what})",
-            None if now is None else {"sha256": sha256(now)},
-            {"sha256": sha256(want or "")},
-            WriteFile(f.path, f.content, now, f.symlink_to, record, f.mode)))
+            WriteFile(f.path, f.content, now, f.symlink_to, record, f.mode), f.path,
+            f"{verb} {f.path} ({what})", None if now is None else {"sha256": sha256(now)},
+            {"sha256": sha256(want or "")}))
 
 
 # ---------------------------------------------------------------- teardown
@@ -298,10 +294,9 @@ def plan_teardown(record: dict[str, Any], facts: HostFacts) -> Plan:
         addr, iface, plen = a["address"], a["interface"], int(a["prefixlen"])
         target = f"{addr}/{plen}"
         if any(x.interface == iface and x.prefixlen == plen for x in by_ip.get(addr, ())):
-            plan.changes.append(Change("remove", "address", target,
+            plan.changes.append(Change(RemoveAddress(iface, addr, plen), target,
                                        f"remove address {target} from {iface}",
-                                       {"interface": iface}, None,
-                                       RemoveAddress(iface, addr, plen)))
+                                       {"interface": iface}, None))
         else:
             plan.noops.append(Noop("address", target, f"address {target} no longer on {iface}"))
     for name in record.get("links_created", []):
@@ -315,14 +310,13 @@ def plan_teardown(record: dict[str, Any], facts: HostFacts) -> Plan:
             plan.warnings.append(f"interface {name} was created by ipvsctl but now also holds "
                                  f"{', '.join(foreign)}: left in place")
             continue
-        plan.changes.append(Change("remove", "link", name, f"delete dummy interface {name}",
-                                   {"kind": "dummy"}, None, DeleteLink(name)))
+        plan.changes.append(Change(DeleteLink(name), name, f"delete dummy interface {name}",
+                                   {"kind": "dummy"}, None))
     for name in record.get("links_up", []):
         link = facts.links.get(name)
         if link is not None and link.up:
-            plan.changes.append(Change("set", "link", name, f"set link {name} down "
-                                       "(it was down before setup)", "up", "down",
-                                       SetLinkState(name, False)))
+            plan.changes.append(Change(SetLinkState(name, False), name, f"set link {name} down "
+                                       "(it was down before setup)", "up", "down"))
     for rkey, entry in sorted(record.get("sysctls", {}).items()):
         key = parse_record_key(rkey)
         name = sysctl_name(key)
@@ -337,9 +331,8 @@ def plan_teardown(record: dict[str, Any], facts: HostFacts) -> Plan:
             plan.warnings.append(f"sysctl {name} is {now}, set by someone else after setup "
                                  f"(ipvsctl set {after}, it was {before} before); left as is")
         else:
-            plan.changes.append(Change("set", "sysctl", name,
-                                       f"restore sysctl {name} {now} -> {before}", now, before,
-                                       SetSysctl(key, before, now)))
+            plan.changes.append(Change(SetSysctl(key, before, now), name,
+                                       f"restore sysctl {name} {now} -> {before}", now, before))
     for path, entry in sorted(record.get("files", {}).items()):
         now = facts.files.get(path)
         before = entry.get("before")
@@ -351,14 +344,13 @@ def plan_teardown(record: dict[str, Any], facts: HostFacts) -> Plan:
             text = f"remove {path}" if before is None else f"restore {path} as it was before"
             symlink = before[3:] if before and before.startswith("-> ") else None
             plan.changes.append(Change(
-                "remove" if before is None else "write", "file", path, text,
+                WriteFile(path, None if symlink else before, now, symlink), path, text,
                 None if now is None else {"sha256": sha256(now)},
-                None if before is None else {"sha256": sha256(before)},
-                WriteFile(path, None if symlink else before, now, symlink)))
+                None if before is None else {"sha256": sha256(before)}))
     return plan
 
 
-def record_after(record: dict[str, Any], op: object, undo: bool) -> None:
+def record_after(record: dict[str, Any], op: Operation, undo: bool) -> None:
     """Update the state record for one change (setup: before it runs; teardown: after)."""
     if isinstance(op, AddAddress):
         entry = {"address": op.address, "prefixlen": op.prefixlen, "interface": op.interface}

@@ -18,7 +18,7 @@ from pyroute2.netlink.exceptions import NetlinkError
 from ipvsctl.errors import HostError
 from ipvsctl.host.records import atomic_write, read_record, write_record
 from ipvsctl.host.sysctl import sysctl_path_parts, write_sysctl
-from ipvsctl.plan.changes import Change
+from ipvsctl.plan.changes import Change, Operation
 from ipvsctl.plan.executor import Outcome
 from ipvsctl.realserver.observer import open_iproute
 from ipvsctl.realserver.ops import (
@@ -46,20 +46,20 @@ class HostTarget:
 
     def execute(self, changes: Sequence[Change]) -> Iterator[Outcome]:
         record = read_record(RECORD_KIND, self.netns)
-        if not self.undo and any(_records(c.payload) for c in changes):
+        if not self.undo and any(_records(c.op) for c in changes):
             for c in changes:
-                record_after(record, c.payload, undo=False)
+                record_after(record, c.op, undo=False)
             record["version"] = 1
             write_record(RECORD_KIND, self.netns, record)
         try:
             for change in changes:
                 try:
-                    self._run(change.payload)
+                    self._run(change.op)
                 except HostError as exc:
                     yield Outcome(change, str(exc))
                     return
                 if self.undo:
-                    record_after(record, change.payload, undo=True)
+                    record_after(record, change.op, undo=True)
                 yield Outcome(change)
         finally:
             if self._ipr is not None:
@@ -68,7 +68,7 @@ class HostTarget:
                 write_record(RECORD_KIND, self.netns, _prune(record))
 
     # One line per kind of change; the decisions were made by the planner.
-    def _run(self, op: object) -> None:
+    def _run(self, op: Operation) -> None:
         if isinstance(op, SetSysctl):
             write_sysctl(sysctl_path_parts("net", op.key[0], "conf", op.key[1], op.key[2]),
                          op.value, self.netns)
@@ -140,7 +140,7 @@ def write_file(op: WriteFile, root: str | None) -> None:
         raise HostError(f"cannot write {path}: {exc.strerror}") from exc
 
 
-def _records(op: object) -> bool:
+def _records(op: Operation) -> bool:
     return not isinstance(op, WriteFile) or op.record
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ipvsctl.director.ops import DeleteService, DrainRealServer
 from ipvsctl.director.record import Record
 from ipvsctl.director.workflow import _planned, _settle, narrowed
 from ipvsctl.model import (
@@ -48,8 +49,8 @@ def test_narrowed_settle_records_its_own_deletes_and_drains() -> None:
     api = cluster.services[API]
     live = Observed(services={API: Service(API, api.spec, {**api.real_servers,
                                                            draining.key: draining})})
-    applied = [Change("delete", "service", str(OLD), "", payload=_service(OLD)),
-               Change("drain", "real-server", "", "", payload=(API, draining))]
+    applied = [Change(DeleteService(_service(OLD)), str(OLD), ""),
+               Change(DrainRealServer(API, draining), "", "")]
     _settle(rec, cluster, live, applied, now=300.0, only=only)
     assert rec.managed == {WEB, API}
     assert rec.drains == {f"{API}|10.0.0.23:80": 300.0, f"{WEB}|10.0.0.19:80": 10.0}

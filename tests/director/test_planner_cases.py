@@ -64,31 +64,32 @@ def test_applying_the_plan_converges(path: Path) -> None:
 
 
 def replay(plan: Any, have: Any) -> None:
+    """Each change as the kernel would take it, dispatched on its operation's type."""
     import dataclasses
 
+    from ipvsctl.director import ops
     from ipvsctl.model import RealServer, Service
 
     for c in plan.changes:
-        if c.subject == "service":
-            svc: Service = c.payload
-            if c.action == "delete":
-                del have.services[svc.key]
-            elif c.action == "add":
-                have.services[svc.key] = Service(svc.key, svc.spec)
-            else:
-                have.services[svc.key].spec = svc.spec
-        elif c.subject == "real-server":
-            key, rs = c.payload
-            servers = have.services[key].real_servers
-            if c.action == "delete":
-                del servers[rs.key]
-            else:
-                old = servers.get(rs.key)
-                servers[rs.key] = RealServer(rs.key, rs.spec,
-                                             connections=old.connections if old else None)
-        elif c.subject == "timeouts":
+        op = c.op
+        if isinstance(op, ops.DeleteService):
+            del have.services[op.service.key]
+        elif isinstance(op, ops.AddService):
+            have.services[op.service.key] = Service(op.service.key, op.service.spec)
+        elif isinstance(op, ops.EditService):
+            have.services[op.service.key].spec = op.service.spec
+        elif isinstance(op, ops.DeleteRealServer):
+            del have.services[op.service].real_servers[op.real_server.key]
+        elif isinstance(op, ops.AddRealServer | ops.EditRealServer | ops.DrainRealServer):
+            rs, servers = op.real_server, have.services[op.service].real_servers
+            old = servers.get(rs.key)
+            servers[rs.key] = RealServer(rs.key, rs.spec,
+                                         connections=old.connections if old else None)
+        elif isinstance(op, ops.SetTimeouts):
             have.timeouts = dataclasses.replace(
-                have.timeouts, **{k: v for k, v in dataclasses.asdict(c.payload).items()
+                have.timeouts, **{k: v for k, v in dataclasses.asdict(op.timeouts).items()
                                   if v is not None})
-        elif c.subject == "sysctl":
-            have.sysctls[c.payload[0]] = c.payload[1]
+        elif isinstance(op, ops.SetSysctl):
+            have.sysctls[op.name] = op.value
+        else:
+            raise AssertionError(f"a director plan holds {op!r}")

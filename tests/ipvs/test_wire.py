@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from ipvsctl import model as m
+from ipvsctl.director import ops
 from ipvsctl.ipvs import _consts as C
 from ipvsctl.ipvs import _translate as t
 from ipvsctl.ipvs import _wire as w
@@ -439,15 +440,15 @@ def test_acks_carry_sequence_errno_and_the_kernels_text() -> None:
 def test_refusals_are_explained_per_change() -> None:
     svc, key = SERVICES[0], SERVICES[0].key
     dr = REAL_SERVERS[0]
-    assert change_error(errno.EEXIST, "service", "add", svc) == "the service already exists"
-    assert change_error(errno.ESRCH, "service", "edit", svc) == "no such service"
-    assert change_error(errno.ENOENT, "service", "add", svc) == \
+    assert change_error(errno.EEXIST, ops.AddService(svc)) == "the service already exists"
+    assert change_error(errno.ESRCH, ops.EditService(svc)) == "no such service"
+    assert change_error(errno.ENOENT, ops.AddService(svc)) == \
         "scheduler module ip_vs_wrr is not available"
-    assert change_error(errno.EINVAL, "real-server", "add", (key, dr)) == LO_DOWN_HINT
-    assert change_error(errno.ESRCH, "real-server", "add", (key, dr)) == \
+    assert change_error(errno.EINVAL, ops.AddRealServer(key, dr)) == LO_DOWN_HINT
+    assert change_error(errno.ESRCH, ops.AddRealServer(key, dr)) == \
         "no such service tcp/192.0.2.10:80"
     v6_in_v4 = m.RealServer(m.RealServerKey.of("2001:db8::5", 80))
-    assert "needs tunnel forwarding" in change_error(errno.EINVAL, "real-server", "add",
-                                                      (key, v6_in_v4))
-    assert change_error(errno.ENOENT, "real-server", "drain", (key, dr)) == \
+    assert "needs tunnel forwarding" in change_error(errno.EINVAL,
+                                                      ops.AddRealServer(key, v6_in_v4))
+    assert change_error(errno.ENOENT, ops.DrainRealServer(key, dr)) == \
         "no such real server in this service"

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from ipvsctl import model as m
+from ipvsctl.director import ops
 from ipvsctl.ipvs import BATCH, IpvsAdapter
 from ipvsctl.plan.changes import Change
 from ipvsctl.plan.executor import Outcome
@@ -36,22 +37,26 @@ def service(key: m.ServiceKey, spec: m.ServiceSpec,
     return svc
 
 
+RS_OPS = {"add": ops.AddRealServer, "edit": ops.EditRealServer, "drain": ops.DrainRealServer,
+          "delete": ops.DeleteRealServer}
+SERVICE_OPS = {"add": ops.AddService, "edit": ops.EditService, "delete": ops.DeleteService}
+
+
 def add_changes(*services: m.Service) -> list[Change]:
     out = []
     for svc in services:
-        out.append(Change("add", "service", str(svc.key), f"add service {svc.key}", payload=svc))
-        out += [Change("add", "real-server", f"{svc.key} {rs.key}", f"add real server {rs.key}",
-                       payload=(svc.key, rs)) for rs in svc.real_servers.values()]
+        out.append(Change(ops.AddService(svc), str(svc.key), f"add service {svc.key}"))
+        out += [Change(ops.AddRealServer(svc.key, rs), f"{svc.key} {rs.key}",
+                       f"add real server {rs.key}") for rs in svc.real_servers.values()]
     return out
 
 
 def rs_change(action: str, key: m.ServiceKey, rs: m.RealServer) -> Change:
-    return Change(action, "real-server", f"{key} {rs.key}", f"{action} {rs.key}",
-                  payload=(key, rs))
+    return Change(RS_OPS[action](key, rs), f"{key} {rs.key}", f"{action} {rs.key}")
 
 
 def svc_change(action: str, svc: m.Service) -> Change:
-    return Change(action, "service", str(svc.key), f"{action} {svc.key}", payload=svc)
+    return Change(SERVICE_OPS[action](svc), str(svc.key), f"{action} {svc.key}")
 
 
 def apply_all(adapter: IpvsAdapter, changes: list[Change]) -> list[Outcome]:
@@ -265,8 +270,7 @@ def test_lo_down_namespace_is_explained(pristine_netns: str) -> None:
 
 def test_timeouts_set_and_read_back(netns: str, adapter: IpvsAdapter) -> None:
     def set_(value: m.Timeouts) -> None:
-        (o,) = adapter.execute([Change("set", "timeouts", "ipvs", "set timeouts",
-                                       payload=value)])
+        (o,) = adapter.execute([Change(ops.SetTimeouts(value), "ipvs", "set timeouts")])
         assert o.ok, o.error
 
     assert adapter.observe().timeouts == m.Timeouts(900, 120, 300)  # the kernel's defaults
@@ -282,8 +286,8 @@ def test_sysctl_set_in_the_namespace_only(netns: str, adapter: IpvsAdapter) -> N
     host = Path("/proc/sys/net/ipv4/vs/expire_nodest_conn")
     host_before = host.read_text().strip()
     assert adapter.observe().sysctls["expire_nodest_conn"] == 0
-    (o,) = adapter.execute([Change("set", "sysctl", "expire_nodest_conn", "set",
-                                   payload=("expire_nodest_conn", 1))])
+    (o,) = adapter.execute([Change(ops.SetSysctl("expire_nodest_conn", 1),
+                                   "expire_nodest_conn", "set")])
     assert o.ok, o.error
     sysctls = adapter.observe().sysctls
     assert sysctls["expire_nodest_conn"] == 1
