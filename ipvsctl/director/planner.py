@@ -14,12 +14,10 @@ import dataclasses
 from collections.abc import Mapping, Set
 from typing import Any
 
+from ipvsctl.director.drains import Removal
 from ipvsctl.director.ops import (
     AddRealServer,
     AddService,
-    DeleteRealServer,
-    DeleteService,
-    DrainRealServer,
     EditRealServer,
     EditService,
     SetSysctl,
@@ -45,16 +43,6 @@ ORDER = ("settings", "add-service", "edit-service", "add-rs", "edit-rs", "drain-
          "delete-service")
 
 
-def drain_id(service: ServiceKey, rs: RealServer) -> str:
-    """The key under which a drain's start time is recorded."""
-    return f"{service}|{rs.key}"
-
-
-def drain_service(drain: str) -> str:
-    """The service part of a drain id, as str(ServiceKey) prints it (which never holds '|')."""
-    return drain.partition("|")[0]
-
-
 @dataclasses.dataclass(frozen=True, slots=True)
 class Ownership:
     """Which observed services this run may change or remove."""
@@ -68,9 +56,9 @@ class Ownership:
 
 def plan_director(desired: Cluster, observed: Observed, ownership: Ownership = Ownership(),
                   *, now: float = 0.0, drains: Mapping[str, float] | None = None) -> Plan:
-    drains = drains or {}
-    buckets: dict[str, list[Change]] = {name: [] for name in ORDER}
     plan = Plan()
+    buckets: dict[str, list[Change]] = {name: [] for name in ORDER}
+    removal = Removal(desired.director.drain_timeout, now, drains or {}, plan.noops)
     label = desired.path or "the cluster file"
     _plan_settings(desired, observed, buckets["settings"], plan)
 
@@ -96,8 +84,7 @@ def plan_director(desired: Cluster, observed: Observed, ownership: Ownership = O
             else:
                 kept_rs += 1
         for rs_key in sorted(set(have.real_servers) - set(want.real_servers)):
-            _remove_rs(key, have.real_servers[rs_key], desired, now, drains, buckets, plan,
-                       f"not in {label}")
+            removal.real_server(key, have.real_servers[rs_key], f"not in {label}")
 
     for key in sorted(set(observed.services) - set(desired.services)):
         have = observed.services[key]
@@ -106,8 +93,10 @@ def plan_director(desired: Cluster, observed: Observed, ownership: Ownership = O
                                    f"service {key} is not managed by ipvsctl "
                                    "(made by another tool); left alone"))
             continue
-        _remove_service(have, desired, now, drains, buckets, plan, label)
+        removal.service(have, label)
 
+    buckets["drain-rs"], buckets["delete-rs"] = removal.drain_rs, removal.delete_rs
+    buckets["delete-service"] = removal.delete_service
     for name in ORDER:
         plan.changes.extend(buckets[name])
     plan.unchanged = {"services": kept_services, "real servers": kept_rs}
@@ -138,19 +127,9 @@ def _plan_settings(desired: Cluster, observed: Observed, out: list[Change], plan
             plan.noops.append(Noop("sysctl", full, f"sysctl {full} already {value}"))
 
 
-def _sorted_rs(service: Service) -> list[RealServer]:
-    return [service.real_servers[k] for k in sorted(service.real_servers)]
-
-
 def _add_service(service: Service) -> Change:
     text = f"add service {named(service)} [{service.spec.describe()}]"
     return Change(AddService(service), str(service.key), text, after=spec_json(service.spec))
-
-
-def _delete_service(service: Service, note: str) -> Change:
-    text = f"delete service {named(service)} ({note})"
-    return Change(DeleteService(service), str(service.key), text,
-                  before=spec_json(service.spec))
 
 
 def _field_diffs(old: ServiceSpec | RealServerSpec, new: ServiceSpec | RealServerSpec) -> str:
@@ -206,64 +185,3 @@ def _edit_rs(service: ServiceKey, want: RealServer, have: RealServer) -> Change:
         text += " (declared draining)"
     return Change(EditRealServer(service, want), rs_target(service, want), text,
                   before=spec_json(have.spec), after=spec_json(want.spec))
-
-
-def _conns(rs: RealServer) -> int:
-    return rs.connections.total if rs.connections else 0
-
-
-def _remove_rs(service: ServiceKey, have: RealServer, desired: Cluster, now: float,
-               drains: Mapping[str, float], buckets: dict[str, list[Change]], plan: Plan,
-               why: str) -> bool:
-    """Plan the graceful removal of one real server. True when it is deleted in this plan."""
-    conns = _conns(have)
-    target = rs_target(service, have)
-    if conns == 0:
-        text = f"delete real server {have.key} from {service} ({why}; no connections)"
-        buckets["delete-rs"].append(Change(DeleteRealServer(service, have), target, text,
-                                           before=spec_json(have.spec)))
-        return True
-    if have.spec.weight != 0:
-        drained = RealServer(have.key, have.spec._replace(weight=0))
-        text = (f"drain real server {have.key} in {service} ({why}): weight "
-                f"{have.spec.weight} -> 0, {conns} connection(s) left; "
-                "deleted once they reach 0")
-        buckets["drain-rs"].append(Change(DrainRealServer(service, drained), target, text,
-                                          before=spec_json(have.spec),
-                                          after=spec_json(drained.spec)))
-        return False
-    timeout = desired.director.drain_timeout
-    started = drains.get(drain_id(service, have))
-    if timeout is not None and started is not None and now - started >= timeout:
-        text = (f"delete real server {have.key} from {service} ({why}; drain timeout "
-                f"{timeout}s reached with {conns} connection(s) left)")
-        buckets["delete-rs"].append(Change(DeleteRealServer(service, have), target, text,
-                                           before=spec_json(have.spec)))
-        return True
-    left = ""
-    if timeout is not None and started is not None:
-        left = f", {max(0, int(timeout - (now - started)))}s until the drain timeout"
-    plan.noops.append(Noop("real-server", target,
-                           f"real server {have.key} in {service} is draining: "
-                           f"{conns} connection(s) left{left}", waiting=True))
-    return False
-
-
-def _remove_service(have: Service, desired: Cluster, now: float, drains: Mapping[str, float],
-                    buckets: dict[str, list[Change]], plan: Plan, label: str) -> None:
-    """A service leaves once all its real servers have drained (or it has none with traffic)."""
-    busy = [rs for rs in _sorted_rs(have) if _conns(rs) > 0]
-    if not busy:
-        n = len(have.real_servers)
-        buckets["delete-service"].append(
-            _delete_service(have, f"not in {label}; {n} real server(s), no connections"))
-        return
-    scratch: dict[str, list[Change]] = {name: [] for name in ORDER}
-    done = [_remove_rs(have.key, rs, desired, now, drains, scratch, plan,
-                       f"service not in {label}") for rs in busy]
-    if all(done):
-        buckets["delete-service"].append(
-            _delete_service(have, f"not in {label}; drain timeout reached"))
-        return
-    # Drain the busy ones; the idle ones stay until the service goes (no churn meanwhile).
-    buckets["drain-rs"].extend(scratch["drain-rs"])

@@ -16,8 +16,9 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ipvsctl.director.drains import drain_id, drain_service
 from ipvsctl.director.ops import DeleteRealServer, DeleteService, DrainRealServer
-from ipvsctl.director.planner import Ownership, drain_id, drain_service, plan_director
+from ipvsctl.director.planner import Ownership, plan_director
 from ipvsctl.director.record import Record
 from ipvsctl.gcpause import gc_paused
 from ipvsctl.host.locks import exclusive_lock
