@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from ipvsctl.director.drains import drain_id, drain_service
 from ipvsctl.director.ops import DeleteRealServer, DeleteService, DrainRealServer
 from ipvsctl.director.planner import Ownership, plan_director
 from ipvsctl.director.record import Record
+from ipvsctl.director.table import IpvsTable
 from ipvsctl.gcpause import gc_paused
 from ipvsctl.host.locks import exclusive_lock
 from ipvsctl.model import Cluster, Director, Observed, ServiceKey
@@ -29,7 +29,7 @@ from ipvsctl.plan.executor import Outcome, Result, execute, partial_error
 Only = frozenset[ServiceKey] | None  # the services a narrowed run compares; None: all
 
 
-def _adapter(netns: str | None) -> Any:
+def _open_table(netns: str | None) -> IpvsTable:
     from ipvsctl.ipvs import IpvsAdapter  # the only module that speaks IPVS netlink
 
     return IpvsAdapter(netns)
@@ -56,48 +56,46 @@ def _planned(cluster: Cluster, observed: Observed, record: Record, prune: bool, 
 
 
 def plan_cluster(cluster: Cluster, *, netns: str | None = None, prune: bool = False,
-                 adapter: Any = None, only: Only = None) -> tuple[Plan, Observed]:
+                 adapter: IpvsTable | None = None, only: Only = None) -> tuple[Plan, Observed]:
     """Read-only: what would `apply` change right now?"""
-    own = adapter is None
-    adapter = adapter or _adapter(netns)
+    table = adapter or _open_table(netns)
     try:
         with gc_paused():
-            return _plan(cluster, adapter, netns, prune, only)
+            return _plan(cluster, table, netns, prune, only)
     finally:
-        if own:
-            adapter.close()
+        if adapter is None:
+            table.close()
 
 
-def _plan(cluster: Cluster, adapter: Any, netns: str | None, prune: bool,
+def _plan(cluster: Cluster, table: IpvsTable, netns: str | None, prune: bool,
           only: Only) -> tuple[Plan, Observed]:
     if only is not None:
         cluster = narrowed(cluster, only)
-    observed = adapter.observe(only=only)
+    observed = table.observe(only=only)
     plan = _planned(cluster, observed, Record.load(netns), prune, only, time.time())
     return plan, observed
 
 
 def apply_cluster(cluster: Cluster, *, netns: str | None = None, prune: bool = False,
                   dry_run: bool = False, progress: Callable[[Outcome], None] | None = None,
-                  adapter: Any = None, only: Only = None) -> tuple[Plan, Result]:
+                  adapter: IpvsTable | None = None, only: Only = None) -> tuple[Plan, Result]:
     """Make the kernel match the cluster; the whole sequence runs under the apply lock."""
-    own = adapter is None
     with exclusive_lock("apply", netns):
-        adapter = adapter or _adapter(netns)
+        table = adapter or _open_table(netns)
         try:
             with gc_paused():
-                return _apply_locked(cluster, adapter, netns, prune, dry_run, progress, only)
+                return _apply_locked(cluster, table, netns, prune, dry_run, progress, only)
         finally:
-            if own:
-                adapter.close()
+            if adapter is None:
+                table.close()
 
 
-def _apply_locked(cluster: Cluster, adapter: Any, netns: str | None, prune: bool,
+def _apply_locked(cluster: Cluster, table: IpvsTable, netns: str | None, prune: bool,
                   dry_run: bool, progress: Callable[[Outcome], None] | None, only: Only
                   ) -> tuple[Plan, Result]:
     if only is not None:
         cluster = narrowed(cluster, only)
-    observed: Observed = adapter.observe(only=only)
+    observed = table.observe(only=only)
     record = Record.load(netns)
     now = time.time()
     plan = _planned(cluster, observed, record, prune, only, now)
@@ -112,7 +110,7 @@ def _apply_locked(cluster: Cluster, adapter: Any, netns: str | None, prune: bool
     record.managed |= set(cluster.services)
     record.save(netns, unless_same_as=loaded)
     widened = record.copy()
-    result = execute(plan, adapter, progress, raise_on_failure=False)
+    result = execute(plan, table, progress, raise_on_failure=False)
     _settle(record, cluster, observed, result.applied, now, only)
     record.save(netns, unless_same_as=widened)
     if not result.ok:
