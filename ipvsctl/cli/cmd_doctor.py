@@ -30,16 +30,11 @@ def doctor(
 
         cluster = load(file) if file else None
         findings = diagnose(gather(netns, nat_real_servers(cluster)), cluster)
-        failed = any(f.level == "fail" for f in findings)
         if json_out:
-            echo(printer.to_json({"ok": not failed,
-                                  "findings": [f.to_json() for f in findings]}))
+            echo(printer.to_json(printer.findings_json(findings)))
         else:
-            for f in findings:
-                echo(f.line())
-            warned = sum(f.level == "warn" for f in findings)
-            echo(f"{'FAILED' if failed else 'OK'}: {len(findings)} checks, "
-                 f"{sum(f.level == 'fail' for f in findings)} failed, {warned} warnings")
-        return ExitCode.ERROR if failed else ExitCode.OK
+            for line in printer.findings_lines(findings):
+                echo(line)
+        return ExitCode.ERROR if any(f.level == "fail" for f in findings) else ExitCode.OK
 
     exit_with(guarded(run))

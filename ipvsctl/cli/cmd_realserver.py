@@ -126,14 +126,9 @@ def backend_check(
     findings = guarded(lambda: workflow.check(
         vip or [], netns=netns, cluster_file=str(cluster_file) if cluster_file else None,
         ports=port or [], client_interfaces=client_interface))
-    errors = [f for f in findings if f.severity == "error"]
     if as_json:
-        echo(printer.to_json({"ok": not errors, "findings": [f.to_json() for f in findings]}))
+        echo(printer.to_json(printer.findings_json(findings)))
     else:
-        for f in findings:
-            if f.severity != "ok" or verbose:
-                echo(f.line())
-        passed = sum(f.severity == "ok" for f in findings)
-        warned = sum(f.severity == "warning" for f in findings)
-        echo(f"{len(errors)} error(s), {warned} warning(s), {passed} check(s) passed.")
-    exit_with(ExitCode.ERROR if errors else ExitCode.OK)
+        for line in printer.findings_lines(findings, passed=verbose):
+            echo(line)
+    exit_with(ExitCode.ERROR if any(f.level == "fail" for f in findings) else ExitCode.OK)

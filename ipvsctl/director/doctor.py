@@ -10,31 +10,14 @@ import platform
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from ipvsctl.host.netns import run_in_netns
 from ipvsctl.host.sysctl import read_sysctls, sysctl_path_parts
 from ipvsctl.model import Cluster
+from ipvsctl.plan.findings import Finding
 from ipvsctl.tunables import applicable, kernel_version
 
 IPVS_MODULE_DIR = "kernel/net/netfilter/ipvs"
-
-
-@dataclass(frozen=True, slots=True)
-class Finding:
-    level: str  # ok | warn | fail
-    subject: str
-    message: str
-    fix: str | None = None
-
-    def line(self) -> str:
-        tag = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}[self.level]
-        return f"{tag} {self.subject}: {self.message}" + (f"\n     fix: {self.fix}"
-                                                           if self.fix else "")
-
-    def to_json(self) -> dict[str, Any]:
-        return {"level": self.level, "subject": self.subject, "message": self.message,
-                "fix": self.fix}
 
 
 @dataclass(slots=True)

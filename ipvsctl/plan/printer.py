@@ -7,6 +7,7 @@ from typing import Any
 
 from ipvsctl.plan.changes import Change, Plan
 from ipvsctl.plan.executor import Outcome, Result
+from ipvsctl.plan.findings import Finding
 
 SYMBOLS = {"add": "+", "write": "+", "edit": "~", "set": "~", "drain": "v", "delete": "-",
            "remove": "-"}
@@ -50,6 +51,33 @@ def progress_line(outcome: Outcome) -> str:
 
 def result_summary(result: Result) -> str:
     return f"Applied {len(result.applied)} change(s)."
+
+
+TAGS = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}
+
+
+def finding_line(finding: Finding) -> str:
+    """`doctor` and `backend-check` alike: the tag, what was checked, the finding, its fix."""
+    line = f"{TAGS[finding.level]} {finding.subject}: {finding.message}"
+    return line + (f"\n     fix: {finding.fix}" if finding.fix else "")
+
+
+def findings_lines(findings: list[Finding], *, passed: bool = True) -> list[str]:
+    """Every finding (only the problems unless `passed`), then the summary line."""
+    lines = [finding_line(f) for f in findings if passed or f.level != "ok"]
+    return [*lines, findings_summary(findings)]
+
+
+def findings_summary(findings: list[Finding]) -> str:
+    failed = sum(f.level == "fail" for f in findings)
+    warned = sum(f.level == "warn" for f in findings)
+    return (f"{'FAILED' if failed else 'OK'}: {len(findings)} checks, {failed} failed, "
+            f"{warned} warnings")
+
+
+def findings_json(findings: list[Finding]) -> dict[str, Any]:
+    return {"ok": not any(f.level == "fail" for f in findings),
+            "findings": [f.to_json() for f in findings]}
 
 
 def to_json(data: Any) -> str:

@@ -20,7 +20,8 @@ from ipvsctl.host.locks import exclusive_lock
 from ipvsctl.host.records import read_record, write_record
 from ipvsctl.plan.changes import Plan
 from ipvsctl.plan.executor import Progress, Result, execute
-from ipvsctl.realserver.checker import Finding, check_host
+from ipvsctl.plan.findings import Finding
+from ipvsctl.realserver.checker import check_host
 from ipvsctl.realserver.facts import HostFacts
 from ipvsctl.realserver.observer import observe, read_files
 from ipvsctl.realserver.planner import (
@@ -146,5 +147,5 @@ def check(vips: Sequence[str] = (), *, netns: str | None = None,
                                "(nothing recorded by backend-setup here)"])
     req = build_request(wanted, client_interfaces=client_interfaces, require_vips=False)
     clients = resolve_client_interfaces(req, facts)
-    findings = [Finding("warning", "cluster", "-", w) for w in warnings]
+    findings = [Finding("warn", "cluster", w) for w in warnings]
     return findings + check_host(req.vips, facts, clients, ports)

@@ -58,6 +58,9 @@ def test_arp_flux_then_setup_then_teardown(lab: Lab) -> None:
 
     check = ipvsctl("backend-check", "--netns", lab.rs, "--json")
     assert json.loads(check.stdout)["ok"] is True
+    shown = ipvsctl("backend-check", "--netns", lab.rs, "--verbose").stdout.splitlines()
+    assert shown[0] == f"ok   address: VIP {VIP}/32 on lo", shown  # as doctor prints them
+    assert shown[-1].startswith("OK: ") and ", 0 failed, 0 warnings" in shown[-1], shown
 
     ipvsctl("backend-teardown", "--netns", lab.rs)
     restored = snapshot(lab)

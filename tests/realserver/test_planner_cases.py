@@ -46,10 +46,10 @@ def test_case(path: Path) -> None:
         req = _request(case["request"])
         findings = check_host(req.vips, facts, resolve_client_interfaces(req, facts),
                               case["request"].get("ports", []))
-        for severity in ("error", "warning", "ok"):
-            got = [f.message for f in findings if f.severity == severity]
-            _contains_all(got, expect.get(severity + "s", expect.get(severity, [])), severity)
-        assert len([f for f in findings if f.severity == "error"]) == len(expect["errors"])
+        for level in ("fail", "warn", "ok"):
+            got = [f.message for f in findings if f.level == level]
+            _contains_all(got, expect.get(level, []), level)
+        assert len([f for f in findings if f.level == "fail"]) == len(expect["fail"])
         return
     else:
         req = _request(case["request"])
