@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from ipvsctl.model import Cluster
 from ipvsctl.plan.changes import Change, Plan
 from ipvsctl.plan.executor import Outcome, Result
 from ipvsctl.plan.findings import Finding
@@ -40,6 +41,60 @@ def summary(plan: Plan) -> str:
         tail += (f" Compared only {', '.join(plan.only)} (--service); other services and "
                  "director settings were not read.")
     return head + tail
+
+
+def validated_line(path: str, cluster: Cluster) -> str:
+    return (f"{path}: valid ({len(cluster.services)} services, {_real_servers(cluster)} "
+            "real servers)")
+
+
+def validated_json(cluster: Cluster) -> dict[str, Any]:
+    return {"valid": True, "services": len(cluster.services),
+            "real_servers": _real_servers(cluster)}
+
+
+def _real_servers(cluster: Cluster) -> int:
+    return sum(len(s.real_servers) for s in cluster.services.values())
+
+
+def waiting_lines(plan: Plan) -> list[str]:
+    """`apply --wait` between rounds: each real server still draining, and why."""
+    return [f"  . {noop.describe()}" for noop in plan.waiting]
+
+
+def apply_lines(plan: Plan, result: Result, *, verbose: bool = False) -> list[str]:
+    """What `apply` says once the changes (each shown live by progress_line) are done."""
+    lines = [f"  = {noop.describe()}" for noop in plan.noops] if verbose else []
+    lines += [f"  ! {warning}" for warning in plan.warnings]
+    lines += [f"  . {noop.describe()} (rerun, or use --wait)" for noop in plan.waiting]
+    lines.append(f"{result_summary(result)} {summary(plan)}")
+    return lines
+
+
+def apply_json(plan: Plan, result: Result, *, dry_run: bool) -> dict[str, Any]:
+    return {"dry_run": dry_run, "plan": plan.to_json(), "applied": len(result.applied)}
+
+
+def host_lines(what: str, netns: str | None, plan: Plan, result: Result | None, *,
+               verbose: bool = False, diffs: dict[str, str] | None = None) -> list[str]:
+    """A real-server setup or teardown: its plan, then the file diffs of a dry run or the
+    summary of what was applied."""
+    lines = [f"Real-server {what}{f' in netns {netns}' if netns else ''}:"]
+    lines += plan_lines(plan, verbose=verbose)
+    if diffs is not None:
+        lines += [text.rstrip("\n") for text in diffs.values()]
+    elif result is not None:
+        lines.append(result_summary(result))
+    return lines
+
+
+def host_json(plan: Plan, result: Result | None,
+              diffs: dict[str, str] | None = None) -> dict[str, Any]:
+    data = plan.to_json()
+    if diffs is not None:
+        data["diffs"] = diffs
+    data["applied"] = None if result is None else len(result.applied)
+    return data
 
 
 def progress_line(outcome: Outcome) -> str:

@@ -12,6 +12,7 @@ The public API, also used by the lab for each real-server namespace:
 from __future__ import annotations
 
 import contextlib
+import difflib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from ipvsctl.plan.findings import Finding
 from ipvsctl.realserver.checker import check_host
 from ipvsctl.realserver.facts import HostFacts
 from ipvsctl.realserver.observer import observe, read_files
+from ipvsctl.realserver.ops import WriteFile
 from ipvsctl.realserver.planner import (
     RECORD_KIND,
     plan_setup,
@@ -34,7 +36,7 @@ from ipvsctl.realserver.planner import (
 from ipvsctl.realserver.request import SetupRequest, build_request, parse_vips
 from ipvsctl.realserver.target import HostTarget
 
-__all__ = ["check", "plan_for", "setup", "teardown"]
+__all__ = ["check", "file_diffs", "plan_for", "setup", "teardown"]
 # jinja2 (the boot-time files) and the cluster-file loader load only when a run needs them;
 # the CLI imports this module only when a real-server command runs.
 
@@ -149,3 +151,19 @@ def check(vips: Sequence[str] = (), *, netns: str | None = None,
     clients = resolve_client_interfaces(req, facts)
     findings = [Finding("warn", "cluster", w) for w in warnings]
     return findings + check_host(req.vips, facts, clients, ports)
+
+
+def file_diffs(plan: Plan) -> dict[str, str]:
+    """A unified diff per file the plan writes or removes (what a dry run shows)."""
+    out = {}
+    for c in plan.changes:
+        op = c.op
+        if not isinstance(op, WriteFile):
+            continue
+        new = f"-> {op.symlink_to}\n" if op.symlink_to else op.content or ""
+        old = op.before or ""
+        out[op.path] = "".join(difflib.unified_diff(
+            old.splitlines(keepends=True), new.splitlines(keepends=True),
+            fromfile=op.path if op.before is not None else "/dev/null",
+            tofile=op.path if (op.content is not None or op.symlink_to) else "/dev/null"))
+    return out
