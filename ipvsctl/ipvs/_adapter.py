@@ -32,6 +32,8 @@ from ipvsctl.gcpause import gc_paused
 from ipvsctl.host.netns import run_in_netns
 from ipvsctl.host.sysctl import sysctl_path_parts, write_sysctl
 from ipvsctl.ipvs import _consts as C
+from ipvsctl.ipvs import _decode as d
+from ipvsctl.ipvs import _fast as f
 from ipvsctl.ipvs import _translate as t
 from ipvsctl.ipvs import _wire as w
 from ipvsctl.ipvs._explain import change_error
@@ -70,8 +72,8 @@ class IpvsAdapter:
         self._chan: Channel | None = None
         self._idents: dict[m.ServiceKey, bytes] = {}
         self._module_problems: dict[str, str | None] = {}
-        self._dests = w.DestDecoder()
-        self._services = w.ServiceDecoder()
+        self._dests = f.DestDecoder()
+        self._services = f.ServiceDecoder()
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -129,19 +131,19 @@ class IpvsAdapter:
 
     def _observe(self, with_stats: bool, only: frozenset[m.ServiceKey] | None) -> m.Observed:
         chan = self._channel()
-        entries: list[w.ServiceEntry] = []
+        entries: list[d.ServiceEntry] = []
         counters: list[tuple[int, ...] | None] = []  # per entry, when `show` asks for them
         if only is not None or with_stats:
             if only is None:
-                def service(buf: bytearray, start: int, end: int) -> w.ServiceRecord:
+                def service(buf: bytearray, start: int, end: int) -> d.ServiceRecord:
                     span = w.genl_attrs(buf, start, end)[C.CMD_ATTR_SERVICE]
-                    return w.service_record(buf, span, with_stats)
+                    return d.service_record(buf, span, with_stats)
 
                 records = chan.dump(C.CMD_GET_SERVICE, b"", service)
             else:
                 each = (self._service_record(chan, key, with_stats) for key in sorted(only))
                 records = [rec for rec in each if rec is not None]
-            entries = [w.service_entry(rec) for rec in records]
+            entries = [d.service_entry(rec) for rec in records]
             counters = [rec.stats for rec in records]
         else:  # a full read without counters: the lean decoder
             decode, family = self._services.decode_buffer, chan.family
@@ -168,7 +170,7 @@ class IpvsAdapter:
 
     @staticmethod
     def _service_record(chan: Channel, key: m.ServiceKey,
-                        with_stats: bool) -> w.ServiceRecord | None:
+                        with_stats: bool) -> d.ServiceRecord | None:
         """One service by its key (IPVS_CMD_GET_SERVICE without NLM_F_DUMP); None if absent."""
         try:
             replies = chan.request(C.CMD_GET_SERVICE,
@@ -180,7 +182,7 @@ class IpvsAdapter:
         for attrs in replies:
             raw = attrs.get(C.CMD_ATTR_SERVICE)
             if raw is not None:
-                return w.service_record(raw, (0, len(raw)), with_stats)
+                return d.service_record(raw, (0, len(raw)), with_stats)
         return None
 
     def _real_servers(self, chan: Channel, ident: bytes, af: int,

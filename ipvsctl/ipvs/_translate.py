@@ -17,6 +17,7 @@ from ipvsctl import model as m
 from ipvsctl.config.vocabulary import GENERIC_FLAGS, SCHEDULER_FLAG_BITS, scheduler_flag
 from ipvsctl.errors import KernelError
 from ipvsctl.ipvs import _consts as C
+from ipvsctl.ipvs import _decode as d
 from ipvsctl.ipvs import _wire as w
 
 PROTO_NUM = {"tcp": C.IPPROTO_TCP, "udp": C.IPPROTO_UDP, "sctp": C.IPPROTO_SCTP}
@@ -127,10 +128,10 @@ def stats_of(values: tuple[int, ...] | None) -> m.Stats | None:
     return m.Stats(*values) if values is not None else None
 
 
-_SERVICE_SPECS: dict[tuple[int, w.ServiceSettings], m.ServiceSpec] = {}
+_SERVICE_SPECS: dict[tuple[int, d.ServiceSettings], m.ServiceSpec] = {}
 
 
-def service_from(entry: w.ServiceEntry, counters: tuple[int, ...] | None = None) -> m.Service:
+def service_from(entry: d.ServiceEntry, counters: tuple[int, ...] | None = None) -> m.Service:
     """A Service (no real servers yet) from a dump's entry, with its counters if read."""
     family = FAMILY_OF_AF.get(entry.af, 0)
     if entry.fwmark:
@@ -148,7 +149,7 @@ def service_from(entry: w.ServiceEntry, counters: tuple[int, ...] | None = None)
     return m.Service(key, spec, {}, None, None, stats_of(counters))
 
 
-def _service_spec(family: int, settings: w.ServiceSettings) -> m.ServiceSpec:
+def _service_spec(family: int, settings: d.ServiceSettings) -> m.ServiceSpec:
     persistence = None
     if settings.flags & C.SVC_F_PERSISTENT:
         persistence = m.Persistence(settings.timeout, prefix_len_of(family, settings.netmask),
@@ -189,7 +190,7 @@ def real_server_of(rec: tuple[Any, ...]) -> m.RealServer:
     """A RealServer from a DestRecord-shaped tuple (the per-message decoder's), counters too;
     the same translation as a full read's, through the same cache."""
     out: dict[m.RealServerKey, m.RealServer] = {}
-    _add_real_server(out, w.raw_order(rec))
+    _add_real_server(out, d.raw_order(rec))
     (rs,) = out.values()
     if rec[13] is not None:
         rs.stats = m.Stats(*rec[13])
@@ -213,7 +214,7 @@ def _add_real_server(out: dict[m.RealServerKey, m.RealServer], v: tuple[Any, ...
     settings = v[2:9]  # fwd, weight, thresholds, tunnel type/port/flags (ports raw)
     spec = specs.get(settings)
     if spec is None:
-        spec = _spec_of(w.DestRecord(
+        spec = _spec_of(d.DestRecord(
             v[12], b"", 0, v[2], v[3], v[4], v[5], 0, 0, 0, v[6], swap(v[7]), v[8], None))
         if len(specs) < 100_000:
             specs[settings] = spec
@@ -231,7 +232,7 @@ def real_servers_into(out: dict[m.RealServerKey, m.RealServer]
     return functools.partial(_add_real_server, out)
 
 
-def _spec_of(rec: w.DestRecord) -> m.RealServerSpec:
+def _spec_of(rec: d.DestRecord) -> m.RealServerSpec:
     forward = FWD_NAME.get(rec.fwd & C.CONN_F_FWD_MASK, f"fwd-{rec.fwd}")
     tunnel = None
     if forward == "tunnel":
