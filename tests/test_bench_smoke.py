@@ -14,7 +14,7 @@ import pytest
 
 pytestmark = pytest.mark.kernel
 
-BENCH = Path(__file__).resolve().parent.parent.parent / "bench" / "bench.py"
+BENCH = Path(__file__).resolve().parent.parent / "bench" / "bench.py"
 N, PER = 20, 3
 
 
