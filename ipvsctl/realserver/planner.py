@@ -7,20 +7,18 @@ runs the other way round: the VIPs go before the ARP settings are relaxed.
 
 from __future__ import annotations
 
-import hashlib
 import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ipvsctl.errors import ConfigError, HostError
-from ipvsctl.plan.changes import Change, Noop, Operation, Plan
+from ipvsctl.plan.changes import Change, Noop, Plan
 from ipvsctl.realserver.facts import (
     HostFacts,
     SysctlKey,
     parse_record_key,
     sysctl_name,
-    sysctl_record_key,
 )
 from ipvsctl.realserver.ops import (
     AddAddress,
@@ -32,12 +30,9 @@ from ipvsctl.realserver.ops import (
     SetSysctl,
     WriteFile,
 )
+from ipvsctl.realserver.record import sha256
 from ipvsctl.realserver.request import SetupRequest
 from ipvsctl.tunables import ARP, TUNNEL_RP_FILTER, Tunable
-
-# The state record (host/records.py) of what setup changed, so teardown can undo exactly that:
-# /var/lib/ipvsctl/backend[.NETNS].json (the name predates the package's).
-RECORD_KIND = "backend"
 
 
 @dataclass(slots=True)
@@ -49,10 +44,6 @@ class ClientInterfaces:
 
 def host_prefix(address: str) -> int:
     return 128 if ":" in address else 32
-
-
-def sha256(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 # ---------------------------------------------------------------- client-facing interfaces
@@ -348,43 +339,3 @@ def plan_teardown(record: dict[str, Any], facts: HostFacts) -> Plan:
                 None if now is None else {"sha256": sha256(now)},
                 None if before is None else {"sha256": sha256(before)}))
     return plan
-
-
-def record_after(record: dict[str, Any], op: Operation, undo: bool) -> None:
-    """Update the state record for one change (setup: before it runs; teardown: after)."""
-    if isinstance(op, AddAddress):
-        entry = {"address": op.address, "prefixlen": op.prefixlen, "interface": op.interface}
-        addrs = record.setdefault("addresses", [])
-        if entry not in addrs:
-            addrs.append(entry)
-    elif isinstance(op, RemoveAddress):
-        entry = {"address": op.address, "prefixlen": op.prefixlen, "interface": op.interface}
-        record["addresses"] = [a for a in record.get("addresses", []) if a != entry]
-    elif isinstance(op, SetSysctl):
-        rkey = sysctl_record_key(op.key)
-        sysctls = record.setdefault("sysctls", {})
-        if undo:
-            sysctls.pop(rkey, None)
-        else:  # keep the FIRST original value across repeated setups
-            old = sysctls.get(rkey, {})
-            sysctls[rkey] = {"before": old.get("before", op.before), "after": op.value}
-    elif isinstance(op, CreateLink):
-        if op.name not in record.setdefault("links_created", []):
-            record["links_created"].append(op.name)
-    elif isinstance(op, DeleteLink):
-        record["links_created"] = [n for n in record.get("links_created", []) if n != op.name]
-    elif isinstance(op, SetLinkState):
-        ups = record.setdefault("links_up", [])
-        if undo or not op.up:
-            record["links_up"] = [n for n in ups if n != op.name]
-        elif op.name not in ups:
-            ups.append(op.name)
-    elif isinstance(op, WriteFile) and op.record:
-        files = record.setdefault("files", {})
-        if undo:
-            files.pop(op.path, None)
-        else:
-            old = files.get(op.path, {})
-            want = f"-> {op.symlink_to}" if op.symlink_to else op.content or ""
-            files[op.path] = {"before": old.get("before", op.before),
-                              "after_sha256": sha256(want)}

@@ -30,7 +30,7 @@ from ipvsctl.realserver.ops import (
     SetSysctl,
     WriteFile,
 )
-from ipvsctl.realserver.planner import RECORD_KIND, record_after
+from ipvsctl.realserver.record import RECORD_KIND, record_after
 
 IFA_F_NODAD = 0x02
 

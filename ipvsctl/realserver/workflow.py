@@ -27,12 +27,12 @@ from ipvsctl.realserver.facts import HostFacts
 from ipvsctl.realserver.observer import observe, read_files
 from ipvsctl.realserver.ops import WriteFile
 from ipvsctl.realserver.planner import (
-    RECORD_KIND,
     plan_setup,
     plan_teardown,
     resolve_client_interfaces,
     wanted_sysctls,
 )
+from ipvsctl.realserver.record import RECORD_KIND
 from ipvsctl.realserver.request import SetupRequest, build_request, parse_vips
 from ipvsctl.realserver.target import HostTarget
 
