@@ -1,9 +1,4 @@
-"""Importers: turn another tool's configuration into an ipvsctl Cluster (for `ipvsctl import`).
-
-Each importer returns an `ImportResult`: the cluster, fully normalised as the cluster-file loader
-would build it, and a warning naming file:line for every construct it could not translate.
-Input that cannot be translated at all raises ConfigError, listing every bad line.
-"""
+"""Importers: an ipvsadm save file or a keepalived.conf -> a Cluster, for `ipvsctl import`."""
 
 from __future__ import annotations
 
@@ -20,7 +15,12 @@ __all__ = ["FORMATS", "ImportResult", "cluster_file", "import_file", "import_tex
 
 
 def import_text(fmt: str, text: str, path: str) -> ImportResult:
-    """Translate `text` (read from `path`, which messages name) from format `fmt`."""
+    """Translate `text` (read from `path`, which messages name) from format `fmt`.
+
+    The result's cluster is fully normalised, as the cluster-file loader would build it, with a
+    warning naming file:line for every construct that could not be translated. Input that cannot
+    be translated at all raises ConfigError, listing every bad line.
+    """
     if fmt == "ipvsadm":
         return ipvsadm.parse(text, path)
     if fmt == "keepalived":
