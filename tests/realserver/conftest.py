@@ -54,6 +54,8 @@ def lab(netns_factory: Callable[[], str], state_dirs: Path) -> Lab:
         run(["ip", "-n", ns, "addr", "add", f"{addr}/24", "dev", dev])
         run(["ip", "-n", ns, "link", "set", dev, "up"])
     run(["ip", "-n", rs, "route", "add", "default", "via", CLIENT_IP])
+    settle_link_local(rs, "r0")
+    settle_link_local(client, "c0")
     link = json.loads(run(["ip", "-n", rs, "-j", "link", "show", "r0"]).stdout)[0]
     return Lab(client, rs, bridge, link["address"])
 
@@ -81,6 +83,26 @@ def addr_snapshot(netns: str) -> set[tuple[str, str, int]]:
     data = json.loads(run(["ip", "-n", netns, "-j", "addr"]).stdout)
     return {(link["ifname"], a["local"], a["prefixlen"])
             for link in data for a in link.get("addr_info", [])}
+
+
+def settle_link_local(netns: str, *ifaces: str, timeout: float = 5.0) -> None:
+    """Wait until the kernel has given each interface its IPv6 link-local address, which it adds
+    a moment after the link comes up: an address snapshot taken before would race it."""
+
+    def ipv6_on(iface: str) -> bool:
+        path = Path(f"/proc/sys/net/ipv6/conf/{iface}/disable_ipv6")
+        return run_in_netns(netns, lambda: path.exists() and path.read_text().strip() == "0")
+
+    wanted = {i for i in ifaces if ipv6_on(i)}
+    deadline = time.monotonic() + timeout
+    while True:
+        have = {name for name, addr, _ in addr_snapshot(netns) if addr.startswith("fe80:")}
+        if wanted <= have:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{netns}: no IPv6 link-local address on "
+                                 f"{sorted(wanted - have)} after {timeout} s")
+        time.sleep(0.05)
 
 
 @dataclass

@@ -11,7 +11,7 @@ import pytest
 from ipvsctl.realserver import observer, workflow
 from tests.helpers import run
 from tests.realserver.bench_setup import vips
-from tests.realserver.conftest import addr_snapshot, sysctl_snapshot
+from tests.realserver.conftest import addr_snapshot, settle_link_local, sysctl_snapshot
 
 pytestmark = pytest.mark.netns
 
@@ -23,6 +23,7 @@ def _real_server(netns_factory: Callable[[], str]) -> str:
     run(["ip", "-n", ns, "link", "set", "eth0", "up"])
     run(["ip", "-n", ns, "link", "set", "eth0p", "up"])
     run(["ip", "-n", ns, "route", "add", "default", "via", "10.98.0.1"])
+    settle_link_local(ns, "eth0", "eth0p")
     return ns
 
 
