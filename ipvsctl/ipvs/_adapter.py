@@ -295,10 +295,14 @@ class IpvsAdapter:
         seq = chan.next_seq()
         flags = C.NLM_F_REQUEST
         problem = None
-        if isinstance(op, SERVICE_OPS):
+        if isinstance(op, REAL_SERVER_OPS):  # first: a first apply is mostly real-server adds
+            rs = op.real_server
+            dest = t.dest_ident(rs.key) if cmd == C.CMD_DEL_DEST else t.dest_body(rs)
+            request = w.dest_request(chan.family, cmd, flags, seq, self._ident(op.service), dest)
+        elif isinstance(op, SERVICE_OPS):
             svc = op.service
             ident = self._ident(svc.key)
-            if isinstance(op, DeleteService):
+            if cmd == C.CMD_DEL_SERVICE:
                 body = ident
             else:
                 problem = self.ensure_module(f"ip_vs_{svc.spec.scheduler}", "scheduler module")
@@ -307,10 +311,6 @@ class IpvsAdapter:
                         f"ip_vs_pe_{svc.spec.persistence.engine}", "persistence engine module")
                 body = t.service_body(svc.key, svc.spec, ident)
             request = w.svc_request(chan.family, cmd, flags, seq, body)
-        elif isinstance(op, REAL_SERVER_OPS):
-            rs = op.real_server
-            dest = t.dest_ident(rs.key) if isinstance(op, DeleteRealServer) else t.dest_body(rs)
-            request = w.dest_request(chan.family, cmd, flags, seq, self._ident(op.service), dest)
         else:
             raise KernelError(f"the IPVS adapter cannot {op.action} a {op.subject}")
         return _Pending(change, seq, request, problem)
