@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ipvsctl.model import Cluster
-from ipvsctl.plan.changes import Change, Plan
-from ipvsctl.plan.executor import Outcome, Result
-from ipvsctl.plan.findings import Finding
+if TYPE_CHECKING:  # types only: every command imports the printer, even for --help
+    from ipvsctl.model import Cluster
+    from ipvsctl.plan.changes import Change, Plan
+    from ipvsctl.plan.executor import Outcome, Result
+    from ipvsctl.plan.findings import Finding
 
 SYMBOLS = {"add": "+", "write": "+", "edit": "~", "set": "~", "drain": "v", "delete": "-",
            "remove": "-"}
