@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ipvsctl.config import vocabulary as R
-from ipvsctl.config.tree import Odd, Places, Pos, kind
+from ipvsctl.config.tree import Odd, Places, Pos, join, kind, shown
 from ipvsctl.errors import ConfigError
 from ipvsctl.model import (
     DEFAULT_FORWARD,
@@ -43,7 +43,6 @@ from ipvsctl.model import (
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-SHOWN = 60  # characters of a value quoted in a message; a longer one is cut
 _TAG_INT = "tag:yaml.org,2002:int"
 _LEADING_ZERO = re.compile(r"0[0-9]+$")
 _DIGITS = re.compile(r"[-+]?[0-9]+$")
@@ -62,21 +61,12 @@ _KEYS = {name: frozenset(keys) for name, keys in (
     ("tunnel", R.TUNNEL_KEYS))}
 
 
-def shown(text: str) -> str:
-    """A value as a message quotes it: at most SHOWN characters."""
-    return text if len(text) <= SHOWN else f"{text[:SHOWN]}... ({len(text)} characters)"
-
-
 def suggest(word: str, choices: Sequence[str]) -> str:
     """A difflib 'did you mean' hint, or the list of valid choices."""
     close = difflib.get_close_matches(word[:100], choices, n=1, cutoff=0.6)
     if close:
         return f"did you mean '{close[0]}'?"
     return "expected one of: " + ", ".join(choices)
-
-
-def join(where: str, key: str) -> str:
-    return f"{where}.{key}" if where else key
 
 
 class Problems:
@@ -203,7 +193,7 @@ class _Builder:
                 return None
             if value.value is None:
                 self.error(parent, key, where, f"must be {lo}..{hi} (an integer of "
-                                               f"{len(value.text)} characters)")
+                                               f"{len(value.text):,} characters)")
                 return None
             value = value.value
         elif type(value) is str and style is None and _LEADING_ZERO.match(value):
@@ -358,7 +348,7 @@ class _Builder:
                 self.error(m, "sysctls", "director.sysctls",
                            f"must be a mapping, not {kind(given)}")
             for name in given if type(given) is dict else ():
-                where = f"director.sysctls.{name}"
+                where = f"director.sysctls.{shown(name)}"
                 if name in R.UNMANAGED_SYSCTLS:
                     self.key_error(given, name, where,
                                    f"net.ipv4.vs.{name} {R.UNMANAGED_SYSCTLS[name]}")

@@ -32,7 +32,7 @@ from yaml.nodes import ScalarNode
 from yaml.resolver import Resolver
 
 from ipvsctl.config.limits import LIMITS, LimitError
-from ipvsctl.config.tree import TAG, Odd, Places, Pos, kind
+from ipvsctl.config.tree import TAG, Odd, Places, Pos, join, kind
 
 _STR, _INT, _BOOL, _NULL, _MERGE = (TAG + t for t in ("str", "int", "bool", "null", "merge"))
 _CANONICAL_INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
@@ -278,7 +278,7 @@ class _Composer:
             return f"{top.path}[{len(top.data)}]"
         if top.key is _NO_KEY or top.key is _SKIP or top.key is _MERGE_KEY:
             return top.path
-        return f"{top.path}.{top.key}" if top.path else str(top.key)
+        return join(top.path, top.key)
 
     def _close(self) -> tuple[Any, Pos, str | None, int]:
         done = self.stack.pop()
@@ -317,7 +317,7 @@ class _Composer:
             return
         if key in data:
             first = top.entries[key][0]
-            where = f"{top.path}.{key}" if top.path else key
+            where = join(top.path, key)
             self.problems.append((top.key_pos, where, f"duplicate key, first at "
                                                       f"{self.path}:{first[0]}:{first[1]}"))
             return

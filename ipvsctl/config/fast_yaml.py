@@ -30,7 +30,7 @@ from typing import Any
 from yaml.nodes import ScalarNode
 from yaml.resolver import Resolver
 
-from ipvsctl.config.limits import LIMITS
+from ipvsctl.config.limits import LIMITS, LimitError
 from ipvsctl.config.tree import TAG, Places
 
 
@@ -107,6 +107,10 @@ def read(text: str) -> tuple[Any, Places] | None:
             or text.startswith(("---", "...", "%")) or "\n---" in text or "\n..." in text \
             or "\n%" in text:
         return None  # documents, directives, non-ASCII (columns), controls: the careful reader
+    try:
+        LIMITS.check_lines(text)
+    except LimitError:
+        return None
     places = Places(exact=False)
     try:
         return _Reader(text, places).document(), places

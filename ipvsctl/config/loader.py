@@ -50,8 +50,6 @@ def read_text(path: str | Path) -> str:
         else:
             with open(path, "rb") as fh:
                 info = os.fstat(fh.fileno())
-                if stat.S_ISDIR(info.st_mode):
-                    raise ConfigError([f"{name}: cannot read: is a directory"])
                 if stat.S_ISREG(info.st_mode) and info.st_size > LIMITS.size:
                     raise ConfigError([_too_large(name, info.st_size)])
                 data = fh.read(LIMITS.size + 1)

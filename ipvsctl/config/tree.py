@@ -31,6 +31,23 @@ _TYPE_NAMES = {
 }
 
 Pos = tuple[int, int]  # line, column; both from 1, as editors count them
+SHOWN = 60  # characters of a value quoted in a message; a longer one is cut
+
+
+def shown(text: str) -> str:
+    """A value or key as a message quotes it: one line (anything unprintable escaped, as repr
+    writes it) of at most SHOWN characters."""
+    cut = text if len(text) <= SHOWN else text[:SHOWN]
+    if not cut.isprintable():
+        cut = "".join(c if c.isprintable() else repr(c)[1:-1] for c in cut)
+    return cut if len(text) <= SHOWN else f"{cut}... ({len(text):,} characters)"
+
+
+def join(where: str, key: str) -> str:
+    """The document path of a key (shown: keys come from the file)."""
+    return f"{where}.{shown(key)}" if where else shown(key)
+
+
 
 
 class Odd(NamedTuple):
