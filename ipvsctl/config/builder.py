@@ -12,7 +12,6 @@ is checked by one regular expression; anything else takes the careful branch of 
 
 from __future__ import annotations
 
-import difflib
 import functools
 import ipaddress
 import re
@@ -63,6 +62,8 @@ _KEYS = {name: frozenset(keys) for name, keys in (
 
 def suggest(word: str, choices: Sequence[str]) -> str:
     """A difflib 'did you mean' hint, or the list of valid choices."""
+    import difflib  # only for a message: not on the way of a valid file
+
     close = difflib.get_close_matches(word[:100], choices, n=1, cutoff=0.6)
     if close:
         return f"did you mean '{close[0]}'?"

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ipvsctl.config import careful_yaml, fast_yaml, json_reader
+from ipvsctl.config import fast_yaml, json_reader
 from ipvsctl.config.builder import Problems, build
 from ipvsctl.config.limits import LIMITS, LimitError
 from ipvsctl.config.tree import Places
@@ -94,6 +94,8 @@ def _loads(text: str, path: str) -> Cluster:
 
 
 def _careful(text: str, path: str, check_lines: bool) -> Cluster:
+    from ipvsctl.config import careful_yaml  # not needed for the common shapes
+
     try:
         root, places, found = careful_yaml.read(text, path, check_lines=check_lines)
     except (careful_yaml.YamlError, LimitError) as exc:
@@ -116,5 +118,7 @@ def document(text: str, reader: str) -> tuple[Any, Places] | None:
         return fast_yaml.read(text)
     if reader == "json":
         return json_reader.read(text)
+    from ipvsctl.config import careful_yaml
+
     root, places, _ = careful_yaml.read(text, "<string>")
     return root, places
