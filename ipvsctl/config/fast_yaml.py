@@ -23,7 +23,6 @@ every later line of it in one match.
 
 from __future__ import annotations
 
-import operator
 import re
 from typing import Any
 
@@ -62,6 +61,7 @@ _CLASSES = (
     ("str", r"((?!(?:yes|no|true|false|on|off|null)\b)[a-z][a-z0-9_-]*)"),
 )
 _CLASS_RE = [(name, re.compile(pattern)) for name, pattern in _CLASSES]
+_QUAD = _CLASS_RE[1][1]
 MAX_SKELETONS = 32
 
 
@@ -74,6 +74,8 @@ def _skip(line: str, pos: int) -> int:
 def plain(text: str) -> Any:
     """A plain scalar's value; _GiveUp unless YAML reads it as a string, a decimal integer
     without a leading zero, a boolean or null."""
+    if _QUAD.fullmatch(text):  # a VIP: never a number or a date (see _CLASSES)
+        return text
     tag = _resolver.resolve(ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
     if tag == _STR:
         if len(text) > LIMITS.scalar:
@@ -121,14 +123,12 @@ def read(text: str) -> tuple[Any, Places] | None:
 class _Skeleton:
     """One flat flow-mapping line layout: keys and spacing fixed, values of fixed classes."""
 
-    __slots__ = ("col", "convert", "keys", "match")
+    __slots__ = ("ints", "keys", "match")
 
-    def __init__(self, pattern: str, keys: tuple[str, ...], convert: tuple[Any, ...],
-                 col: int) -> None:
-        self.match = re.compile(pattern).fullmatch
+    def __init__(self, pattern: str, keys: tuple[str, ...], ints: tuple[str, ...]) -> None:
+        self.match = re.compile(pattern).fullmatch  # the whole line, indentation included
         self.keys = keys
-        self.convert = convert  # per value: int, or str (kept as it is)
-        self.col = col  # the column of '{'
+        self.ints = ints  # the keys whose values are integers
 
 
 class _Reader:
@@ -187,7 +187,17 @@ class _Reader:
             c = line[start]
             self.i = i
             if c == "{":
-                items.append(self.flow_item(line, start))
+                for skeleton in self.skeletons:  # a known layout: one match, C calls only
+                    m = skeleton.match(line)
+                    if m is not None:
+                        out = dict(zip(skeleton.keys, m.groups(), strict=True))
+                        for key in skeleton.ints:
+                            out[key] = int(out[key])
+                        at[id(out)] = (i + 1, start + 1)
+                        items.append(out)
+                        break
+                else:
+                    items.append(self.flow_item(line, start))
                 i += 1
             else:
                 item: Any
@@ -289,14 +299,8 @@ class _Reader:
     # -- one-line flow collections --------------------------------------------------------------
 
     def flow_item(self, line: str, pos: int) -> dict[str, Any]:
-        """A list item that is a flow mapping: by a known skeleton if one matches."""
-        for skeleton in self.skeletons:
-            m = skeleton.match(line)
-            if m is not None and skeleton.col == pos + 1:
-                values = list(map(operator.call, skeleton.convert, m.groups()))
-                out = dict(zip(skeleton.keys, values, strict=True))
-                self.at[id(out)] = (self.i + 1, pos + 1)
-                return out
+        """A list item that is a flow mapping of a layout not seen yet: read piece by piece,
+        and its layout learnt."""
         out, end = self.flow_mapping(line, pos, 0)
         self.end_flow(line, end)
         self.learn(line, pos, end, out)
@@ -312,16 +316,16 @@ class _Reader:
         if len(self.skeletons) >= MAX_SKELETONS or not out:
             return
         pattern: list[str] = []
-        convert: list[Any] = []
+        ints: list[str] = []
         at = 0  # the text up to here is in the pattern
         scan = pos + 1
-        for value in out.values():
+        for key, value in out.items():
             if type(value) is not str and type(value) is not int:
                 return
-            key = _ENTRY.match(line, _skip(line, scan))
-            if key is None:
+            entry = _ENTRY.match(line, _skip(line, scan))
+            if entry is None or entry.group(1) != key:
                 return
-            start = _skip(line, key.end() + 1)
+            start = _skip(line, entry.end() + 1)
             found = _PLAIN.match(line, start)
             if found is None:
                 return  # quoted: read piece by piece
@@ -332,12 +336,12 @@ class _Reader:
             else:
                 return
             pattern += [re.escape(line[at:start]), regex.pattern]
-            convert.append(int if name == "int" else str)
+            if name == "int":
+                ints.append(key)
             at = found.end()
             scan = _skip(line, at) + 1  # past ',' or '}'
         pattern.append(re.escape(line[at:end]) + r"(?: *| +#.*)")
-        self.skeletons.insert(0, _Skeleton("".join(pattern), tuple(out), tuple(convert),
-                                           pos + 1))
+        self.skeletons.insert(0, _Skeleton("".join(pattern), tuple(out), tuple(ints)))
 
     def flow_mapping(self, line: str, pos: int, depth: int) -> tuple[dict[str, Any], int]:
         if depth >= LIMITS.depth:

@@ -29,9 +29,9 @@ _ONE_OPENER = bytes.maketrans(b"[", b"{")  # '[' -> '{': one split finds every o
 _UNSURE = ("\\", "\t", "\r", "\x7f")
 _SPACED = re.compile(r'"\s+:')
 _KEY_END = re.compile(r'"\s*:(?!:)')
-# A string longer than LIMITS.scalar, or digits of an integer longer than LIMITS.integer_digits
-# (some inside strings, too: then the careful reader reads the file, which is right either way).
-_LONG = re.compile(rf'"[^"]{{{LIMITS.scalar + 1}}}|[0-9]{{{LIMITS.integer_digits + 1}}}')
+# A string longer than LIMITS.scalar (or a long run between strings: then the careful reader
+# reads the file, which is right either way).
+_LONG = re.compile(rf'"[^"]{{{LIMITS.scalar + 1}}}')
 
 
 class _GiveUp(Exception):
@@ -40,6 +40,13 @@ class _GiveUp(Exception):
 
 def _no_number(_text: str) -> NoReturn:  # fractions, exponents, NaN, Infinity
     raise _GiveUp()
+
+
+def _integer(text: str) -> int:
+    """An integer as json.loads reads it, if YAML reads it the same (not too many digits)."""
+    if len(text) > LIMITS.integer_digits:
+        raise _GiveUp()
+    return int(text)
 
 
 def _pairs_written(text: str) -> int:
@@ -66,7 +73,8 @@ def read(text: str) -> tuple[Any, Places] | None:
             or _LONG.search(text):
         return None
     try:
-        data = json.loads(text, parse_float=_no_number, parse_constant=_no_number)
+        data = json.loads(text, parse_float=_no_number, parse_int=_integer,
+                          parse_constant=_no_number)
     except (_GiveUp, ValueError, RecursionError):
         return None
     places = Places(exact=False)
