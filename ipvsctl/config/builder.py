@@ -330,7 +330,8 @@ class _Builder:
             self.error(items, index, where, f"marks must be {lo_min}..{hi_max}")
             return None
         if lo > hi:
-            self.error(items, index, where, f"range {text} is reversed (did you mean {hi}-{lo}?)")
+            self.error(items, index, where,
+                       f"range {shown(text)} is reversed (did you mean {hi}-{lo}?)")
             return None
         return (lo, hi)
 

@@ -173,3 +173,36 @@ def test_one_line_file_is_read_in_linear_time(monkeypatch: pytest.MonkeyPatch) -
 
     assert next(iter(loads(big, "c.json").services.values())).source == "c.json:1:15"
     assert seconds(big) < 3 * seconds(lines)  # about 1x; searching back from the start, 10x
+
+
+def _as_json(path: Path) -> str | None:
+    """A bad file as JSON, or None where it is no plain data (YAML syntax errors, bombs...)."""
+    if path.stem in {"61-deep-nesting", "62-merge-bomb", "63-alias-bomb", "68-recursive-alias"}:
+        return None
+    try:
+        return json.dumps(yaml.safe_load(path.read_text()), indent=1)
+    except (yaml.YAMLError, TypeError, ValueError):
+        return None
+
+
+PLAIN_BAD = [p for p in BAD if _as_json(p) is not None]
+
+
+def test_most_bad_files_are_plain_data() -> None:
+    assert len(PLAIN_BAD) >= len(BAD) - 16
+
+
+@pytest.mark.parametrize("path", PLAIN_BAD, ids=[p.stem for p in PLAIN_BAD])
+def test_bad_files_as_json_get_the_careful_messages(path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bad corpus, written as JSON: the same messages (and places) on every path."""
+    text = _as_json(path)
+    assert text is not None
+    try:
+        expected = careful(text, "bad.json", monkeypatch)
+    except ConfigError as slow:
+        with pytest.raises(ConfigError) as fast:
+            loads(text, "bad.json")
+        assert fast.value.problems == slow.problems
+    else:  # refused as YAML for a YAML-only reason (e.g. 010 reads as octal): fine as JSON
+        assert loads(text, "bad.json") == expected
