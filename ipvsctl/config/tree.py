@@ -44,8 +44,10 @@ def shown(text: str) -> str:
 
 
 def join(where: str, key: str) -> str:
-    """The document path of a key (shown: keys come from the file)."""
-    return f"{where}.{shown(key)}" if where else shown(key)
+    """The document path of a key (shown: keys come from the file), cut in the middle when a
+    deep path would make a long line."""
+    path = f"{where}.{shown(key)}" if where else shown(key)
+    return path if len(path) <= 240 else f"{path[:100]}...{path[-100:]}"
 
 
 
