@@ -1,6 +1,6 @@
 """`make bench` keeps working: bench/bench.py at a tiny size, every figure present and sane.
 
-The full run (1,000 and 10,000 services) takes minutes in the VM; this one takes a few CLI runs.
+The full run (1,000, 2,000 and 10,000 services) takes long in the VM; this one a few CLI runs.
 """
 
 from __future__ import annotations
@@ -34,10 +34,13 @@ def test_tiny_benchmark_reports_every_figure(tmp_path: Path) -> None:
                                "expected_lines": N * (PER + 1), "identical": True}
     for figure in (size["apply"]["ipvsadm_R"], size["apply"]["ipvsctl"],
                    size["noop_plan"]["ipvsadm_Sn"], size["noop_plan"]["ipvsctl"],
-                   size["noop_plan"]["ipvsctl_yaml"], size["one_weight_change"]["ipvsctl"],
+                   size["noop_plan"]["ipvsctl_json"], size["apply"]["ipvsctl_json"],
+                   size["one_weight_change"]["ipvsctl"],
                    size["one_weight_change"]["ipvsadm_e"]):
         assert figure["seconds"] > 0 and figure["rss_mb"] > 0
     assert size["apply"]["ratio"] > 0 and size["noop_plan"]["ratio"] > 0
+    assert size["noop_plan"]["ratio_json"] > 0 and size["one_weight_change"]["ratio_Sn"] > 0
+    assert results["startup"]["version_ratio"] > 0 and size["validate_json"] > 0
     edit = size["one_weight_change"]
     assert edit["netlink_writes"] == 1 and edit["changes"] == 1
     assert edit["change_text"] == [
@@ -55,5 +58,5 @@ def test_tiny_benchmark_reports_every_figure(tmp_path: Path) -> None:
     assert backend["pending_after"] == 0
     assert "1 apply from empty / -R" in run.stdout
     assert size["validate"] > 0 and results["host"]["validate"][str(N)] > 0
-    assert "3s same, apply --service / -e" in run.stdout
+    assert "3s same, apply --service / -Sn" in run.stdout and "2j same, JSON file" in run.stdout
     assert run.stdout.count("  native estimate") == 2 and "emulation, 20 services" in run.stdout

@@ -28,6 +28,23 @@ app = typer.Typer(
 P = ParamSpec("P")
 T = TypeVar("T")
 
+
+def _version(value: bool) -> None:
+    if value:
+        from ipvsctl import __version__
+
+        typer.echo(f"ipvsctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True,
+        help="Print ipvsctl's version and exit.")] = False) -> None:
+    # A callback keeps `app` a group of commands even when a run registers only one of them
+    # (see ipvsctl/cli/__init__.py); `ipvsctl --version` alone is answered before typer loads.
+    pass
+
 NetnsOpt = Annotated[
     str | None,
     typer.Option("--netns", help="Work inside this named network namespace (ip netns).",
