@@ -3,9 +3,11 @@
 A ColumnFamily is a prometheus-client Metric: anything that reads `samples` (generate_latest,
 the parser's tests, other collectors) gets ordinary Sample objects, built on demand. The
 exposition (metrics/exposition.py) instead asks it for `text()`: its series' label blocks are
-rendered once per table layout into one %-template that every family of that layout shares,
-and a scrape is one `template % values` call per family. No Sample, dict or string per series is
-built on that path, and the layout is rebuilt only when services or real servers come or go.
+rendered once per table layout into %-templates that every family of that layout shares, and a
+scrape is one `template % values` call per family and chunk of CHUNK series. No Sample, dict or
+string per series is built on that path, and the layout is rebuilt only when services or real
+servers come or go. The chunks bound how long one C call holds the GIL (a few milliseconds),
+so a large scrape served from a thread never stalls the daemon's health checks for long.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.samples import Sample
 
 TYPES = ("counter", "gauge")
+CHUNK = 4096  # series per %-template
 
 
 def escape(value: str) -> str:
@@ -31,20 +34,22 @@ class Labels:
     def __init__(self, names: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
         self.names = tuple(names)
         self.rows = rows
-        self._template: str | None = None
+        self._templates: list[str] | None = None
 
     def __len__(self) -> int:
         return len(self.rows)
 
     @property
-    def template(self) -> str:
-        """'%s{a="x",b="y"} %d\\n' for every series: the sample name, then its value."""
-        if self._template is None:
+    def templates(self) -> list[str]:
+        """'%s{a="x",b="y"} %d\\n' for every series (the sample name, then its value), in
+        chunks of CHUNK series."""
+        if self._templates is None:
             names = self.names
-            self._template = "".join(
-                "%s{" + ",".join(f'{n}="{escape(v)}"' for n, v in zip(names, row, strict=True))
-                .replace("%", "%%") + "} %d\n" for row in self.rows)
-        return self._template
+            lines = ["%s{" + ",".join(f'{n}="{escape(v)}"'
+                                      for n, v in zip(names, row, strict=True))
+                     .replace("%", "%%") + "} %d\n" for row in self.rows]
+            self._templates = ["".join(lines[i:i + CHUNK]) for i in range(0, len(lines), CHUNK)]
+        return self._templates
 
 
 class ColumnFamily(Metric):
@@ -82,8 +87,10 @@ class ColumnFamily(Metric):
         doc = self.documentation.replace("\\", "\\\\").replace("\n", "\\n")
         head = (f"# HELP {name} {doc}\n"
                 f"# TYPE {name} {self.type}\n")
-        if not self.values:
-            return head
-        args = tuple(itertools.chain.from_iterable(
-            zip(itertools.repeat(name), self.values)))
-        return head + self.labels.template % args
+        parts = [head]
+        values = self.values
+        for i, template in enumerate(self.labels.templates):
+            chunk = values[i * CHUNK:(i + 1) * CHUNK]
+            parts.append(template % tuple(itertools.chain.from_iterable(
+                zip(itertools.repeat(name), chunk))))
+        return "".join(parts)

@@ -1,8 +1,8 @@
 """The table's metric families on plain data: names, labels, values, and the exposition.
 
-The fast exposition (one %-template per layout) is read back with prometheus-client's parser and
-compared with prometheus-client's own generate_latest of the same families; promtool (Debian's
-prometheus package) lints the output.
+The fast exposition (%-templates shared by the families of one layout) is read back with
+prometheus-client's parser and compared with prometheus-client's own generate_latest of the same
+families; promtool (Debian's prometheus package) lints the output.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from ipvsctl import model as m
 from ipvsctl.config import loads
 from ipvsctl.errors import KernelError
 from ipvsctl.metrics.exposition import exposition
-from ipvsctl.metrics.families import ColumnFamily, Labels
+from ipvsctl.metrics.families import CHUNK, ColumnFamily, Labels
 from ipvsctl.metrics.scrape import table_registry
 from ipvsctl.metrics.table import REAL_SERVER_LABELS, TableCollector
 
@@ -179,3 +179,13 @@ def test_an_empty_table_still_exports_every_family_header() -> None:
     assert "# TYPE ipvsctl_real_server_connections_total counter" in text
     assert promtool(text).returncode == 0
     assert REAL_SERVER_LABELS[:2] == ("local_address", "local_port")
+
+
+def test_a_family_longer_than_one_chunk_reads_back_whole() -> None:
+    n = 2 * CHUNK + 5
+    labels = Labels(("remote_address",), [(f"10.0.{i >> 8}.{i & 255}",) for i in range(n)])
+    family = ColumnFamily("x_conns", "Connections", "counter", labels, list(range(n)))
+    assert len(labels.templates) == 3
+    (back,) = text_string_to_metric_families(family.text())
+    assert [s.value for s in back.samples] == list(range(n))
+    assert back.samples[CHUNK].labels == {"remote_address": labels.rows[CHUNK][0]}
