@@ -38,7 +38,7 @@ PURE = ("ipvsctl.model", "ipvsctl.errors", "ipvsctl.config.vocabulary", "ipvsctl
         "ipvsctl.director.drains", "ipvsctl.realserver.ops", "ipvsctl.realserver.facts",
         "ipvsctl.realserver.planner", "ipvsctl.realserver.checker", "ipvsctl.realserver.cluster",
         "ipvsctl.realserver.request", "ipvsctl.metrics.families", "ipvsctl.metrics.table",
-        "ipvsctl.metrics.exposition")
+        "ipvsctl.metrics.exposition", "ipvsctl.metrics.status")
 IMPURE = ("os", "subprocess", "socket", "ctypes", "fcntl", "shutil", "pyroute2", "ipvsctl.ipvs",
           "ipvsctl.host")
 # Adapters execute what a planner decided: they never import a planner, a loader or a workflow.

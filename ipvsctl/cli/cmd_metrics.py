@@ -1,4 +1,5 @@
-"""Metrics commands: metrics (the table once, for node_exporter's textfile collector)."""
+"""Observability commands: metrics (the table once, for node_exporter's textfile collector)
+and status (asks the running daemon)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from typing import Annotated
 
 import typer
 
-from ipvsctl.cli.app import NetnsOpt, command
-from ipvsctl.errors import ConfigError
+from ipvsctl.cli.app import JsonOpt, NetnsOpt, command, echo, echo_lines
+from ipvsctl.errors import ConfigError, StatusCode
+from ipvsctl.plan import printer
 
 RealServersOpt = Annotated[str, typer.Option(
     "--real-servers", metavar="all|state|none",
@@ -47,3 +49,23 @@ def metrics(file: Annotated[Path | None, typer.Argument(
         atomic_write(output, text)
     else:
         typer.echo(text.decode(), nl=False)
+
+
+@command()
+def status(netns: NetnsOpt = None, json_out: JsonOpt = False,
+           service: Annotated[str | None, typer.Option(
+               "--service", "-s", metavar="SERVICE",
+               help="Only this service: its name in the file, or tcp/VIP:PORT, fwmark/MARK.",
+               show_default=False)] = None) -> StatusCode:
+    """Ask the running `ipvsctl run` how the director is: per service its health, per real
+    server its state, result and weights. Exit 0 healthy, 1 degraded, 2 critical (a service
+    with no real server pooled), 3 unknown (no daemon answering)."""
+    from ipvsctl.metrics.status import status_lines, verdict
+    from ipvsctl.metrics.status_socket import ask
+
+    doc = ask(netns, {"service": service} if service else {})
+    if json_out:
+        echo(printer.to_json(doc))
+    else:
+        echo_lines(status_lines(doc))
+    return verdict(doc)
