@@ -79,14 +79,19 @@ def metric_names(expr: str) -> set[str]:
     return names
 
 
-def exported() -> set[str]:
-    """Every sample name an exposition of ipvsctl's registry carries (all detail, a file)."""
+def exported_families() -> str:
+    """An exposition of ipvsctl's registry with every family (all detail, a file)."""
     cluster = loads("services:\n  - name: web\n    vip: 192.0.2.10\n    port: 80\n"
                     "    real_servers: [{address: 192.0.2.21}]\n", "cluster.yaml")
     rs = m.RealServerCounters(m.RealServerKey("192.0.2.21", 80), 1, 0, 0, *(0,) * 10)
     counters = [m.ServiceCounters(m.ServiceKey.vip("tcp", "192.0.2.10", 80), (0,) * 10, [rs])]
     registry, _ = table_registry(lambda: counters, lambda: cluster)
-    return {s.name for f in text_string_to_metric_families(exposition(registry).decode())
+    return exposition(registry).decode()
+
+
+def exported() -> set[str]:
+    """Every sample name such an exposition carries."""
+    return {s.name for f in text_string_to_metric_families(exported_families())
             for s in f.samples}
 
 
