@@ -15,6 +15,9 @@ bench/metrics.py --json DIR/metrics.json`). For each size N, N services x PER DR
 3. `ipvsctl metrics --netns NS -o FILE` (a child process: start-up, one read, one render, an
    atomic write), all and none.
 
+ipvsctl runs from a copy of the package on the guest's own file system, as bench.py runs it (an
+installed package; the repository is shared over 9p, where imports crawl).
+
 Ratios are ipvsctl / ipvsadm; the target is <= 1.0 for a daemon's scrape. The counters are all
 zero (no traffic reaches 110,000 real servers here): real counters make every line a few
 digits longer on both sides.
@@ -37,7 +40,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import gen
 from measure import measure, namespaces
 
+from bench import install_locally
+
 DETAILS = ("all", "state", "none")
+HERE = Path(__file__).resolve()
 
 
 def scrape(netns: str, detail: str, runs: int) -> dict[str, Any]:
@@ -71,7 +77,7 @@ def scrape(netns: str, detail: str, runs: int) -> dict[str, Any]:
             "gzip_bytes": len(packed), "gzip_seconds": round(time.monotonic() - t0, 3)}
 
 
-def one_size(n: int, per: int, runs: int, work: Path) -> dict[str, Any]:
+def one_size(n: int, per: int, runs: int, work: Path, env: dict[str, str]) -> dict[str, Any]:
     data = work / f"n{n}"
     data.mkdir(parents=True, exist_ok=True)
     restore = data / "restore.txt"
@@ -91,8 +97,8 @@ def one_size(n: int, per: int, runs: int, work: Path) -> dict[str, Any]:
         out["ipvsadm"] = {"seconds": round(base, 3), "bytes": size, "lines": lines,
                           "runs": [round(r.seconds, 3) for r in adm]}
         for detail in DETAILS:
-            child = measure([sys.executable, __file__, "scrape", ns, detail, str(runs)],
-                            out=log / f"scrape-{detail}").check()
+            child = measure([sys.executable, str(HERE), "scrape", ns, detail, str(runs)],
+                            out=log / f"scrape-{detail}", env=env).check()
             got = json.loads(child.stdout)
             got["ratio"] = round(got["seconds"] / base, 3)
             got["first_ratio"] = round(got["first_seconds"] / base, 3)
@@ -104,7 +110,7 @@ def one_size(n: int, per: int, runs: int, work: Path) -> dict[str, Any]:
             prom = data / f"ipvsctl-{detail}.prom"
             r = measure([sys.executable, "-m", "ipvsctl", "metrics", "--netns", ns,
                          "--real-servers", detail, "-o", str(prom)],
-                        out=log / f"cli-{detail}").check()
+                        out=log / f"cli-{detail}", env=env).check()
             out[f"cli_{detail}"] = {"seconds": round(r.seconds, 3),
                                     "ratio": round(r.seconds / base, 3),
                                     "bytes": prom.stat().st_size,
@@ -144,8 +150,10 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
     results = []
     with tempfile.TemporaryDirectory(prefix="ipvsctl-bench-metrics-") as tmp:
+        env = install_locally(Path(tmp))  # as an installed package runs (bench.py says why)
+        measure([sys.executable, "-m", "ipvsctl", "--help"], out=Path(tmp) / "warm", env=env)
         for n in (int(x) for x in args.sizes.split(",")):
-            results.append(one_size(n, args.per, args.runs, Path(tmp)))
+            results.append(one_size(n, args.per, args.runs, Path(tmp), env))
             print(json.dumps(results[-1]), flush=True)
     print("\n".join(table(results)))
     if args.json:
