@@ -8,6 +8,7 @@ import socket
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -16,6 +17,7 @@ from ipvsctl import model as m
 from ipvsctl.errors import ConfigError, HostError
 from ipvsctl.metrics.scrape import table_registry
 from ipvsctl.metrics.server import MetricsServer, parse_listen
+from tests.metrics.prometheus import prometheus
 
 KEY = m.ServiceKey.vip("tcp", "192.0.2.10", 80)
 ROWS = [m.ServiceCounters(KEY, (5,) * 10, [
@@ -106,3 +108,19 @@ def test_bad_listen_addresses_are_one_line(text: str, why: str) -> None:
         parse_listen(text)
     (line,) = caught.value.lines()
     assert line.startswith(f"--metrics {text!r}: ") and why in line
+
+
+def test_a_real_prometheus_scrapes_the_server_and_answers_promql(tmp_path: Path) -> None:
+    registry, _ = table_registry(lambda: ROWS)
+    srv = MetricsServer(registry, free_address())
+    srv.start()
+    try:
+        with prometheus(tmp_path / "prometheus", [f"127.0.0.1:{srv.port}"]) as prom:
+            prom.wait_for('up{job="ipvsctl"}', 1)
+            (sample,) = prom.wait_for(
+                'ipvsctl_real_server_connections_active{remote_address="192.0.2.21"}', 3)
+            assert sample["metric"]["service"] == "tcp/192.0.2.10:80"
+            assert sample["metric"]["proto"] == "TCP"
+            prom.wait_for("sum(ipvsctl_service_real_servers)", 1)
+    finally:
+        srv.close()
