@@ -25,7 +25,7 @@ RANKS = {
     "ipvsctl.config": 2, "ipvsctl.metrics": 2,
     # workflows
     "ipvsctl.director.workflow": 3, "ipvsctl.realserver.workflow": 3, "ipvsctl.lab": 3,
-    "ipvsctl.importers": 3, "ipvsctl.metrics.scrape": 3,
+    "ipvsctl.importers": 3, "ipvsctl.metrics.scrape": 3, "ipvsctl.metrics.exporter": 3,
     # the command line
     "ipvsctl.cli": 4, "ipvsctl.__main__": 4,
     # the root package (its version), and any module not placed above: the bottom, so it
@@ -38,7 +38,8 @@ PURE = ("ipvsctl.model", "ipvsctl.errors", "ipvsctl.config.vocabulary", "ipvsctl
         "ipvsctl.director.drains", "ipvsctl.realserver.ops", "ipvsctl.realserver.facts",
         "ipvsctl.realserver.planner", "ipvsctl.realserver.checker", "ipvsctl.realserver.cluster",
         "ipvsctl.realserver.request", "ipvsctl.metrics.families", "ipvsctl.metrics.table",
-        "ipvsctl.metrics.exposition", "ipvsctl.metrics.status")
+        "ipvsctl.metrics.exposition", "ipvsctl.metrics.status", "ipvsctl.metrics.provider",
+        "ipvsctl.metrics.health", "ipvsctl.metrics.events")
 IMPURE = ("os", "subprocess", "socket", "ctypes", "fcntl", "shutil", "pyroute2", "ipvsctl.ipvs",
           "ipvsctl.host")
 # Adapters execute what a planner decided: they never import a planner, a loader or a workflow.

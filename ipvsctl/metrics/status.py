@@ -7,22 +7,31 @@ The document (`ipvsctl status --json` prints it as it came, version 1):
      "reload": {"last_at", "last_ok", "last_error", "last_good_at"},
      "repair": {"last_at", "changes"},
      "services": [{"name", "key", "servers", "up", "pooled", "min_healthy",
-                   "real_servers": [{"address", "port", "state", "since", "result",
-                                     "kernel_weight", "file_weight", "active", "inactive"}]}]}
+                   "real_servers": [{"address", "port", "state", "since", "result", "check",
+                                     "last_success_at", "kernel_weight", "file_weight",
+                                     "active", "inactive"}]}]}
 
 Times are Unix seconds (null: never). A real server's state is up, down, unknown (no verdict
 yet), unchecked (`check: none`), draining (declared in the file) or absent (in the file, not in
 the kernel). `servers` counts the real servers meant to serve (not draining), `up` those of
-them up or unchecked, `pooled` those with a kernel weight above 0.
+them up or unchecked, `pooled` those of the service's kernel real servers with a weight above 0.
+
+`summarise` and `document` build it from a daemon's view (metrics/provider.py): the file says
+which real servers there should be, the kernel what is pooled, the daemon's health how each is.
+The health metrics (metrics/health.py) count with the same `summarise`, so /metrics and
+`ipvsctl status` never disagree.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, NamedTuple
 
+from ipvsctl import __version__
 from ipvsctl.errors import ConfigError, StatusCode
+from ipvsctl.metrics.provider import DaemonView, HealthKey, ServerHealth
+from ipvsctl.model import Cluster, RealServerCounters, RealServerKey, ServiceCounters, ServiceKey
 
 VERSION = 1
 SERVING = ("up", "unchecked")  # states that count as healthy
@@ -30,6 +39,86 @@ VERDICT_WORD = {StatusCode.HEALTHY: "HEALTHY", StatusCode.DEGRADED: "DEGRADED",
                 StatusCode.CRITICAL: "CRITICAL", StatusCode.UNKNOWN: "UNKNOWN"}
 
 Doc = Mapping[str, Any]
+UNKNOWN = ServerHealth("unknown")
+
+
+class ServerStatus(NamedTuple):
+    key: RealServerKey
+    state: str  # a ServerHealth state, or draining / absent
+    health: ServerHealth
+    file_weight: int  # 0 for a server the file declares draining
+    kernel: RealServerCounters | None  # None: not in the kernel
+
+
+class ServiceStatus(NamedTuple):
+    key: ServiceKey
+    name: str | None
+    servers: int  # meant to serve (not draining)
+    up: int  # of those, up or unchecked
+    pooled: int  # of the kernel's real servers, weight above 0
+    min_healthy: int
+    real_servers: list[ServerStatus]
+
+
+def summarise(cluster: Cluster, counters: list[ServiceCounters],
+              health: Mapping[HealthKey, ServerHealth],
+              min_healthy: Mapping[ServiceKey, int] | None = None) -> list[ServiceStatus]:
+    """Each service of the file with its real servers' states, in key order (pure)."""
+    kernel = {svc.key: {rs.key: rs for rs in svc.real_servers} for svc in counters}
+    out = []
+    for key in sorted(cluster.services):
+        svc = cluster.services[key]
+        live = kernel.get(key, {})
+        rows = []
+        for rs_key in sorted(svc.real_servers):
+            rs = svc.real_servers[rs_key]
+            seen = health.get((key, rs_key), UNKNOWN)
+            in_kernel = live.get(rs_key)
+            state = ("draining" if rs.draining else "absent" if in_kernel is None
+                     else seen.state)
+            rows.append(ServerStatus(rs_key, state, seen, 0 if rs.draining else rs.spec.weight,
+                                     in_kernel))
+        meant = [r for r in rows if r.state != "draining"]
+        out.append(ServiceStatus(
+            key, svc.name, len(meant), sum(r.state in SERVING for r in meant),
+            sum(rs.weight > 0 for rs in live.values()),
+            (min_healthy or {}).get(key, 0), rows))
+    return out
+
+
+def document(view: DaemonView, now: float | None = None) -> dict[str, Any]:
+    """The status document of a daemon, as its view describes it now."""
+    now = time.time() if now is None else now
+    facts, cluster = view.facts(), view.cluster()
+    services: list[ServiceStatus] = []
+    if cluster is not None:
+        services = summarise(cluster, view.counters(), view.health(),
+                             {key: view.min_healthy(key) for key in cluster.services})
+    reload, repair = facts.reload, facts.repair
+    return {
+        "version": VERSION,
+        "daemon": {"pid": facts.pid, "started_at": facts.started_at,
+                   "uptime_seconds": max(0.0, round(now - facts.started_at, 3)),
+                   "file": facts.file, "netns": facts.netns, "ipvsctl_version": __version__},
+        "reload": reload._asdict(),
+        "repair": repair._asdict(),
+        "services": [_service_doc(s) for s in services],
+    }
+
+
+def _service_doc(svc: ServiceStatus) -> dict[str, Any]:
+    return {"name": svc.name, "key": str(svc.key), "servers": svc.servers, "up": svc.up,
+            "pooled": svc.pooled, "min_healthy": svc.min_healthy,
+            "real_servers": [_server_doc(r) for r in svc.real_servers]}
+
+
+def _server_doc(rs: ServerStatus) -> dict[str, Any]:
+    k, h = rs.kernel, rs.health
+    return {"address": rs.key.address, "port": rs.key.port, "state": rs.state,
+            "since": h.since, "result": h.result, "check": h.check,
+            "last_success_at": h.last_success, "file_weight": rs.file_weight,
+            "kernel_weight": None if k is None else k.weight,
+            "active": 0 if k is None else k.active, "inactive": 0 if k is None else k.inactive}
 
 
 def select(doc: Doc, service: str | None) -> dict[str, Any]:
@@ -121,8 +210,10 @@ def status_lines(doc: Doc, now: float | None = None) -> list[str]:
                 f"{address}:{rs.get('port')}"
             kernel = rs.get("kernel_weight")
             weight = f"{'-' if kernel is None else kernel}/{rs.get('file_weight', '-')}"
-            lines.append(f"  -> {where:<28} {rs.get('state', '?'):<9} "
-                         f"since {_age(rs.get('since'), now):<10} weight {weight:<9} "
+            state = rs.get("state", "?")
+            since = "" if state in ("draining", "absent") else \
+                f"since {_age(rs.get('since'), now)}"
+            lines.append(f"  -> {where:<28} {state:<9} {since:<16} weight {weight:<9} "
                          f"conns {rs.get('active', 0)}/{rs.get('inactive', 0)}  "
                          f"{rs.get('result') or ''}".rstrip())
     lines.append("")

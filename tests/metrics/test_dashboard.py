@@ -16,11 +16,6 @@ from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from ipvsctl import model as m
-from ipvsctl.config import loads
-from ipvsctl.metrics.exposition import exposition
-from ipvsctl.metrics.scrape import table_registry
-
 REPO = Path(__file__).resolve().parents[2]
 DASHBOARD = REPO / "dashboards" / "ipvsctl.json"
 VARIABLES = {"$__rate_interval": "5m", "$__interval": "1m", "$__range": "1h",
@@ -80,13 +75,11 @@ def metric_names(expr: str) -> set[str]:
 
 
 def exported_families() -> str:
-    """An exposition of ipvsctl's registry with every family (all detail, a file)."""
-    cluster = loads("services:\n  - name: web\n    vip: 192.0.2.10\n    port: 80\n"
-                    "    real_servers: [{address: 192.0.2.21}]\n", "cluster.yaml")
-    rs = m.RealServerCounters(m.RealServerKey("192.0.2.21", 80), 1, 0, 0, *(0,) * 10)
-    counters = [m.ServiceCounters(m.ServiceKey.vip("tcp", "192.0.2.10", 80), (0,) * 10, [rs])]
-    registry, _ = table_registry(lambda: counters, lambda: cluster)
-    return exposition(registry).decode()
+    """An exposition of the daemon's registry (the table's families, with a file, every
+    detail; health; every event family with samples)."""
+    from tests.metrics.test_exporter import full_exposition
+
+    return full_exposition()[0]
 
 
 def exported() -> set[str]:
