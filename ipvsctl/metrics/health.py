@@ -28,7 +28,11 @@ HEALTH_LABELS = (*REAL_SERVER_LABELS, "check")
 
 
 class HealthCollector:
-    """`cluster`, `counters`, `health` and `min_healthy` are the daemon view's (provider.py)."""
+    """`cluster`, `counters`, `health` and `min_healthy` are the daemon view's (provider.py).
+
+    The label blocks are rendered once per file and set of check types (families.Labels), so
+    a scrape of 110,000 real servers formats values only.
+    """
 
     def __init__(self, cluster: Callable[[], Cluster | None],
                  counters: Callable[[], list[ServiceCounters]],
@@ -40,6 +44,7 @@ class HealthCollector:
         self._cluster, self._counters, self._health = cluster, counters, health
         self._min_healthy = min_healthy
         self.real_servers = real_servers
+        self._layouts = _Layouts()
 
     def collect(self) -> Iterator[Metric]:
         cluster = self._cluster()
@@ -51,18 +56,31 @@ class HealthCollector:
             counters = []
         yield from families(summarise(cluster, counters, self._health(),
                                       {k: self._min_healthy(k) for k in cluster.services}),
-                            self.real_servers)
+                            self.real_servers, self._layouts, cluster)
 
 
-def families(services: list[ServiceStatus], real_servers: str = "all") -> Iterator[Metric]:
-    rows, servers = [], []
-    for svc in services:
-        address, port, proto, mark = service_label_values(svc.key)
-        label = service_label(svc.key, svc.name)
-        rows.append((address, port, proto, mark, label))
-        servers += [((address, port, rs.key.address, str(rs.key.port), proto, mark, label,
-                      rs.health.check), rs) for rs in svc.real_servers if rs.state != "draining"]
-    labels = Labels(SERVICE_LABELS, rows)
+class _Layouts:
+    """The last label layouts and what they were made for."""
+
+    def __init__(self) -> None:
+        self.cluster: Cluster | None = None
+        self.services = Labels(SERVICE_LABELS, [])
+        self.checks: tuple[str, ...] | None = None
+        self.real_servers = Labels(HEALTH_LABELS, [])
+
+
+def families(services: list[ServiceStatus], real_servers: str = "all",
+             layouts: _Layouts | None = None, cluster: Cluster | None = None
+             ) -> Iterator[Metric]:
+    """The health families of `services` (status.summarise of `cluster`)."""
+    cache = layouts or _Layouts()
+    if cluster is None or cache.cluster is not cluster:
+        rows = []
+        for svc in services:
+            address, port, proto, mark = service_label_values(svc.key)
+            rows.append((address, port, proto, mark, service_label(svc.key, svc.name)))
+        cache.cluster, cache.services, cache.checks = cluster, Labels(SERVICE_LABELS, rows), None
+    labels = cache.services
     yield ColumnFamily("ipvsctl_service_servers", "Real servers the file means to serve (not "
                        "draining)", "gauge", labels, [s.servers for s in services])
     yield ColumnFamily("ipvsctl_service_servers_up", "Of those, the real servers up (or "
@@ -74,16 +92,26 @@ def families(services: list[ServiceStatus], real_servers: str = "all") -> Iterat
                        [s.min_healthy for s in services])
     if real_servers == "none":
         return
-    rs_labels = Labels(HEALTH_LABELS, [row for row, _ in servers])
+    servers = [rs for svc in services for rs in svc.real_servers if rs.state != "draining"]
+    checks = tuple(rs.health.check for rs in servers)
+    if cache.checks != checks:
+        rs_rows: list[tuple[str, ...]] = []
+        for svc, row in zip(services, labels.rows, strict=True):
+            address, port, proto, mark, label = row
+            rs_rows += [(address, port, rs.key.address, str(rs.key.port), proto, mark, label,
+                         rs.health.check) for rs in svc.real_servers
+                        if rs.state != "draining"]
+        cache.checks, cache.real_servers = checks, Labels(HEALTH_LABELS, rs_rows)
+    rs_labels = cache.real_servers
     yield ColumnFamily("ipvsctl_real_server_up", "1 if the real server is up (or unchecked), "
                        "0 if down, unknown yet or missing from the kernel", "gauge", rs_labels,
-                       [int(rs.state in SERVING) for _, rs in servers])
+                       [int(rs.state in SERVING) for rs in servers])
     if real_servers == "state":
         return
     yield ColumnFamily("ipvsctl_real_server_state_since_timestamp_seconds", "When the real "
                        "server's health state began, Unix seconds (0: since the daemon "
                        "started)", "gauge", rs_labels,
-                       [int(rs.health.since or 0) for _, rs in servers])
+                       [int(rs.health.since or 0) for rs in servers])
     yield ColumnFamily("ipvsctl_real_server_last_success_timestamp_seconds", "When a check "
                        "of the real server last passed, Unix seconds (0: never)", "gauge",
-                       rs_labels, [int(rs.health.last_success or 0) for _, rs in servers])
+                       rs_labels, [int(rs.health.last_success or 0) for rs in servers])

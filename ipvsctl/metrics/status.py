@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 
 from ipvsctl import __version__
 from ipvsctl.errors import ConfigError, StatusCode
+from ipvsctl.gcpause import gc_paused
 from ipvsctl.metrics.provider import DaemonView, HealthKey, ServerHealth
 from ipvsctl.model import Cluster, RealServerCounters, RealServerKey, ServiceCounters, ServiceKey
 
@@ -92,8 +93,9 @@ def document(view: DaemonView, now: float | None = None) -> dict[str, Any]:
     facts, cluster = view.facts(), view.cluster()
     services: list[ServiceStatus] = []
     if cluster is not None:
-        services = summarise(cluster, view.counters(), view.health(),
-                             {key: view.min_healthy(key) for key in cluster.services})
+        with gc_paused():  # a few objects per real server, none in cycles
+            services = summarise(cluster, view.counters(), view.health(),
+                                 {key: view.min_healthy(key) for key in cluster.services})
     reload, repair = facts.reload, facts.repair
     return {
         "version": VERSION,
