@@ -2,6 +2,7 @@
 
     python bench/metrics.py [--sizes 1000,10000] [--per 10] [--runs 3] [--json FILE]
     python bench/metrics.py scrape NETNS DETAIL RUNS     (the child that scrapes in-process)
+    python bench/metrics.py daemon NETNS FILE DETAIL RUNS (the same with the file and health)
 
 Needs root and a kernel with IPVS (in the test-bed VM: `tests/vm/run --out DIR -- python
 bench/metrics.py --json DIR/metrics.json`). For each size N, N services x PER DR real servers
@@ -12,7 +13,9 @@ bench/metrics.py --json DIR/metrics.json`). For each size N, N services x PER DR
    serves, rendered by metrics.exposition, for each --real-servers level (all, state, none):
    the first scrape (it builds the label layout) and the median of RUNS later ones (the layout
    kept), the part of it spent reading the kernel, the output bytes and its gzip size.
-3. `ipvsctl metrics --netns NS -o FILE` (a child process: start-up, one read, one render, an
+3. The registry `ipvsctl run` serves (metrics/exporter.py) with the cluster file's names and
+   weights and health for every real server (all up), all and none (`daemon`).
+4. `ipvsctl metrics --netns NS -o FILE` (a child process: start-up, one read, one render, an
    atomic write), all and none.
 
 ipvsctl runs from a copy of the package on the guest's own file system, as bench.py runs it (an
@@ -28,6 +31,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -77,6 +81,49 @@ def scrape(netns: str, detail: str, runs: int) -> dict[str, Any]:
             "gzip_bytes": len(packed), "gzip_seconds": round(time.monotonic() - t0, 3)}
 
 
+def daemon_scrape(netns: str, file: str, detail: str, runs: int) -> dict[str, Any]:
+    """In-process: one scrape of `ipvsctl run`'s registry (metrics.exporter): the table with
+    the file's names and weights, and health with every real server up (a tcp check)."""
+    from ipvsctl.config import load
+    from ipvsctl.ipvs import IpvsAdapter
+    from ipvsctl.metrics import exporter
+    from ipvsctl.metrics.exposition import exposition
+    from ipvsctl.metrics.provider import DaemonFacts, ServerHealth
+
+    exporter.READ_REUSE = 0.0  # every scrape reads the kernel, as scrapes seconds apart do
+    cluster = load(Path(file))
+    now = time.time()
+    health = {(key, rs): ServerHealth("up", now, "tcp connect in 1 ms", "tcp", now)
+              for key, svc in cluster.services.items() for rs in svc.real_servers}
+    with IpvsAdapter(netns) as adapter:
+        class View:
+            def facts(self) -> DaemonFacts:
+                return DaemonFacts(os.getpid(), now, file, netns)
+
+            def cluster(self) -> Any:
+                return cluster
+
+            def counters(self) -> Any:
+                return adapter.counters()
+
+            def health(self) -> Any:
+                return health
+
+            def min_healthy(self, key: Any) -> int:
+                return 1
+
+        registry, _, _ = exporter.daemon_registry(View(), detail)
+        times, text = [], b""
+        for _ in range(runs + 1):
+            t0 = time.monotonic()
+            text = exposition(registry)
+            times.append(time.monotonic() - t0)
+    return {"first_seconds": round(times[0], 3),
+            "seconds": round(statistics.median(times[1:]), 3),
+            "runs": [round(t, 3) for t in times], "bytes": len(text),
+            "lines": text.count(b"\n")}
+
+
 def one_size(n: int, per: int, runs: int, work: Path, env: dict[str, str]) -> dict[str, Any]:
     data = work / f"n{n}"
     data.mkdir(parents=True, exist_ok=True)
@@ -106,6 +153,17 @@ def one_size(n: int, per: int, runs: int, work: Path, env: dict[str, str]) -> di
             got["gzip_size_ratio"] = round(got["gzip_bytes"] / size, 3)
             got["peak_rss_mb"] = round(child.rss_mb, 1)
             out[f"scrape_{detail}"] = got
+        cluster = data / "cluster.yaml"
+        cluster.write_text(gen.cluster_yaml(n, per))
+        for detail in ("all", "none"):
+            child = measure([sys.executable, str(HERE), "daemon", ns, str(cluster), detail,
+                             str(runs)], out=log / f"daemon-{detail}", env=env).check()
+            got = json.loads(child.stdout)
+            got["ratio"] = round(got["seconds"] / base, 3)
+            got["first_ratio"] = round(got["first_seconds"] / base, 3)
+            got["size_ratio"] = round(got["bytes"] / size, 3)
+            got["peak_rss_mb"] = round(child.rss_mb, 1)
+            out[f"daemon_{detail}"] = got
         for detail in ("all", "none"):
             prom = data / f"ipvsctl-{detail}.prom"
             r = measure([sys.executable, "-m", "ipvsctl", "metrics", "--netns", ns,
@@ -132,6 +190,11 @@ def table(results: list[dict[str, Any]]) -> list[str]:
                         f"({s['first_seconds']}) | {s['ratio']} ({s['first_ratio']}) | "
                         f"{s['bytes']:,} | {s['size_ratio']} | {s['gzip_size_ratio']} |")
         for detail in ("all", "none"):
+            s = r[f"daemon_{detail}"]
+            rows.append(f"| | daemon scrape with file and health, --real-servers {detail} "
+                        f"(first) | {s['seconds']} ({s['first_seconds']}) | {s['ratio']} "
+                        f"({s['first_ratio']}) | {s['bytes']:,} | {s['size_ratio']} | |")
+        for detail in ("all", "none"):
             c = r[f"cli_{detail}"]
             rows.append(f"| | `ipvsctl metrics --real-servers {detail}` | {c['seconds']} | "
                         f"{c['ratio']} | {c['bytes']:,} | | |")
@@ -141,6 +204,9 @@ def table(results: list[dict[str, Any]]) -> list[str]:
 def main(argv: list[str]) -> int:
     if argv[:1] == ["scrape"]:
         print(json.dumps(scrape(argv[1], argv[2], int(argv[3]))))
+        return 0
+    if argv[:1] == ["daemon"]:
+        print(json.dumps(daemon_scrape(argv[1], argv[2], argv[3], int(argv[4]))))
         return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,10000")
