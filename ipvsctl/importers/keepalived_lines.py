@@ -36,6 +36,7 @@ MAX_SEQ_VALUES = 1_000_000
 MAXBUF = 1024  # keepalived reads lines into 1,024 bytes and substitutes within them
 MAX_FILE_BYTES = 16 << 20
 
+_SPECIAL = re.compile(r'[#!"\\]')  # what decomment() has to look at
 _NUMBER = re.compile(r"([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
 Reader = Callable[[str], bytes]  # reads an included file's bytes
 
@@ -94,7 +95,7 @@ def decomment(text: str) -> tuple[str, bool]:
     or '!') removed, '\\#' and '\\!' unescaped outside quotes. True when the comment held a
     bad byte (so only the comment did)."""
     text = text.lstrip(WHITE)
-    if not any(c in text for c in '#!"\\'):
+    if _SPECIAL.search(text) is None:
         return text.rstrip(WHITE), False
     out: list[str] = []
     quote = False
@@ -509,6 +510,8 @@ class LineReader:
     # -- include -----------------------------------------------------------------------------
 
     def _include(self, buf: str) -> bool:
+        if not buf.startswith("include"):
+            return False
         match = re.match(r"include([rmwba]?)[ \t]+", buf)
         if match is None or (match[1] and not buf[8:9].isspace()):
             return False
@@ -565,6 +568,8 @@ class LineReader:
 
     def _split_brace(self, buf: str) -> str:
         """Cut the line before its first '{' or '}' outside quotes; the rest comes next."""
+        if "{" not in buf and "}" not in buf:
+            return buf.rstrip(WHITE)
         if buf[0] in "{}":
             rest = buf[1:].lstrip(WHITE)
             if rest:

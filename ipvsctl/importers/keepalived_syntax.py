@@ -18,6 +18,7 @@ from ipvsctl.importers._common import Notes, Place
 from ipvsctl.importers.keepalived_lines import Line
 
 WHITE_SPACE = " \t\f\n\r\v"
+_TO_SPACE = str.maketrans("\t\f\n\r\v", "     ")
 
 
 @dataclass(slots=True)
@@ -61,6 +62,8 @@ SKIP = "skip"  # an inactive keyword: its block is skipped by counting braces
 def split_words(text: str) -> list[str]:
     """keepalived's alloc_strvec_r(): words split at white space; a word that starts with '"'
     runs to the next '"' (without the quotes); a word ends at white space or a '"'."""
+    if '"' not in text:
+        return [w for w in text.translate(_TO_SPACE).split(" ") if w]
     words: list[str] = []
     i, n = 0, len(text)
     while True:

@@ -6,6 +6,7 @@ counts as that number, so "80\\\\" is port 80 and `delay_loop 6s` is 6 microseco
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import socket
@@ -72,6 +73,7 @@ def read_timer(text: str, lo_us: int, hi_us: int = ULONG_MAX - 1) -> float | Non
     return value / 1e6
 
 
+@functools.lru_cache(maxsize=1 << 16)  # addresses repeat: a real server in many services
 def inet(text: str) -> Address | None:
     """inet_stosockaddr()'s address: from a '-' or '/' on the text is dropped; no names, no
     brackets, no zone index."""
