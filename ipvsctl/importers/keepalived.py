@@ -538,8 +538,10 @@ class _Importer:
                 self.warn(stmt.place, "bad-lb_kind", f"{stmt.keyword} '{word}' is not NAT, DR or "
                           "TUN (upper case): keepalived ignores the line")
             return None
+        # Each line states the whole method: options it leaves out take their defaults (ipip,
+        # no port, nocsum), not the virtual server's (keepalived 2.2.7, proven by the oracle).
         tunnel = current.tunnel if current is not None else Tunnel()
-        kind, port, csum = tunnel.type, tunnel.port, tunnel.csum
+        kind, port, csum = Tunnel()
         rest = stmt.args[1:]
         problem = None
         i = 0
