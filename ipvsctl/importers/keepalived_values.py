@@ -17,6 +17,8 @@ WHITE = " \t\f\n\r\v"
 UINT_MAX = 2**32 - 1
 ULONG_MAX = 2**64 - 1
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+_UNSIGNED = re.compile(r"[ \t\f\n\r\v]*([+-]?)([0-9]*)")
+_PLAIN = re.compile(r"[0-9]+(\.[0-9]{0,6})?")
 
 
 class Fatal(Exception):
@@ -33,7 +35,7 @@ def arg(stmt: Stmt, index: int = 1) -> str:
 
 def strtoul(text: str) -> tuple[int, bool]:
     """C strtoul(text, &end, 10): the value and whether the whole text was the number."""
-    match = re.match(r"[ \t\f\n\r\v]*([+-]?)([0-9]*)", text)
+    match = _UNSIGNED.match(text)
     assert match is not None
     if not match[2]:
         return 0, not text
@@ -55,7 +57,7 @@ def read_unsigned(text: str, lo: int, hi: int, *, lenient: bool) -> int | None:
 
 def is_plain(text: str) -> bool:
     """True if keepalived reads the text without complaint (digits, optionally decimals)."""
-    return re.fullmatch(r"[0-9]+(\.[0-9]{0,6})?", text) is not None
+    return _PLAIN.fullmatch(text) is not None
 
 
 def read_timer(text: str, lo_us: int, hi_us: int = ULONG_MAX - 1) -> float | None:
