@@ -121,7 +121,7 @@ def timeouts(netns: str) -> str:
     return run_in_netns(netns, ["ipvsadm", "-Ln", "--timeout"]).stdout
 
 
-def test_enough_samples_cover_the_issue() -> None:
+def test_the_samples_cover_every_migration_case() -> None:
     names = {p.stem.removeprefix("keepalived-") for p in KEEPALIVED_SAMPLES}
     assert {"dr-web", "fwmark-persistence", "ipv6-dns-tun", "groups", "templating",
             "tolerated", "bom", "dropped", "checks"} <= names
