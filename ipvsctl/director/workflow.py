@@ -20,6 +20,7 @@ from ipvsctl.director.ops import DeleteRealServer, DeleteService, DrainRealServe
 from ipvsctl.director.planner import Ownership, plan_director
 from ipvsctl.director.record import Record
 from ipvsctl.director.table import IpvsTable
+from ipvsctl.errors import ConfigError
 from ipvsctl.gcpause import gc_paused
 from ipvsctl.host.locks import exclusive_lock
 from ipvsctl.model import Cluster, Director, Observed, ServiceKey
@@ -33,6 +34,22 @@ def _open_table(netns: str | None) -> IpvsTable:
     from ipvsctl.ipvs import IpvsAdapter  # the only module that speaks IPVS netlink
 
     return IpvsAdapter(netns)
+
+
+def as_node(cluster: Cluster, node: str | None) -> Cluster:
+    """The cluster as this director applies it. For a file with `ha`, that is one of its
+    directors, chosen by `node` (a name or hostname) or else by this host's name; its share
+    (the sync threads) becomes director settings. Without `ha`, the file as it is."""
+    if cluster.ha is None:
+        if node is not None:
+            raise ConfigError([f"--node {node}: {cluster.path or 'the cluster file'} has no "
+                               "ha section (no directors to choose from)"])
+        return cluster
+    import socket
+
+    from ipvsctl.ha.node import choose, for_node
+
+    return for_node(cluster, choose(cluster.ha, node, socket.gethostname(), cluster.path))
 
 
 def narrowed(cluster: Cluster, only: frozenset[ServiceKey]) -> Cluster:
