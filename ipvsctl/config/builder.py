@@ -263,9 +263,11 @@ class _Builder:
                     services.setdefault(service.key, service)
         ha = None
         if "ha" in top:
-            from ipvsctl.config.ha_rules import build_ha  # only files with a director pair
+            from ipvsctl.config.ha_rules import build_ha, check_vips  # only for a pair
 
             ha = build_ha(self, top)
+            if ha is not None:
+                check_vips(self, top, ha, services)
         return Cluster(services=services, director=director, scope=scope, path=self.path, ha=ha)
 
     def _defaults(self, top: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ipvsctl.config import vocabulary as R
@@ -22,6 +23,8 @@ from ipvsctl.model import (
     DEFAULT_SYNC_TTL,
     Ha,
     HaDirector,
+    Service,
+    ServiceKey,
     SyncSettings,
 )
 
@@ -309,3 +312,17 @@ def _group(b: _Builder, s: dict[str, Any]) -> str | None:
                                    "multicasts)")
         return None
     return ip.compressed
+
+
+def check_vips(b: _Builder, top: dict[str, Any], ha: Ha,
+               services: Mapping[ServiceKey, Service]) -> None:
+    """keepalived needs a VIP to advertise, and IPv6 VRRP is VRRPv3 only."""
+    from ipvsctl.ha.keepalived import vrrp_family
+
+    addresses = sorted({k.address for k in services if not k.is_fwmark} | set(ha.vips))
+    if not addresses:
+        b.error(top, "ha", "ha", "keepalived needs at least one VIP: no service has one; "
+                                 "list the addresses in ha.vips")
+    elif vrrp_family(ha, addresses) == 6 and ha.vrrp_version == 2:
+        b.error(top, "ha", "ha", "every VIP is IPv6, which VRRPv2 cannot advertise: set "
+                                 "vrrp_version: 3")

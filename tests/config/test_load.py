@@ -304,6 +304,7 @@ def test_full_file_ha_section() -> None:
 def test_ha_defaults(text: str, expect: dict[str, object]) -> None:
     doc = ("ha:\n  virtual_router_id: 9\n  interface: eth0\n  " + text +
            "directors: [{name: a, address: 10.0.0.1}, {name: b, address: 10.0.0.2}]\n"
+           "  vips: [192.0.2.1]\n"
            "services: []\n")
     ha = loads(doc).ha
     assert ha is not None

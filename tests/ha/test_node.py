@@ -17,7 +17,7 @@ ha:
     - {name: d1, hostname: lb1.example.net, address: 10.10.0.1}
     - {name: d2, address: 10.10.0.2, interface: eth9}
   SYNC
-services: []
+services: [{vip: 192.0.2.10, port: 80}]
 """
 
 
