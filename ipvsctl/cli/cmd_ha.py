@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ipvsctl.cli.app import NetnsOpt, NodeOpt, command, echo
+from ipvsctl.cli.app import NetnsOpt, NodeOpt, command, echo, warn
 
 
 def _ipvsctl_path() -> str:
@@ -55,8 +55,12 @@ def ha_render(
 
         raise ConfigError([f"{file}: no ha section: there is no keepalived configuration to "
                            "render (see docs/ha.md)"])
+    from ipvsctl.host.hooks import hook_problems
+
     hooks = Hooks(ipvsctl or _ipvsctl_path(), str(health_path(netns)), netns)
     text = render(cluster, director, hooks)
+    for problem in hook_problems(hooks.ipvsctl):  # on this host; the file may be for another
+        warn(f"ipvsctl: warning: keepalived will not run the notify hook here: {problem}")
     if output is None:
         typer.echo(text, nl=False)
     else:

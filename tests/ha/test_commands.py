@@ -55,3 +55,19 @@ def test_ha_notify_records_keepalived_s_word(tmp_path: Path,
         {"node": "d1", "state": "MASTER", "priority": 250}
     bad = CliRunner().invoke(app, ["ha-notify", "--node", "d1", "INSTANCE", "x", "OOPS", "1"])
     assert bad.exit_code == ExitCode.ERROR and "Traceback" not in bad.output
+
+
+def test_a_hook_keepalived_would_refuse_is_named(tmp_path: Path) -> None:
+    from ipvsctl.host.hooks import hook_problems
+
+    program = tmp_path / "ipvsctl"
+    program.write_text("#!/bin/sh\n")
+    program.chmod(0o777)
+    problems = hook_problems(str(program))
+    assert f"{program} is writable by group or others" in problems
+    assert hook_problems("/usr/sbin/keepalived") == []
+    assert hook_problems("/nonexistent/ipvsctl") == ["/nonexistent/ipvsctl does not exist"]
+    res = CliRunner().invoke(app, ["ha-render", str(PAIR), "--node", "d1", "--ipvsctl",
+                                   str(program)])
+    assert res.exit_code == ExitCode.OK
+    assert "keepalived will not run the notify hook here" in res.stderr
