@@ -71,3 +71,14 @@ def test_a_hook_keepalived_would_refuse_is_named(tmp_path: Path) -> None:
                                    str(program)])
     assert res.exit_code == ExitCode.OK
     assert "keepalived will not run the notify hook here" in res.stderr
+
+
+@pytest.mark.parametrize("command", ["plan", "apply", "doctor"])
+def test_kernel_commands_refuse_an_unknown_node_before_touching_anything(command: str) -> None:
+    res = CliRunner().invoke(app, [command, str(PAIR), "--node", "d9"])
+    assert res.exit_code == ExitCode.ERROR
+    assert res.stderr.startswith("ipvsctl: --node d9: no director of ")
+    plain = Path(__file__).resolve().parents[2] / "examples" / "cluster.yaml"
+    res = CliRunner().invoke(app, [command, str(plain), "--node", "d1"])
+    assert res.exit_code == ExitCode.ERROR
+    assert "has no ha section" in res.stderr
