@@ -540,3 +540,14 @@ def test_sync_daemon_start_spells_out_every_setting(daemon: m.SyncDaemon) -> Non
 def test_sync_daemon_stop_names_only_its_state() -> None:
     body = sd.stop_body("backup")
     assert body == w.nested(C.CMD_ATTR_DAEMON, w.u32(C.DAEMON_ATTR_STATE, 2))
+
+
+@pytest.mark.parametrize(("err", "text"), [
+    (errno.EEXIST, "the sync daemon's master thread is already running (started by another "
+                   "tool?)"),
+    (errno.ENODEV, "no interface eth0 in this network namespace"),
+    (errno.EINVAL, "the kernel refused the sync daemon's master thread's settings (the group "
+                   "must be multicast, the interface up and able to multicast)"),
+])
+def test_sync_daemon_refusals_in_words(err: int, text: str) -> None:
+    assert change_error(err, ops.StartSyncDaemon(DAEMONS[0])) == text
