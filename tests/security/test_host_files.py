@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from pathlib import Path
 
 import pytest
 
 from tests.security import sandbox
-from tests.security.helpers import REPO, refused
+from tests.security.helpers import refused
 
 pytestmark = pytest.mark.netns
 VIP6 = "2001:db8::10"
-IPVSCTL = [str(REPO / ".venv" / "bin" / "python"), "-m", "ipvsctl"]
+IPVSCTL = [sys.executable, "-m", "ipvsctl"]
 
 
 def _etc(tmp_path: Path) -> dict[str, Path]:
