@@ -34,8 +34,11 @@ from ipvsctl.importers._common import (
     ImportResult,
     LineError,
     Notes,
+    checked_text,
     parse_ip,
     prefix_of_netmask,
+    small_int,
+    zone_index,
 )
 from ipvsctl.importers.keepalived_syntax import Stmt, parse_tree
 from ipvsctl.model import (
@@ -136,9 +139,10 @@ class _VirtualServer:
 def _integer(stmt: Stmt, lo: int, hi: int, index: int = 1) -> int:
     words = stmt.words
     text = words[index] if index < len(words) else ""
-    if not text.isdigit() or not lo <= int(text) <= hi:
+    value = small_int(text)
+    if value is None or not lo <= value <= hi:
         raise LineError(f"{words[0]}: '{text}' must be an integer {lo}..{hi}")
-    return int(text)
+    return value
 
 
 class _Importer:
@@ -150,7 +154,7 @@ class _Importer:
         self.skipped: dict[str, list[int]] = {}
 
     def run(self, text: str) -> ImportResult:
-        tree = parse_tree(text, self.notes)
+        tree = parse_tree(checked_text(text, self.notes.path), self.notes)
         for stmt in tree:
             try:
                 self._top(stmt)
@@ -165,7 +169,7 @@ class _Importer:
         self.notes.warnings.sort(key=_line_of)
         cluster = Cluster(services=self.services, director=Director(timeouts=self.timeouts),
                           path=self.notes.path)
-        return ImportResult(cluster, self.notes.warnings)
+        return self.notes.result(cluster)
 
     def _top(self, stmt: Stmt) -> None:
         if stmt.keyword == "virtual_server":
@@ -228,6 +232,8 @@ class _Importer:
         if args[0] == "fwmark":
             vs.fwmark = _integer(stmt, *FWMARK, 2)
         else:
+            if zoned := zone_index(args[0]):
+                raise LineError(f"virtual_server: {zoned}")
             ip = parse_ip(args[0].strip("[]"))
             if ip is None or ip.is_multicast or ip.is_unspecified:
                 raise LineError(f"virtual_server: '{args[0]}' is not a unicast IP address")
@@ -356,6 +362,8 @@ class _Importer:
 
     def _real_server(self, vs: _VirtualServer, stmt: Stmt) -> None:
         args = stmt.args
+        if args and (zoned := zone_index(args[0])):
+            raise LineError(f"real_server: {zoned}")
         ip = parse_ip(args[0].strip("[]")) if args else None
         if ip is None or ip.is_multicast or ip.is_unspecified:
             raise LineError(f"real_server: '{args[0] if args else ''}' is not a unicast IP "
@@ -507,11 +515,12 @@ class _Importer:
             text, line = vs.granularity
             if key.family == 6:
                 lo, hi = PREFIX_V6
-                if not text.isdigit() or not lo <= int(text) <= hi:
+                value = small_int(text)
+                if value is None or not lo <= value <= hi:
                     self.notes.error(line, f"persistence_granularity '{text}' must be an IPv6 "
                                            f"prefix length {lo}..{hi}")
                 else:
-                    prefix = int(text)
+                    prefix = value
             elif (found := prefix_of_netmask(text)) is None:
                 self.notes.error(line, f"persistence_granularity '{text}' is not a contiguous "
                                        "dotted netmask such as 255.255.255.0")

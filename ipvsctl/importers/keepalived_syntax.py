@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ipvsctl.importers._common import Notes
+from ipvsctl.importers._common import MAX_DEPTH, Notes
 
 _DEFINITION = re.compile(r"^\$([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$")
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
@@ -54,6 +54,11 @@ def parse_tree(text: str, notes: Notes) -> list[Stmt]:
                 if last is None or last.block is not None:
                     notes.error(line, "unexpected '{' (a block must follow a keyword)")
                     stack.append(([], line))
+                elif len(stack) > MAX_DEPTH:
+                    if len(stack) == MAX_DEPTH + 1:
+                        notes.error(line, f"blocks nested deeper than {MAX_DEPTH} (the import "
+                                          "limit; keepalived.conf needs four at most)")
+                    stack.append(([], line))  # kept balanced, its content dropped
                 else:
                     last.block = []
                     stack.append((last.block, line))

@@ -196,14 +196,12 @@ def on_file(tmp_path: Path) -> Callable[[list[str]], Target]:
     return make
 
 
-@pytest.mark.xfail(strict=True, run=False, reason="loader messages: several lines, raw tokens")
 @FUZZ
 @given(text=st.one_of(mutated(CLUSTER_SEEDS), built_cluster()))
 def test_cluster_files(on_file: Callable[[list[str]], Target], text: str) -> None:
     on_file(["validate"])(text)
 
 
-@pytest.mark.xfail(strict=True, run=False, reason="importer input and messages unbounded")
 @FUZZ
 @given(text=st.one_of(mutated(KEEPALIVED_SEEDS), built_keepalived()), stdin=st.booleans())
 def test_keepalived_files(on_file: Callable[[list[str]], Target], text: str,
@@ -214,7 +212,6 @@ def test_keepalived_files(on_file: Callable[[list[str]], Target], text: str,
         on_file(["import", "--from", "keepalived"])(text)
 
 
-@pytest.mark.xfail(strict=True, run=False, reason="importer input and messages unbounded")
 @FUZZ
 @given(text=st.one_of(mutated(IPVSADM_SEEDS), built_ipvsadm()), stdin=st.booleans())
 def test_ipvsadm_saves(on_file: Callable[[list[str]], Target], text: str, stdin: bool) -> None:
