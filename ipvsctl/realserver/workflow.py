@@ -51,11 +51,11 @@ def _cluster_vips(cluster_file: str, facts: HostFacts) -> tuple[list[str], list[
 
 
 @contextlib.contextmanager
-def _locked(netns: str | None, dry_run: bool) -> Iterator[None]:
+def _locked(netns: str | None, dry_run: bool, scope: str | None = None) -> Iterator[None]:
     if dry_run:
         yield
         return
-    with exclusive_lock(RECORD_KIND, netns):
+    with exclusive_lock(RECORD_KIND, netns, scope=scope):
         yield
 
 
@@ -103,7 +103,7 @@ def setup(vips: Sequence[str] = (), *, netns: str | None = None, interface: str 
     Raises ConfigError / HostError before any change when the input or the host is unfit,
     PartialApplyError when a change fails part-way (rerun converges).
     """
-    with _locked(netns if root is None else f"root-{Path(root).name}", dry_run):
+    with _locked(netns, dry_run, None if root is None else f"root-{Path(root).name}"):
         req, plan = plan_for(vips, netns=netns, interface=interface,
                              client_interfaces=client_interfaces, global_arp=global_arp,
                              cluster_file=cluster_file, persist=persist, root=root)

@@ -10,7 +10,6 @@ import pytest
 from tests.security.helpers import cli, ipvsctl, plant_record, refused
 
 pytestmark = pytest.mark.kernel
-NOT_YET = pytest.mark.xfail(strict=True, reason="the director record is trusted blindly")
 FILE = ("services:\n"
         "  - {name: web, vip: 192.0.2.10, port: 80, real_servers: [{address: 10.0.0.1}]}\n"
         "  - {name: api, vip: 192.0.2.11, port: 80, real_servers: [{address: 10.0.0.2}]}\n")
@@ -34,7 +33,6 @@ def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return base / "state"
 
 
-@NOT_YET
 def test_record_of_the_wrong_shape_gives_one_line(netns: str, state: Path,
                                                   tmp_path: Path) -> None:
     cluster = tmp_path / "cluster.yaml"
@@ -48,7 +46,6 @@ def test_record_of_the_wrong_shape_gives_one_line(netns: str, state: Path,
         record.unlink()
 
 
-@NOT_YET
 def test_record_in_a_folder_others_can_write_is_refused(netns: str, state: Path,
                                                         tmp_path: Path) -> None:
     cluster = tmp_path / "cluster.yaml"
@@ -60,7 +57,6 @@ def test_record_in_a_folder_others_can_write_is_refused(netns: str, state: Path,
         refused(cli(command, str(cluster), "--netns", netns), str(state), "chmod go-w")
 
 
-@NOT_YET
 def test_apply_by_name_is_managed_from_inside(netns: str, state: Path, tmp_path: Path) -> None:
     """`--netns NS` and `ip netns exec NS` see one record: a service applied one way is
     managed (deleted when the file drops it) the other way."""

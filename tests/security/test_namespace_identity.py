@@ -15,10 +15,7 @@ from tests.security.helpers import addresses, cli, hold_lock, ipvsctl, refused, 
 
 pytestmark = pytest.mark.netns
 VIP = "192.0.2.10"
-NOT_YET = pytest.mark.xfail(strict=True, reason="a namespace is known by the name it is reached by")
 
-
-@NOT_YET
 def test_setup_by_name_teardown_from_inside(ns: str, dirs: Dirs) -> None:
     before = (addresses(ns), sysctls(ns))
     assert cli("backend-setup", "--netns", ns, "--vip", VIP).returncode == 0
@@ -28,7 +25,6 @@ def test_setup_by_name_teardown_from_inside(ns: str, dirs: Dirs) -> None:
     assert (addresses(ns), sysctls(ns)) == before
 
 
-@NOT_YET
 def test_setup_from_inside_teardown_by_name(ns: str, dirs: Dirs) -> None:
     before = (addresses(ns), sysctls(ns))
     assert ipvsctl("backend-setup", "--vip", VIP, netns_exec=ns).returncode == 0
@@ -36,7 +32,6 @@ def test_setup_from_inside_teardown_by_name(ns: str, dirs: Dirs) -> None:
     assert (addresses(ns), sysctls(ns)) == before
 
 
-@NOT_YET
 def test_lock_taken_by_name_excludes_a_run_from_inside(ns: str, dirs: Dirs) -> None:
     before = (addresses(ns), sysctls(ns))
     with hold_lock("backend", ns):
@@ -45,7 +40,6 @@ def test_lock_taken_by_name_excludes_a_run_from_inside(ns: str, dirs: Dirs) -> N
     assert (addresses(ns), sysctls(ns)) == before
 
 
-@NOT_YET
 def test_two_names_for_one_namespace_share_it(ns: str, dirs: Dirs) -> None:
     """`ip netns attach`-style second name (a bind mount of the same namespace)."""
     alias = f"{ns}-alias"

@@ -53,7 +53,6 @@ def _unchanged(ns: str, victim: Path) -> None:
     assert victim.read_text() == "the operator's own file\n"
 
 
-@NOT_YET
 @pytest.mark.parametrize("mode", [0o777, 0o1777])
 def test_record_in_a_folder_others_can_write_is_refused(ns: str, dirs: Dirs, mode: int) -> None:
     victim = _victim(dirs)
@@ -66,7 +65,6 @@ def test_record_in_a_folder_others_can_write_is_refused(ns: str, dirs: Dirs, mod
     assert record.exists()
 
 
-@NOT_YET
 def test_record_in_a_folder_of_another_user_is_refused(ns: str, dirs: Dirs) -> None:
     victim = _victim(dirs)
     dirs.state.mkdir(mode=0o700)
@@ -77,7 +75,6 @@ def test_record_in_a_folder_of_another_user_is_refused(ns: str, dirs: Dirs) -> N
     _unchanged(ns, victim)
 
 
-@NOT_YET
 def test_folder_above_the_state_folder_writable_by_others_is_refused(ns: str,
                                                                     dirs: Dirs) -> None:
     victim = _victim(dirs)
@@ -89,7 +86,6 @@ def test_folder_above_the_state_folder_writable_by_others_is_refused(ns: str,
     _unchanged(ns, victim)
 
 
-@NOT_YET
 def test_record_file_writable_by_others_is_refused(ns: str, dirs: Dirs) -> None:
     victim = _victim(dirs)
     dirs.state.mkdir(mode=0o700)
@@ -158,7 +154,6 @@ def test_unreadable_record_gives_one_line(ns: str, dirs: Dirs, content: str) -> 
     refused(ran, str(record), "move it aside")
 
 
-@NOT_YET
 def test_folders_are_private_whatever_the_umask(ns: str, dirs: Dirs) -> None:
     """umask 000 must not give a world-writable state folder, lock folder or record."""
     deeper_state, deeper_run = dirs.base / "a" / "state", dirs.base / "b" / "run"
