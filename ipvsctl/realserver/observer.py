@@ -89,11 +89,13 @@ def read_host_sysctls(netns: str | None, interfaces: Iterable[str],
 
 
 def read_listeners() -> set[tuple[str, int]]:
-    """TCP sockets in LISTEN, from /proc/net/tcp{,6} of the namespace this runs in."""
+    """TCP sockets in LISTEN in the namespace of the calling thread. /proc/net is the main
+    thread's view (it links to /proc/self/net): run_in_netns moved only this thread, whose
+    own view is /proc/thread-self/net."""
     out: set[tuple[str, int]] = set()
     for name, fam in (("tcp", 4), ("tcp6", 6)):
         try:
-            lines = Path(f"/proc/net/{name}").read_text().splitlines()[1:]
+            lines = Path(f"/proc/thread-self/net/{name}").read_text().splitlines()[1:]
         except FileNotFoundError:
             continue
         for line in lines:

@@ -14,7 +14,6 @@ from tests.security.helpers import ipvsctl
 
 pytestmark = pytest.mark.netns
 VIP, PORT = "192.0.2.10", 8080
-NOT_YET = pytest.mark.xfail(strict=True, reason="listeners read from the caller's namespace")
 LISTEN = ("import socket, sys\n"
           "s = socket.socket(socket.AF_INET6)\n"
           "s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)\n"
@@ -46,7 +45,6 @@ def _listener_finding(ran_stdout: str) -> dict[str, str]:
     return {**found[0], "outcome": {"error": "fail"}.get(outcome, outcome)}
 
 
-@NOT_YET
 def test_listener_in_the_named_namespace_counts(
         netns_factory: Callable[[], str], listener: Callable[[str], None], dirs: Dirs) -> None:
     target, caller = netns_factory(), netns_factory()
@@ -56,7 +54,6 @@ def test_listener_in_the_named_namespace_counts(
     assert _listener_finding(ran.stdout)["outcome"] == "ok", ran.stdout
 
 
-@NOT_YET
 def test_listener_of_the_caller_does_not_count(
         netns_factory: Callable[[], str], listener: Callable[[str], None], dirs: Dirs) -> None:
     target, caller = netns_factory(), netns_factory()
