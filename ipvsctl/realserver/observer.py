@@ -72,7 +72,7 @@ def observe(netns: str | None, *, vip_interface: str = "lo",
             continue  # multipath routes carry no oif; their legs are not client-facing guesses
         fam = 6 if msg["family"] == 10 else 4
         dst = msg.get("dst") or ANY[fam]
-        facts.routes.append(Route(dst, msg["dst_len"], iface, fam))
+        facts.routes.append(Route(dst, msg["dst_len"], iface, fam, msg.get("gateway")))
     facts.sysctls = read_host_sysctls(netns, [*facts.links, "all", "default"], vip_interface)
     if listeners:
         facts.listeners = run_in_netns(netns, read_listeners)

@@ -15,10 +15,12 @@ from typing import Any
 from ipvsctl.errors import ConfigError, HostError
 from ipvsctl.plan.changes import Change, Noop, Plan
 from ipvsctl.realserver.facts import (
+    IFNAME_RULE,
     HostFacts,
     SysctlKey,
     parse_record_key,
     sysctl_name,
+    valid_ifname,
 )
 from ipvsctl.realserver.ops import (
     AddAddress,
@@ -174,6 +176,11 @@ def plan_setup(req: SetupRequest, facts: HostFacts, clients: ClientInterfaces,
                             "sit on lo, a dummy or a NOARP interface")
         problems += _ipv6_problems(req, facts)
         problems += _vip_conflicts(req, facts)
+        problems += _gateway_conflicts(req, facts)
+    if files:  # names from the kernel too: every one the boot files name must render as is
+        problems += [f"interface {n!r} faces clients but its name cannot go into boot files "
+                     f"({IFNAME_RULE}); give the interfaces with --client-interface"
+                     for n in clients.names if not valid_ifname(n)]
     if problems:
         raise HostError("; ".join(problems)) if len(problems) == 1 else ConfigError(problems)
 
@@ -221,6 +228,22 @@ def _vip_conflicts(req: SetupRequest, facts: HostFacts) -> list[str]:
                 out.append(f"VIP {vip} is already on {a.interface}, an interface that answers "
                            f"ARP: this host would claim it on the network; remove it there "
                            f"first (ipvsctl never touches addresses it did not add)")
+    return out
+
+
+def _gateway_conflicts(req: SetupRequest, facts: HostFacts) -> list[str]:
+    """A VIP that is a next hop of this host's routes: on lo it would make the host its own
+    gateway, and every packet for that route would stop here."""
+    hops = {r.gateway: r for r in facts.routes if r.gateway}
+    out = []
+    for vip in req.vips:
+        route = hops.get(vip)
+        if route is not None:
+            dst = "default" if not route.prefixlen else f"{route.dst}/{route.prefixlen}"
+            role = "default gateway" if not route.prefixlen else "gateway"
+            out.append(f"--vip {vip}: is this host's {role} (route {dst} via {vip} dev "
+                       f"{route.interface}); on lo the host would route to itself and lose "
+                       "that route: not a VIP of this real server")
     return out
 
 

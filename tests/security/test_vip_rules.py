@@ -10,7 +10,6 @@ from tests.security.helpers import cli, host_state, records, refused
 pytestmark = pytest.mark.netns
 
 
-@pytest.mark.xfail(strict=True, reason="a VIP equal to the default gateway is accepted")
 @pytest.mark.parametrize("dry_run", [[], ["--dry-run"]])
 def test_vip_equal_to_the_default_gateway_is_refused(ns: str, dirs: Dirs,
                                                      dry_run: list[str]) -> None:
@@ -21,12 +20,10 @@ def test_vip_equal_to_the_default_gateway_is_refused(ns: str, dirs: Dirs,
     assert not records(dirs.state, "backend")
 
 
-ZONED = pytest.mark.xfail(strict=True, reason="a zone-indexed VIP passes, fails after the record")
-
 
 @pytest.mark.parametrize("dry_run", [[], ["--dry-run"]])
-@pytest.mark.parametrize("vip", [pytest.param("2001:db8::1%lo", marks=ZONED),
-                                 pytest.param("2001:db8::1%1", marks=ZONED), "fe80::1%v0"])
+@pytest.mark.parametrize("vip", [pytest.param("2001:db8::1%lo"),
+                                 pytest.param("2001:db8::1%1"), "fe80::1%v0"])
 def test_zone_indexed_vip_is_refused_before_anything_is_written(
         ns: str, dirs: Dirs, vip: str, dry_run: list[str]) -> None:
     before = host_state(ns)
