@@ -104,6 +104,18 @@ class Route:
         return ipaddress.ip_address(address) in net
 
 
+@dataclass(frozen=True, slots=True)
+class FileMeta:
+    """A file's mode and owner: what teardown puts back besides its content."""
+
+    mode: int
+    uid: int
+    gid: int
+
+    def to_json(self) -> dict[str, int]:
+        return {"mode": self.mode, "uid": self.uid, "gid": self.gid}
+
+
 @dataclass(slots=True)
 class HostFacts:
     links: dict[str, Link] = field(default_factory=dict)
@@ -112,6 +124,7 @@ class HostFacts:
     sysctls: dict[SysctlKey, str | None] = field(default_factory=dict)
     files: dict[str, str | None] = field(default_factory=dict)  # path -> content (None = absent)
     listeners: set[tuple[str, int]] = field(default_factory=set)  # (address, port) in LISTEN
+    file_meta: dict[str, FileMeta] = field(default_factory=dict)  # path -> its mode and owner
 
     def addresses_by_ip(self) -> dict[str, list[Address]]:
         out: dict[str, list[Address]] = {}

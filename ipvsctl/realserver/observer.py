@@ -7,7 +7,6 @@ one address dump, not looked up one by one.
 from __future__ import annotations
 
 import ipaddress
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,8 @@ from pyroute2.netlink.exceptions import NetlinkError
 from ipvsctl.errors import HostError
 from ipvsctl.host.netns import netns_path, run_in_netns
 from ipvsctl.host.sysctl import read_sysctls, sysctl_path_parts
-from ipvsctl.realserver.facts import Address, HostFacts, Link, Route, SysctlKey
+from ipvsctl.host.tree import Tree
+from ipvsctl.realserver.facts import Address, FileMeta, HostFacts, Link, Route, SysctlKey
 from ipvsctl.tunables import REAL_SERVER_SETTINGS
 
 IPV4_SETTINGS = REAL_SERVER_SETTINGS
@@ -117,18 +117,18 @@ def decode_proc_address(hexaddr: str, family: int) -> str:
     return ip.compressed
 
 
-def read_files(paths: Iterable[str], root: str | None) -> dict[str, str | None]:
-    """Current content of persisted files ("-> target" for symlinks, None when absent)."""
-    out: dict[str, str | None] = {}
+def read_files(paths: Iterable[str], root: str | None
+               ) -> tuple[dict[str, str | None], dict[str, FileMeta]]:
+    """Content of persisted files ("-> target" for a link, None when absent) and their mode
+    and owner, read inside `root` (the live `/` by default) without following any link."""
+    tree = Tree(root or "/")
+    content: dict[str, str | None] = {}
+    meta: dict[str, FileMeta] = {}
     for path in paths:
-        full = Path(root, path.lstrip("/")) if root else Path(path)
         try:
-            if full.is_symlink():
-                out[path] = f"-> {os.readlink(full)}"
-            else:
-                out[path] = full.read_text()
-        except FileNotFoundError:
-            out[path] = None
+            content[path], found = tree.read(path)
         except OSError as exc:
-            raise HostError(f"cannot read {full}: {exc.strerror}") from exc
-    return out
+            raise HostError(f"cannot read {tree.shown(path)}: {exc.strerror}") from exc
+        if found is not None:
+            meta[path] = FileMeta(found.mode, found.uid, found.gid)
+    return content, meta

@@ -31,7 +31,6 @@ def _etc(tmp_path: Path) -> dict[str, Path]:
     return folders
 
 
-@pytest.mark.xfail(strict=True, reason="teardown restores files with mode 0644, owner root")
 def test_teardown_restores_mode_and_owner(tmp_path: Path) -> None:
     etc = _etc(tmp_path)
     dropin = etc["/etc/sysctl.d"] / "90-ipvsctl.conf"

@@ -30,8 +30,6 @@ from tests.security.helpers import (
 
 pytestmark = pytest.mark.netns
 VIP = "192.0.2.10"
-NOT_YET = pytest.mark.xfail(strict=True, reason="state records and folders trusted blindly")
-
 
 def _malicious(victim: Path) -> dict[str, Any]:
     """Teardown would remove the namespace's own address and rewrite `victim`."""
@@ -96,7 +94,6 @@ def test_record_file_writable_by_others_is_refused(ns: str, dirs: Dirs) -> None:
     _unchanged(ns, victim)
 
 
-@NOT_YET
 def test_record_outside_what_setup_writes_is_refused(ns: str, dirs: Dirs) -> None:
     """A trusted folder, but a record setup could never have written: an address it did not
     add (a /24 on an interface that answers ARP), a file outside ipvsctl's own."""
@@ -132,7 +129,6 @@ WRONG_SHAPES = [
 ]
 
 
-@NOT_YET
 @pytest.mark.parametrize("command", ["backend-teardown", "backend-check", "backend-setup"])
 def test_record_of_the_wrong_shape_gives_one_line(ns: str, dirs: Dirs, command: str) -> None:
     record = _setup_once(ns, dirs)
