@@ -46,6 +46,10 @@ def parse_vips(values: Sequence[str], option: str = "--vip") -> tuple[str, ...]:
                 problems.append(f"{option} {_shown(raw)}: a VIP is one host address, not a "
                                 f"network; give {ip.compressed} (it is added as /{host})")
                 continue
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            problems.append(f"{option} {_shown(raw)}: an IPv4-mapped address is never on the "
+                            f"wire; give {ip.ipv4_mapped}")
+            continue
         bad = _unusable(ip)
         if bad:
             problems.append(f"{option} {_shown(raw)}: {bad} address, cannot be a VIP")

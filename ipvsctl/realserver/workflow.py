@@ -18,7 +18,7 @@ import stat
 from collections.abc import Iterator, Sequence
 
 from ipvsctl.errors import ConfigError
-from ipvsctl.host.identity import identify
+from ipvsctl.host.identity import check_name, identify
 from ipvsctl.host.locks import exclusive_lock
 from ipvsctl.host.records import write_record
 from ipvsctl.plan.changes import Plan
@@ -136,6 +136,13 @@ def setup(vips: Sequence[str] = (), *, netns: str | None = None, interface: str 
     Raises ConfigError / HostError before any change when the input or the host is unfit,
     PartialApplyError when a change fails part-way (rerun converges).
     """
+    # Bad options fail before anything touches the disk: no lock file, no --root folder (and
+    # a --netns name is checked even where --root means the namespace is never entered).
+    if netns is not None:
+        check_name(netns)
+    build_request(vips, interface=interface, client_interfaces=client_interfaces,
+                  global_arp=global_arp, persist=persist, root=root, netns=netns,
+                  require_vips=not cluster_file)
     scope = _image_scope(root, dry_run) if root is not None else None
     _refuse_foreign_namespace(persist, netns, root)
     with _locked(netns, dry_run, scope):

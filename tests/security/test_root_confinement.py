@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.security.conftest import Dirs
 from tests.security.helpers import cli, refused, tree
 
 VIP = "192.0.2.10"
@@ -24,7 +25,8 @@ def _render(root: Path, *extra: str, style: str = "systemd", client: str = "eth0
 
 
 @pytest.fixture
-def image(tmp_path: Path) -> Path:
+def image(tmp_path: Path, dirs: Dirs) -> Path:
+    """An image tree; locks and records go to the test's own folders, never the host's."""
     root = tmp_path / "image"
     root.mkdir()
     return root
@@ -87,6 +89,17 @@ def test_dry_run_does_not_read_through_links(image: Path, outside: Path) -> None
     refused(ran, str(image / "etc"), "link")
 
 
+def test_a_refused_render_makes_no_folder_and_no_lock(tmp_path: Path, dirs: Dirs) -> None:
+    """Options wrong on their face are refused before the image folder or a lock is made."""
+    root = tmp_path / "new-image"
+    ran = cli("backend-setup", "--vip", VIP, "--persist", "--root", str(root))
+    refused(ran, "--client-interface")
+    ran = cli(*_render(root), "--netns", "../../x")
+    refused(ran, "network namespace name '../../x' is not valid")
+    assert not root.exists() and not dirs.run.exists() and not dirs.state.exists()
+
+
+@pytest.mark.usefixtures("dirs")
 @pytest.mark.parametrize("extra", [[], ["--netns", "any-name"]])
 def test_root_of_the_live_system_is_refused(tmp_path: Path, extra: list[str]) -> None:
     """--root / would write the host's /etc without a record teardown could undo."""
