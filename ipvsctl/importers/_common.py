@@ -6,16 +6,16 @@ from __future__ import annotations
 import ipaddress
 import re
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from ipvsctl.errors import ConfigError
 from ipvsctl.model import Cluster
 
 # The bounds of an import source (docs/import.md). A 10,000-service x 10 `ipvsadm -Sn` save is
-# about 6 MB with lines under 100 characters; keepalived.conf nests four blocks deep at most.
+# about 6 MB with lines under 100 characters.
 MAX_BYTES = 16 << 20
 MAX_LINE = 4096
 MAX_DIGITS = 20  # every number in either format fits in 64 bits
-MAX_DEPTH = 32
 MAX_LISTED = 100  # problems (and warnings) listed; the rest are counted
 SHOWN = 64  # a longer word of the input is cut to this in messages
 # Characters no configuration line holds: C0 and C1 controls but tab, line and paragraph
@@ -26,10 +26,14 @@ _LONG_WORD = re.compile(rf"\S{{{SHOWN + 4},}}")
 
 @dataclass(slots=True)
 class ImportResult:
-    """An imported cluster, plus one message per construct that could not be translated."""
+    """An imported cluster, plus one message per kind of construct that could not be translated.
+
+    `health` holds, per service, the checks, min_healthy and sorry server translated from the
+    source, as cluster-file values (plain data, the keys docs/health.md names)."""
 
     cluster: Cluster
     warnings: list[str] = field(default_factory=list)
+    health: dict[Any, dict[str, Any]] = field(default_factory=dict)
     unlisted: int = 0  # warnings beyond MAX_LISTED, counted (in a last line) but not listed
 
     @property
@@ -51,19 +55,62 @@ def listed(messages: list[str], path: str, what: str) -> tuple[list[str], int]:
     return [*messages[:MAX_LISTED], f"{path}: {more} more {what} not listed"], more
 
 
+class Place(NamedTuple):
+    """Where a construct was read: a file (an included one, too) and a line of it."""
+
+    file: str
+    line: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}"
+
+
+SHOWN_PLACES = 5  # places listed after the first in a grouped warning
+
+
+@dataclass(slots=True)
+class _Group:
+    message: str
+    places: list[Place]
+
+
 class Notes:
-    """Warnings (translated with a loss) and errors (cannot translate), each naming file:line."""
+    """Warnings (translated with a loss) and errors (cannot translate), each naming file:line.
+
+    Warnings given a `kind` are grouped: however often a kind occurs, it is one line, with the
+    first place, a count and the next few places, so a 5,000-service file that repeats one
+    construct gives one line, not 5,000."""
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.warnings: list[str] = []
+        self._groups: dict[str, _Group] = {}
         self.errors: list[str] = []
 
-    def warn(self, line: int, message: str) -> None:
-        self.warnings.append(f"{self.path}:{line}: {clip(message)}")
+    def _place(self, where: int | Place) -> Place:
+        return where if isinstance(where, Place) else Place(self.path, where)
 
-    def error(self, line: int, message: str) -> None:
-        self.errors.append(f"{self.path}:{line}: {clip(message)}")
+    def warn(self, where: int | Place, message: str, kind: str | None = None) -> None:
+        place = self._place(where)
+        message = clip(message)
+        if kind is None:
+            kind = f"{len(self._groups)}\0{message}"  # a group of its own
+        group = self._groups.get(kind)
+        if group is None:
+            self._groups[kind] = _Group(message, [place])
+        elif place not in group.places[-1:]:  # once per place (a group expands one line)
+            group.places.append(place)
+
+    @property
+    def warnings(self) -> list[str]:
+        """One line per kind, in the order of their first places."""
+        groups = sorted(self._groups.values(), key=lambda g: self._order(g.places[0]))
+        return [_grouped(group) for group in groups]
+
+    def _order(self, place: Place) -> tuple[bool, str, int]:
+        return (place.file != self.path, place.file, place.line)
+
+    def error(self, where: int | Place, message: str) -> None:
+        self.errors.append(f"{self._place(where)}: {clip(message)}")
 
     def raise_if_errors(self) -> None:
         if self.errors:
@@ -71,7 +118,7 @@ class Notes:
 
     def result(self, cluster: Cluster) -> ImportResult:
         shown, more = listed(self.warnings, self.path, "warning(s)")
-        return ImportResult(cluster, shown, more)
+        return ImportResult(cluster, shown, unlisted=more)
 
 
 def checked_text(text: str, path: str) -> str:
@@ -101,6 +148,17 @@ def small_int(text: str) -> int | None:
     if not text or len(text) > MAX_DIGITS or not text.isascii() or not text.isdigit():
         return None
     return int(text)
+
+
+def _grouped(group: _Group) -> str:
+    first, *more = group.places
+    if not more:
+        return f"{first}: {group.message}"
+    shown = ", ".join(str(p.line) if p.file == first.file else str(p)
+                      for p in more[:SHOWN_PLACES])
+    rest = ", ..." if len(more) > SHOWN_PLACES else ""
+    return (f"{first}: {group.message} ({len(more) + 1:,} in all; also at line(s) "
+            f"{shown}{rest})")
 
 
 class LineError(Exception):

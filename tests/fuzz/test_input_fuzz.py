@@ -54,7 +54,7 @@ FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
 def _seeds(*patterns: str) -> list[str]:
     out = []
     for pattern in patterns:
-        out += [p.read_text() for p in sorted(REPO.glob(pattern))]
+        out += [p.read_bytes().decode("utf-8", "replace") for p in sorted(REPO.glob(pattern))]
     assert out, patterns
     return out
 
