@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ipvsctl.errors import HostError
-from ipvsctl.host.identity import Netns, cookie_and_boot, identify
+from ipvsctl.host.identity import Netns, check_name, cookie_and_boot, identify
 from ipvsctl.host.trust import read_trusted, trusted_folder, write_atomic
 
 # A record's shape: None when it is one its kind writes, else what is wrong with it.
@@ -27,6 +27,13 @@ Validator = Callable[[dict[str, Any]], str | None]
 
 def state_dir() -> Path:
     return Path(os.environ.get("IPVSCTL_STATE_DIR", "/var/lib/ipvsctl"))
+
+
+def scoped_name(kind: str, netns: str | None) -> str:
+    """A file name of `kind` for a namespace known by its name: for files whose path other
+    programs are given (keepalived's track_file), which must not change with the namespace's
+    inode. The name is checked first, so it cannot lead out of the folder."""
+    return f"{kind}.{check_name(netns)}" if netns is not None else kind
 
 
 def atomic_write(path: Path, data: bytes | str, mode: int = 0o644) -> None:
