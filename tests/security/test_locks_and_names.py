@@ -95,3 +95,14 @@ def test_lock_is_released_after_a_run(ns: str, dirs: Dirs) -> None:
     assert cli("backend-teardown", "--netns", ns).returncode == 0
     leftovers: list[Path] = lock_files(dirs.run, "backend")
     assert all(p.is_file() and not p.is_symlink() for p in leftovers)
+
+
+@pytest.mark.parametrize("name", BAD_NAMES)
+def test_bad_namespace_name_in_the_vrrp_hook_touches_no_file(dirs: Dirs, name: str) -> None:
+    """keepalived's notify hook names its record after --netns: the name must not lead out
+    of the run folder (`--netns ../../../victim` would write victim)."""
+    before = tree(dirs.base)
+    ran = cli("ha-notify", "--node", "d1", "--netns", name, "INSTANCE", "ipvsctl", "MASTER",
+              "250")
+    refused(ran, "network namespace name")
+    assert tree(dirs.base) == before
