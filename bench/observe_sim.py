@@ -79,6 +79,7 @@ def read_and_plan(cluster: m.Cluster, kernel: Kernel, given: bool) -> tuple[floa
     adapter._chan = kernel  # type: ignore[assignment]
     adapter.timeouts = m.Timeouts  # type: ignore[method-assign]
     adapter.sysctls = dict  # type: ignore[method-assign]
+    adapter.sync_daemons = dict  # type: ignore[method-assign]
     gc.collect()
     t0 = time.process_time()
     observed = adapter.observe(expect=cluster.services if given else None)

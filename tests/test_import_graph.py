@@ -22,7 +22,7 @@ RANKS = {
     "ipvsctl.realserver.ops": 1, "ipvsctl.realserver.facts": 1, "ipvsctl.realserver.record": 1,
     # planners, adapters and loaders
     "ipvsctl.director": 2, "ipvsctl.realserver": 2, "ipvsctl.ipvs": 2, "ipvsctl.host": 2,
-    "ipvsctl.config": 2,
+    "ipvsctl.config": 2, "ipvsctl.ha": 2,
     # workflows
     "ipvsctl.director.workflow": 3, "ipvsctl.realserver.workflow": 3, "ipvsctl.lab": 3,
     "ipvsctl.importers": 3,
@@ -37,7 +37,7 @@ PURE = ("ipvsctl.model", "ipvsctl.errors", "ipvsctl.config.vocabulary", "ipvsctl
         "ipvsctl.plan", "ipvsctl.director.ops", "ipvsctl.director.planner",
         "ipvsctl.director.drains", "ipvsctl.realserver.ops", "ipvsctl.realserver.facts",
         "ipvsctl.realserver.planner", "ipvsctl.realserver.checker", "ipvsctl.realserver.cluster",
-        "ipvsctl.realserver.request")
+        "ipvsctl.realserver.request", "ipvsctl.ha.node", "ipvsctl.ha.keepalived")
 IMPURE = ("os", "subprocess", "socket", "ctypes", "fcntl", "shutil", "pyroute2", "ipvsctl.ipvs",
           "ipvsctl.host")
 # Adapters execute what a planner decided: they never import a planner, a loader or a workflow.

@@ -24,14 +24,18 @@ from ipvsctl.director.ops import (
     DrainRealServer,
     EditRealServer,
     EditService,
+    RestartSyncDaemon,
     SetSysctl,
     SetTimeouts,
+    StartSyncDaemon,
+    StopSyncDaemon,
 )
 from ipvsctl.errors import HostError, IpvsctlError, KernelError
 from ipvsctl.gcpause import gc_paused
 from ipvsctl.host.netns import run_in_netns
 from ipvsctl.host.sysctl import sysctl_path_parts, write_sysctl
 from ipvsctl.ipvs import _consts as C
+from ipvsctl.ipvs import _daemon as sd
 from ipvsctl.ipvs import _decode as d
 from ipvsctl.ipvs import _fast as f
 from ipvsctl.ipvs import _match as match
@@ -184,7 +188,8 @@ class IpvsAdapter:
         if only is not None:
             return m.Observed(services=services, as_desired=frozenset(as_desired))
         return m.Observed(services=services, timeouts=self.timeouts(),
-                          sysctls=self.sysctls(), as_desired=frozenset(as_desired))
+                          sysctls=self.sysctls(), sync_daemons=self.sync_daemons(),
+                          as_desired=frozenset(as_desired))
 
     def _compared(self, chan: Channel, ident: bytes, af: int,
                   want: m.Service) -> dict[m.RealServerKey, m.RealServer] | None:
@@ -262,6 +267,11 @@ class IpvsAdapter:
 
         return m.Timeouts(get(C.CMD_ATTR_TIMEOUT_TCP), get(C.CMD_ATTR_TIMEOUT_TCP_FIN),
                           get(C.CMD_ATTR_TIMEOUT_UDP))
+
+    def sync_daemons(self) -> dict[str, m.SyncDaemon]:
+        """The running sync threads by state (IPVS_CMD_GET_DAEMON: one reply per thread)."""
+        found = self._channel().dump(C.CMD_GET_DAEMON, b"", sd.daemon_of)
+        return {daemon.state: daemon for daemon in found if daemon is not None}
 
     def sysctls(self) -> dict[str, int]:
         """Every integer in /proc/sys/net/ipv4/vs/ of the namespace (others, e.g. cpu lists,
@@ -395,11 +405,25 @@ class IpvsAdapter:
             elif isinstance(op, SetSysctl):
                 path = sysctl_path_parts("net", "ipv4", "vs", op.name)
                 write_sysctl(path, str(int(op.value)), self.netns)
+            elif isinstance(op, StartSyncDaemon):
+                self._daemon(chan, op, C.CMD_NEW_DAEMON, sd.start_body(op.daemon))
+            elif isinstance(op, StopSyncDaemon):
+                self._daemon(chan, op, C.CMD_DEL_DAEMON, sd.stop_body(op.daemon.state))
+            elif isinstance(op, RestartSyncDaemon):
+                self._daemon(chan, op, C.CMD_DEL_DAEMON, sd.stop_body(op.old.state))
+                self._daemon(chan, op, C.CMD_NEW_DAEMON, sd.start_body(op.new))
             else:
                 return Outcome(change, f"the IPVS adapter cannot {op.action} a {op.subject}")
         except (KernelError, HostError) as exc:
             return Outcome(change, str(exc))
         return Outcome(change)
+
+    def _daemon(self, chan: Channel, op: Operation, cmd: int, body: bytes) -> None:
+        self.writes += 1
+        try:
+            chan.request(cmd, body)
+        except Refused as exc:
+            raise KernelError(change_error(exc.errno, op)) from exc
 
     def _set_timeouts(self, chan: Channel, op: SetTimeouts) -> None:
         # An absent attribute keeps the kernel's current value (and so does 0).

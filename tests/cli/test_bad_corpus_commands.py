@@ -26,6 +26,7 @@ COMMANDS = {
     "doctor": ["doctor"],
     "lab": ["lab"],
     "backend-setup --dry-run": ["backend-setup", "--dry-run"],
+    "ha-render": ["ha-render"],
 }
 
 

@@ -33,7 +33,8 @@ SCHEMA_REFUSES = {
     "38-leading-zero", "39-bad-addresses", "40-fwmark-has-no-port", "41-services-null",
     "42-enums", "43-name-rules", "44-persistence-types", "45-not-mappings",
     "46-family-with-vip", "50-yaml-tags-and-nulls", "64-integer-digits",
-    "69-key-with-line-break",
+    "69-key-with-line-break", "70-ha-ranges", "74-ha-sync", "75-ha-missing-keys",
+    "76-ha-one-director",
 }
 # Bad files about the loader's input bounds (nesting, alias and merge bombs, a recursive alias):
 # documents no schema judges, and yaml.safe_load would take long or recurse without end.

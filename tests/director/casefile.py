@@ -21,6 +21,7 @@ from ipvsctl.model import (
     Service,
     ServiceKey,
     ServiceSpec,
+    SyncDaemon,
     Timeouts,
     Tunnel,
 )
@@ -73,7 +74,9 @@ def desired(case: dict[str, Any]) -> Cluster:
         services=services(case.get("desired")),
         director=Director(timeouts=Timeouts(**(case.get("timeouts") or {})),
                           sysctls=dict(case.get("sysctls") or {}),
-                          drain_timeout=case.get("drain_timeout")),
+                          drain_timeout=case.get("drain_timeout"),
+                          sync_daemons=sync_daemons(case.get("sync_daemons"))
+                          if "sync_daemons" in case else None),
         scope=Scope(tuple(scope.get("networks", ())),
                     tuple(tuple(r) for r in scope.get("fwmarks", ()))),
         path="cluster.yaml",
@@ -84,4 +87,10 @@ def observed(case: dict[str, Any]) -> Observed:
     return Observed(services=services(case.get("observed")),
                     timeouts=Timeouts(**(case.get("observed_timeouts") or
                                          {"tcp": 900, "tcpfin": 120, "udp": 300})),
-                    sysctls=dict(case.get("observed_sysctls") or {}))
+                    sysctls=dict(case.get("observed_sysctls") or {}),
+                    sync_daemons=sync_daemons(case.get("observed_sync_daemons")))
+
+
+def sync_daemons(data: dict[str, Any] | None) -> dict[str, SyncDaemon]:
+    """{master: {interface: eth0, syncid: 7, ...}, backup: ...}: threads by state."""
+    return {state: SyncDaemon(state, **fields) for state, fields in (data or {}).items()}

@@ -73,6 +73,7 @@ class Kernel:
         adapter._chan = self  # type: ignore[assignment]
         adapter.timeouts = m.Timeouts  # type: ignore[method-assign]
         adapter.sysctls = dict  # type: ignore[method-assign]
+        adapter.sync_daemons = dict  # type: ignore[method-assign]
         return adapter.observe(expect=expect)
 
 
