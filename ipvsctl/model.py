@@ -333,9 +333,18 @@ class Cluster:
 
 @dataclass(slots=True)
 class Observed:
-    """The director's live state, as the kernel adapter reads it (normalised)."""
+    """The director's live state, as the kernel adapter reads it (normalised).
+
+    `as_desired`: services the adapter was given the desired table for and found exactly as
+    that table has them (same settings, the same real servers with the same settings); they
+    are not built, so they are not in `services`. Empty unless the read was given one."""
 
     services: dict[ServiceKey, Service] = field(default_factory=dict)
     timeouts: Timeouts = Timeouts()
     sysctls: dict[str, int] = field(default_factory=dict)
     sync_daemons: dict[str, SyncDaemon] = field(default_factory=dict)  # by state
+    as_desired: frozenset[ServiceKey] = frozenset()
+
+    def present(self) -> set[ServiceKey]:
+        """Every service the kernel has (built or found as desired)."""
+        return set(self.services) | self.as_desired

@@ -75,9 +75,10 @@ def _planned(cluster: Cluster, observed: Observed, record: Record, prune: bool, 
                          now=now, drains=record.drains)
     if only is not None:
         plan.only = sorted(str(k) for k in only)
+        present = observed.present()
         plan.warnings += [f"service {k}: neither in {cluster.path or 'the cluster file'} nor in "
                           "the kernel; nothing to do" for k in sorted(only)
-                          if k not in cluster.services and k not in observed.services]
+                          if k not in cluster.services and k not in present]
     return plan
 
 
@@ -97,7 +98,7 @@ def _plan(cluster: Cluster, table: IpvsTable, netns: str | None, prune: bool,
           only: Only) -> tuple[Plan, Observed]:
     if only is not None:
         cluster = narrowed(cluster, only)
-    observed = table.observe(only=only)
+    observed = table.observe(only=only, expect=cluster.services)
     plan = _planned(cluster, observed, Record.load(netns), prune, only, time.time())
     return plan, observed
 
@@ -121,7 +122,7 @@ def _apply_locked(cluster: Cluster, table: IpvsTable, netns: str | None, prune: 
                   ) -> tuple[Plan, Result]:
     if only is not None:
         cluster = narrowed(cluster, only)
-    observed = table.observe(only=only)
+    observed = table.observe(only=only, expect=cluster.services)
     record = Record.load(netns)
     now = time.time()
     plan = _planned(cluster, observed, record, prune, only, now)
@@ -175,7 +176,7 @@ def _settle_all(record: Record, cluster: Cluster, observed: Observed, applied: I
             record.drains.setdefault(drain_id(op.service, op.real_server), now)
         elif isinstance(op, DeleteRealServer):
             record.drains.pop(drain_id(op.service, op.real_server), None)
-    present = set(observed.services) - deleted
+    present = observed.present() - deleted
     record.managed = set(cluster.services) | (record.managed & present)
     if not record.drains:  # nothing to forget (and 100,000 drain ids not worth computing)
         return
