@@ -17,10 +17,20 @@ class ExitCode(IntEnum):
     USAGE = 64  # wrong command-line usage (typer/click's own errors use 2; see README)
 
 
+class StatusCode(IntEnum):
+    """`ipvsctl status` exit codes: the monitoring-plugin convention (Nagios, Icinga, Sensu),
+    so a check can run it as it is. Stable."""
+
+    HEALTHY = 0  # every real server meant to serve is up; the last reload was good
+    DEGRADED = 1  # some real server down or not yet checked, or the last reload failed
+    CRITICAL = 2  # a service has no real server pooled: it drops its traffic
+    UNKNOWN = 3  # no daemon answering, an unusable answer, or a bad request
+
+
 class IpvsctlError(Exception):
     """Base of every error ipvsctl reports as a message rather than a traceback."""
 
-    exit_code: ExitCode = ExitCode.ERROR
+    exit_code: IntEnum = ExitCode.ERROR  # an ExitCode; StatusCode for `ipvsctl status`
 
     def lines(self) -> list[str]:
         return [str(self)]
@@ -68,3 +78,9 @@ class PartialApplyError(IpvsctlError):
         out += [f"  not applied: {c}" for c in self.not_applied]
         out.append("  rerun the same command to converge once the cause is fixed")
         return out
+
+
+class DaemonUnreachable(IpvsctlError):
+    """No `ipvsctl run` answers (not running, or its status socket unusable)."""
+
+    exit_code = StatusCode.UNKNOWN

@@ -158,6 +158,35 @@ class Stats:
     outbps: int = 0
 
 
+class RealServerCounters(NamedTuple):
+    """One real server's live figures as a metrics scrape reads them: flat, one tuple each, so
+    a table of 110,000 real servers costs one small object apiece (ipvs.IpvsAdapter.counters)."""
+
+    key: RealServerKey
+    weight: int  # the kernel's (health and drains may differ from the file's)
+    active: int
+    inactive: int
+    # The kernel's 64-bit counters and its rate estimates (Stats' fields, in its order).
+    conns: int
+    inpkts: int
+    outpkts: int
+    inbytes: int
+    outbytes: int
+    cps: int
+    inpps: int
+    outpps: int
+    inbps: int
+    outbps: int
+
+
+class ServiceCounters(NamedTuple):
+    """One service's counters (Stats' fields, in order) and its real servers' figures."""
+
+    key: ServiceKey
+    stats: tuple[int, int, int, int, int, int, int, int, int, int]
+    real_servers: list[RealServerCounters]
+
+
 @dataclass(frozen=True, slots=True)
 class Connections:
     """Per-real-server connection counts (what draining waits on)."""

@@ -23,10 +23,10 @@ RANKS = {
     "ipvsctl.realserver.paths": 1,
     # planners, adapters and loaders
     "ipvsctl.director": 2, "ipvsctl.realserver": 2, "ipvsctl.ipvs": 2, "ipvsctl.host": 2,
-    "ipvsctl.config": 2, "ipvsctl.ha": 2,
+    "ipvsctl.config": 2, "ipvsctl.metrics": 2, "ipvsctl.ha": 2,
     # workflows
     "ipvsctl.director.workflow": 3, "ipvsctl.realserver.workflow": 3, "ipvsctl.lab": 3,
-    "ipvsctl.importers": 3,
+    "ipvsctl.importers": 3, "ipvsctl.metrics.scrape": 3, "ipvsctl.metrics.exporter": 3,
     # the command line
     "ipvsctl.cli": 4, "ipvsctl.__main__": 4,
     # the root package (its version), and any module not placed above: the bottom, so it
@@ -38,7 +38,10 @@ PURE = ("ipvsctl.model", "ipvsctl.errors", "ipvsctl.config.vocabulary", "ipvsctl
         "ipvsctl.plan", "ipvsctl.director.ops", "ipvsctl.director.planner",
         "ipvsctl.director.drains", "ipvsctl.realserver.ops", "ipvsctl.realserver.facts",
         "ipvsctl.realserver.planner", "ipvsctl.realserver.checker", "ipvsctl.realserver.cluster",
-        "ipvsctl.realserver.request", "ipvsctl.ha.node", "ipvsctl.ha.keepalived")
+        "ipvsctl.realserver.request", "ipvsctl.metrics.families", "ipvsctl.metrics.table",
+        "ipvsctl.metrics.exposition", "ipvsctl.metrics.status", "ipvsctl.metrics.provider",
+        "ipvsctl.metrics.health", "ipvsctl.metrics.events", "ipvsctl.ha.node",
+        "ipvsctl.ha.keepalived")
 IMPURE = ("os", "subprocess", "socket", "ctypes", "fcntl", "shutil", "pyroute2", "ipvsctl.ipvs",
           "ipvsctl.host")
 # Adapters execute what a planner decided: they never import a planner, a loader or a workflow.

@@ -24,6 +24,7 @@ COMMANDS = {
     "doctor": "cmd_doctor", "import": "cmd_import", "lab": "cmd_lab",
     "backend-setup": "cmd_backend", "backend-teardown": "cmd_backend",
     "backend-check": "cmd_backend", "ha-render": "cmd_ha", "ha-notify": "cmd_ha",
+    "metrics": "cmd_metrics", "status": "cmd_metrics",
 }
 MODULES = sorted(set(COMMANDS.values()))
 

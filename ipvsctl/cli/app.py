@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable
+from enum import IntEnum
 from typing import Annotated, ParamSpec, TypeVar
 
 import typer
@@ -60,12 +61,13 @@ DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print the plan; chan
 
 
 def command(name: str | None = None
-            ) -> Callable[[Callable[P, ExitCode | None]], Callable[P, None]]:
+            ) -> Callable[[Callable[P, IntEnum | None]], Callable[P, None]]:
     """Register a command. Its body calls the core and prints; it may raise the project's
-    errors and may return an ExitCode (None: OK). This decorator is the one place that turns
-    both into a message on stderr and the process's exit status."""
+    errors and may return an ExitCode, or a StatusCode for `status` (None: OK). This
+    decorator is the one place that turns both into a message on stderr and the process's
+    exit status."""
 
-    def register(body: Callable[P, ExitCode | None]) -> Callable[P, None]:
+    def register(body: Callable[P, IntEnum | None]) -> Callable[P, None]:
         @functools.wraps(body)
         def run(*args: P.args, **kwargs: P.kwargs) -> None:
             code = guarded(lambda: body(*args, **kwargs))

@@ -79,6 +79,7 @@ class IpvsAdapter:
         self._module_problems: dict[str, str | None] = {}
         self._dests = f.DestDecoder()
         self._services = f.ServiceDecoder()
+        self._counters = f.CounterDecoder()
         self._match_layouts: dict[int, match.Layout | None] = {}
         self._templates: dict[match.Layout, match.Templates] = {}
 
@@ -258,6 +259,36 @@ class IpvsAdapter:
 
         chan.dump_into(C.CMD_GET_DEST, request, parse)
         return found
+
+    def counters(self) -> list[m.ServiceCounters]:
+        """Every service's and real server's counters, connection counts and kernel weight:
+        what a metrics scrape reads (the 64-bit counters; one small tuple per real server)."""
+        with gc_paused():
+            chan = self._channel()
+
+            def service(buf: bytearray, start: int, end: int) -> d.ServiceRecord:
+                span = w.genl_attrs(buf, start, end)[C.CMD_ATTR_SERVICE]
+                return d.service_record(buf, span, True)
+
+            out: list[m.ServiceCounters] = []
+            for rec in chan.dump(C.CMD_GET_SERVICE, b"", service):
+                entry = d.service_entry(rec)
+                rows: list[m.RealServerCounters] = []
+                decode, family, af = self._counters.decode_buffer, chan.family, entry.af
+                add = t.counter_rows_into(rows)
+
+                def parse(buf: bytearray, n: int, seq: int) -> tuple[bool, w.Ack | None]:
+                    return decode(buf, n, seq, family, af, add)  # noqa: B023 (called at once)
+
+                try:
+                    chan.dump_into(C.CMD_GET_DEST, w.nested(C.CMD_ATTR_SERVICE, entry.ident),
+                                   parse)
+                except Refused as exc:
+                    if exc.errno == errno.ESRCH:
+                        continue  # deleted by someone else since the service dump
+                    raise
+                out.append(t.service_counters(entry, rec.stats, rows))
+            return out
 
     def timeouts(self) -> m.Timeouts:
         (attrs,) = self._channel().request(C.CMD_GET_CONFIG)

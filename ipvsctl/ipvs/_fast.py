@@ -354,3 +354,128 @@ class DestDecoder:
         # A plain tuple in DestRecord's order: a NamedTuple's constructor costs a Python call.
         return (af, addr if af == C.AF_INET6 else addr[:4], port, fwd, weight, u_thresh,
                 l_thresh, active, inactive, persistent, tun_type, tun_port, tun_flags, st)
+
+
+# ---- destination dumps with counters (metrics) -----------------------------------------------
+# What a scrape needs of a real server: its address, port, weight, connection counts and the 64-bit
+# counters of its IPVS_DEST_ATTR_STATS64 nest. A run of same-length replies is unpacked as above,
+# the nest's inner attribute headers checked like every other header; the 32-bit nest (whose
+# counters wrap at 4 G) is skipped whole.
+
+COUNTER_ORDER = ("addr", "port", "weight", "active", "inactive", "af")  # then the 10 counters
+_STATS_KINDS = range(C.STATS_ATTR_CONNS, C.STATS_ATTR_OUTBPS + 1)
+
+
+class _CounterRun(NamedTuple):
+    struct: struct.Struct
+    check: operator.itemgetter[Any]
+    headers: tuple[bytes, ...]
+    pick: operator.itemgetter[Any]  # COUNTER_ORDER, then the counters in attribute order
+
+
+def _learn_counter_run(buf: bytes | bytearray | memoryview, off: int,
+                       length: int) -> _CounterRun | None:
+    """The whole-message layout of a GET_DEST reply with its STATS64 nest opened, or None."""
+    if length % 4:
+        return None
+    start = off + NLMSGHDR.size + GENLHDR.size + 4
+    end = off + length
+    fmt = ["=IHHII4x4s"]
+    headers: list[bytes] = [bytes(buf[start - 4:start])]
+    check = [0, 1, 3, 5]
+    values: dict[str, int] = {}
+    stat_at: dict[int, int] = {}
+    index = 6
+
+    def header(at: int) -> None:
+        nonlocal index
+        headers.append(bytes(buf[at:at + 4]))
+        check.append(index)
+        fmt.append("4s")
+        index += 1
+
+    at = start
+    while at + 4 <= end:
+        alen, kind = NLA.unpack_from(buf, at)
+        padded = (alen + 3) & ~3
+        kind &= C.NLA_TYPE_MASK
+        if alen < 4 or at + alen > end:
+            return None
+        header(at)
+        known = _DEST_FIELDS.get(kind)
+        if kind == C.DEST_ATTR_STATS64:
+            inner, inner_end = at + 4, at + alen
+            while inner + 4 <= inner_end:
+                ilen, ikind = NLA.unpack_from(buf, inner)
+                ikind &= C.NLA_TYPE_MASK
+                if ilen < 4 or inner + ilen > inner_end or ilen % 4:
+                    return None
+                header(inner)
+                if ikind in _STATS_KINDS and ilen == 12 and ikind not in stat_at:
+                    stat_at[ikind] = index
+                    fmt.append("Q")
+                    index += 1
+                elif ilen > 4:
+                    fmt.append(f"{ilen - 4}x")
+                inner += ilen
+            if inner != inner_end or padded != alen:
+                return None
+        elif known is not None:
+            if padded - 4 != _PAYLOAD_SIZE[known[1]] or known[0] in values:
+                return None
+            values[known[0]] = index
+            fmt.append(known[1])
+            index += 1
+        elif padded > 4:
+            fmt.append(f"{padded - 4}x")
+        at += padded
+    layout = struct.Struct("".join(fmt))
+    if (at != end or layout.size != length or not set(COUNTER_ORDER) <= set(values)
+            or len(stat_at) != len(_STATS_KINDS)):
+        return None
+    return _CounterRun(layout, operator.itemgetter(*check), tuple(headers),
+                       operator.itemgetter(*(values[f] for f in COUNTER_ORDER),
+                                           *(stat_at[k] for k in _STATS_KINDS)))
+
+
+class CounterDecoder:
+    """Decodes GET_DEST dump replies into COUNTER_ORDER tuples plus the ten 64-bit counters
+    (the address is 16 bytes, the port in network order read as a host integer)."""
+
+    def __init__(self) -> None:
+        self._runs: dict[int, _CounterRun | None] = {}
+
+    def decode_buffer(self, buf: bytearray, n: int, seq: int, family: int, service_af: int,
+                      emit: Callable[[tuple[Any, ...]], None]) -> tuple[bool, Ack | None]:
+        def one(off: int, length: int) -> None:
+            emit(counter_tuple(buf, off + 16, off + length, service_af))
+
+        def run(off: int, length: int) -> int:
+            try:
+                layout = self._runs[length]
+            except KeyError:
+                layout = self._runs[length] = _learn_counter_run(buf, off, length)
+            if layout is None:
+                return 0
+            want = (length, family, seq, *layout.headers)
+            check, pick = layout.check, layout.pick
+            taken = 0
+            count = (n - off) // length
+            for values in layout.struct.iter_unpack(memoryview(buf)[off:off + count * length]):
+                if check(values) != want:
+                    break
+                emit(pick(values))
+                taken += 1
+            return taken
+
+        return walk_dump(buf, n, seq, family, one, run)
+
+
+def counter_tuple(buf: bytes | bytearray | memoryview, payload: int, end: int,
+                  service_af: int) -> tuple[Any, ...]:
+    """The reference decoder's answer in CounterDecoder's shape, for any reply."""
+    span = attrs(buf, payload + GENLHDR.size, end)[C.CMD_ATTR_DEST]
+    r = dest_record(buf, span, service_af, with_stats=True)
+    port = (r.port & 0xFF) << 8 | r.port >> 8 if SWAP else r.port
+    return (r.addr.ljust(16, b"\0"), port, r.weight, r.active, r.inactive, r.af,
+            *(r.stats or (0,) * 10))

@@ -241,3 +241,30 @@ def spec_of(rec: d.DestRecord) -> m.RealServerSpec:
         tunnel = m.Tunnel(TUN_TYPE_NAME.get(rec.tun_type, str(rec.tun_type)), rec.tun_port,
                           csum)
     return m.RealServerSpec(rec.weight, forward, rec.u_thresh, rec.l_thresh, tunnel)
+
+
+# ---- counters (metrics) ----------------------------------------------------------------------
+
+_NO_STATS = (0,) * 10
+
+
+def counter_rows_into(out: list[m.RealServerCounters]) -> Callable[[tuple[Any, ...]], None]:
+    """A sink for CounterDecoder.decode_buffer: each tuple becomes a RealServerCounters."""
+    append, new_key, new_row = out.append, m.RealServerKey, m.RealServerCounters
+    ntop, af_inet, inet, swap = socket.inet_ntop, socket.AF_INET, C.AF_INET, w.swap16
+    new_tuple = tuple.__new__
+
+    def add(v: tuple[Any, ...]) -> None:
+        addr = v[0]
+        key = new_tuple(new_key, (ntop(af_inet, addr[:4]) if v[5] == inet
+                                  else address_text(addr), swap(v[1])))
+        append(new_tuple(new_row, (key, v[2], v[3], v[4], *v[6:16])))
+
+    return add
+
+
+def service_counters(entry: d.ServiceEntry, stats: tuple[int, ...] | None,
+                     real_servers: list[m.RealServerCounters]) -> m.ServiceCounters:
+    key = service_from(entry).key
+    values = stats if stats is not None and len(stats) == 10 else _NO_STATS
+    return m.ServiceCounters(key, values, real_servers)  # type: ignore[arg-type]

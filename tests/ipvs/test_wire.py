@@ -444,6 +444,54 @@ def test_real_servers_with_equal_settings_share_one_spec_object() -> None:
     assert got[0].spec is got[1].spec and got[0].key != got[1].key
 
 
+def wide_dest_reply(rs: m.RealServer, base: int, pad: bool = True) -> bytes:
+    """A GET_DEST reply whose 64-bit counters are past 2**32: the 32-bit nest holds them
+    wrapped, as the kernel truncates them there."""
+    data = kernel_dest_reply(rs, base=7)
+    old32, old64 = stats_nest(C.DEST_ATTR_STATS, "=I", 7), stats_nest(C.DEST_ATTR_STATS64, "=Q", 7)
+    assert old32 + old64 in data
+    new32 = w.nested(C.DEST_ATTR_STATS, b"".join(
+        w.attr(i, struct.pack("=I", (base + i) & 0xFFFFFFFF)) for i in range(1, 11)))
+    new64 = w.nested(C.DEST_ATTR_STATS64, (w.attr(11, b"") if pad else b"") + b"".join(
+        w.attr(i, struct.pack("=Q", base + i)) for i in range(1, 11)))
+    body = data[w.HDR_LEN:].replace(old32 + old64, new32 + new64)
+    return w.message(FAMILY, C.CMD_NEW_DEST, C.NLM_F_MULTI, 9,
+                     w.nested(C.CMD_ATTR_DEST, body[4:]))
+
+
+def test_the_counter_decoder_reads_the_64_bit_counters_as_the_reference_does() -> None:
+    """Runs of same-length replies (with and without the pad attribute before the u64s), an
+    IPv6 one, a tunnelling one and a stray one: the lean counter decoder agrees with
+    the reference decoder, and both read STATS64, never the wrapped 32-bit nest."""
+    big = 5 << 32
+    v4, v6 = REAL_SERVERS[0], REAL_SERVERS[1]
+    plain = [wide_dest_reply(v4, big + 10 * i) for i in range(4)]
+    unpadded = [wide_dest_reply(v4, big, pad=False) for _ in range(3)]
+    odd = wide_dest_reply(v6, big + 1000)
+    tunnel = kernel_dest_reply(REAL_SERVERS[2], base=50)
+    stray = plain[0][:8] + struct.pack("=I", 4) + plain[0][12:]
+    replies = [*plain, *unpadded, odd, tunnel, stray, *plain]
+    data = bytearray(b"".join(replies) + done_message(9))
+    out: list[tuple[object, ...]] = []
+    dec = f.CounterDecoder()
+    assert dec.decode_buffer(data, len(data), 9, FAMILY, C.AF_INET, out.append) == (True, None)
+    kept = [r for r in replies if r is not stray]
+    reference = []
+    for reply in kept:
+        buf, r = parse_one(reply)
+        reference.append(f.counter_tuple(buf, r.start, r.end, C.AF_INET))
+    assert out == reference
+    assert out[0][6:] == tuple(big + i for i in range(1, 11))  # conns .. outbps, 64-bit
+    assert any(run is not None for run in dec._runs.values())  # the lean path ran
+    rows: list[m.RealServerCounters] = []
+    add = t.counter_rows_into(rows)
+    for values in out:
+        add(values)
+    assert rows[0].key == v4.key and rows[0].weight == v4.spec.weight
+    assert (rows[0].active, rows[0].inactive, rows[0].inbytes) == (7, 8, big + 4)
+    assert rows[len(plain) + len(unpadded)].key == v6.key
+
+
 def test_ipv6_addresses_read_back_in_the_configs_spelling() -> None:
     raw = bytes.fromhex("20010db8000000010000000000000001")
     assert t.address_text(raw) == "2001:db8:0:1::1"

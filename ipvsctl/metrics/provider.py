@@ -1,0 +1,80 @@
+"""What a daemon (`ipvsctl run`) supplies so that /metrics and the status API can describe it.
+
+Two directions, both small:
+
+- pull: a DaemonView answers, whenever a scrape or an `ipvsctl status` asks, what the daemon
+  knows now: its own facts (pid, file, last reload, last repair), the running (last good) file,
+  the live table's counters and each real server's health. Nothing is copied on the daemon's
+  side; the view is read from the metrics and status threads, so it must hand out values that
+  are safe to read there (immutable snapshots, or a table read over its own netlink socket).
+- push: the daemon reports events to metrics.events.DaemonMetrics as they happen (a check's
+  result and duration, a transition, an apply, a reload, a min_healthy decision).
+
+This module holds only the types; nothing here reads the kernel or runs a check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import NamedTuple, Protocol
+
+from ipvsctl.model import Cluster, RealServerKey, ServiceCounters, ServiceKey
+
+# A real server's health state as the daemon reports it: up, down, unknown (checked, no verdict
+# yet) or unchecked (`check: none`). The status adds draining and absent from the file and the
+# kernel (metrics/status.py).
+HEALTH_STATES = ("up", "down", "unknown", "unchecked")
+HealthKey = tuple[ServiceKey, RealServerKey]
+
+
+class ServerHealth(NamedTuple):
+    state: str  # one of HEALTH_STATES
+    since: float | None = None  # Unix seconds the state began (None: since the daemon started)
+    result: str = ""  # the last result in words: "http 200 in 2 ms", "connect: refused"
+    check: str = "none"  # the check type: tcp, http, https, udp, dns, exec, none
+    last_success: float | None = None  # Unix seconds of the last passing check (None: never)
+
+
+class ReloadFacts(NamedTuple):
+    last_at: float | None = None  # the last attempt to load the file (start-up included)
+    last_ok: bool | None = None  # None: never attempted
+    last_error: str | None = None  # the one-line message of a failed load
+    last_good_at: float | None = None  # when the file now running was loaded
+
+
+class RepairFacts(NamedTuple):
+    last_at: float | None = None  # the last reconcile that changed the kernel
+    changes: int = 0  # how many changes it applied
+
+
+class DaemonFacts(NamedTuple):
+    pid: int
+    started_at: float  # Unix seconds
+    file: str  # the cluster file, as given
+    netns: str | None = None
+    reload: ReloadFacts = ReloadFacts()
+    repair: RepairFacts = RepairFacts()
+
+
+class DaemonView(Protocol):
+    """The pull side: what the daemon knows now (read from the metrics and status threads)."""
+
+    def facts(self) -> DaemonFacts: ...
+
+    def cluster(self) -> Cluster | None:
+        """The running file (the last good one); None before the first good load."""
+        ...
+
+    def counters(self) -> list[ServiceCounters]:
+        """The live table (IpvsAdapter.counters over a socket of its own); may raise an
+        IpvsctlError, which a scrape reports as ipvsctl_table_up 0."""
+        ...
+
+    def health(self) -> Mapping[HealthKey, ServerHealth]:
+        """Each checked real server's health; a real server missing here is `unknown`."""
+        ...
+
+    def min_healthy(self, service: ServiceKey) -> int:
+        """The number of real servers `min_healthy` keeps pooled for the service (resolved
+        from a count or a percentage); 0 without one."""
+        ...
