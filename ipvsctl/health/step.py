@@ -1,0 +1,163 @@
+"""The pure step: (cluster file, health states, the kernel's weights) -> the desired table.
+
+Health enters the plan here and only here; the planner, executor and printer are the ones
+`apply` uses, so one health change is one in-place weight edit, and every rule below can be
+read and tested as data (tests/health/cases).
+
+For each service, each real server meant to serve (file weight > 0, not declared draining):
+- no check (`none`): the file weight;
+- UP: the file weight;
+- UNKNOWN (no verdict yet: just started, or a new spec): the weight the kernel has now, 0 when
+  the kernel has no such real server (new capacity is not sent traffic before a verdict);
+- DOWN: weight 0, so it drains (its connections carry on; health never deletes) - unless that
+  would leave fewer healthy pooled servers than `min_healthy`: then the failed servers the
+  kernel pools already (then the others, in key order) stay pooled, and a note says which.
+When no real server is left pooled and the service has a `sorry_server`, the sorry server is
+added (it overrides min_healthy: failed servers then go to 0).
+
+`via: vip` checks add one fwmark service per real-server path (marks.py) to the desired table,
+so the normal planner creates, keeps and removes them with everything else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Set
+from dataclasses import dataclass, field
+
+from ipvsctl.health.marks import FIRST_MARK, LAST_MARK, CheckPath, allocate, check_service, path_of
+from ipvsctl.health.policy import ServiceHealth
+from ipvsctl.health.spec import NoCheck
+from ipvsctl.health.state import State
+from ipvsctl.health.target import CheckTarget, target_of
+from ipvsctl.model import (
+    Cluster,
+    Observed,
+    RealServer,
+    RealServerKey,
+    Scope,
+    Service,
+    ServiceKey,
+)
+
+_EMPTY = Observed()
+
+
+@dataclass(slots=True)
+class StepResult:
+    desired: Cluster
+    probes: dict[CheckTarget, int] = field(default_factory=dict)  # target -> its SO_MARK (or 0)
+    notes: list[str] = field(default_factory=list)  # failed servers kept pooled, sorry servers
+
+
+@dataclass(slots=True)
+class _Service:
+    service: Service
+    notes: list[str]
+    targets: list[tuple[CheckTarget, CheckPath | None]]
+
+
+def step(cluster: Cluster, health: Mapping[ServiceKey, ServiceHealth],
+         states: Mapping[CheckTarget, State], observed: Observed = _EMPTY,
+         only: Set[ServiceKey] | None = None) -> StepResult:
+    """The desired table for `cluster` under `health` and `states`.
+
+    `only` limits the work to some services (the others are left out of the result, as a
+    narrowed plan expects); check services are always all computed, they are few and cheap.
+    """
+    services: dict[ServiceKey, Service] = {}
+    notes: list[str] = []
+    targets: list[tuple[CheckTarget, CheckPath | None]] = []
+    for key, service in cluster.services.items():
+        rules = health.get(key)
+        if rules is None:
+            if only is None or key in only:
+                services[key] = service
+            continue
+        done = _one_service(service, rules, states, observed.services.get(key))
+        targets += done.targets
+        if only is None or key in only:
+            services[key] = done.service
+            notes += done.notes
+    paths = {p for _, p in targets if p is not None}
+    marks = allocate(paths, observed)
+    for path, mark in marks.items():
+        check = check_service(path, mark)
+        if only is None or check.key in only:
+            services[check.key] = check
+    probes: dict[CheckTarget, int] = {}
+    for target, via in targets:
+        probes.setdefault(target, marks[via] if via is not None else 0)
+    scope = Scope(cluster.scope.networks, (*cluster.scope.fwmarks, (FIRST_MARK, LAST_MARK)))
+    desired = Cluster(services=services, director=cluster.director, scope=scope,
+                      path=cluster.path)
+    return StepResult(desired, probes, notes)
+
+
+def _one_service(service: Service, rules: ServiceHealth, states: Mapping[CheckTarget, State],
+                 live: Service | None) -> _Service:
+    key = service.key
+    weights: dict[RealServerKey, int] = {}
+    failed: list[RealServer] = []
+    targets: list[tuple[CheckTarget, CheckPath | None]] = []
+    serving = healthy = 0
+    for rs_key in sorted(service.real_servers):
+        rs = service.real_servers[rs_key]
+        spec = rules.check_of(rs_key)
+        if isinstance(spec, NoCheck):
+            if not rs.draining and rs.spec.weight > 0:
+                serving += 1
+                healthy += 1
+            continue
+        target = target_of(key, rs_key, spec)
+        targets.append((target, path_of(key.family, rs) if target.via_vip else None))
+        if rs.draining or rs.spec.weight == 0:
+            continue
+        serving += 1
+        state = states.get(target, State.UNKNOWN)
+        if state is State.UP:
+            healthy += 1
+        elif state is State.DOWN:
+            failed.append(rs)
+        else:
+            had = live.real_servers.get(rs_key) if live else None
+            weight = had.spec.weight if had is not None else 0
+            weights[rs_key] = weight
+            healthy += weight > 0
+    notes: list[str] = []
+    kept: set[RealServerKey] = set()
+    sorry = rules.sorry_server
+    pooled_failed = [rs for rs in failed if _live_weight(live, rs) > 0]
+    order = pooled_failed + [rs for rs in failed if rs not in pooled_failed]
+    needed = rules.min_healthy.needed(serving)
+    short = needed - healthy
+    if failed and short > 0 and not (sorry is not None and healthy == 0):
+        for rs in order[:short]:
+            kept.add(rs.key)
+        names = ", ".join(str(rs.key) for rs in order[:short])
+        notes.append(f"{_named(service)}: failed real server(s) {names} stay pooled: "
+                     f"min_healthy {rules.min_healthy.describe()} needs {needed} of {serving}, "
+                     f"{healthy} healthy")
+    for rs in failed:
+        if rs.key not in kept:
+            weights[rs.key] = 0
+    servers = dict(service.real_servers)
+    for rs_key, weight in weights.items():
+        rs = servers[rs_key]
+        if rs.spec.weight != weight:
+            servers[rs.key] = RealServer(rs.key, rs.spec._replace(weight=weight), rs.draining,
+                                         rs.source)
+    if sorry is not None and not any(rs.spec.weight > 0 for rs in servers.values()):
+        servers[sorry.key] = sorry
+        notes.append(f"{_named(service)}: no healthy real server: sorry server {sorry.key} "
+                     "pooled")
+    desired = Service(key, service.spec, servers, service.name, service.source)
+    return _Service(desired, notes, targets)
+
+
+def _live_weight(live: Service | None, rs: RealServer) -> int:
+    had = live.real_servers.get(rs.key) if live else None
+    return had.spec.weight if had is not None else 0
+
+
+def _named(service: Service) -> str:
+    return f"{service.key}" + (f" ({service.name})" if service.name else "")
