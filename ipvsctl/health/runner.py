@@ -1,0 +1,208 @@
+"""The check runner: every probe on its own schedule, on one asyncio loop.
+
+- One check per target however many services share it (targets are the keys).
+- Jittered: a new target's first check comes at a random point of its first interval, so a
+  start or a reload never fires every check at once; then one check per interval.
+- Bounded: every check is aborted at its timeout and reported as failed; a target whose
+  check is still running when its next one is due skips that round (counted), it never
+  queues up. A hung or slow target holds one socket and delays no other check.
+- Cheap: start times and deadlines live in two heaps served by one loop timer, and sockets
+  in one epoll set (poller.py), so the cost per check is a few C calls around the socket's own
+  system calls.
+- In-flight checks are capped (open descriptors): a check that would exceed the cap is
+  skipped and counted, never queued.
+
+It reports results through `report(target, ok, detail)` and nothing else: the state machine
+(state.py) decides what a result means.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import random
+import resource
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from ipvsctl.health.checkers import CHECKERS, Check, Context
+from ipvsctl.health.checkers.exec import settled
+from ipvsctl.health.poller import Poller
+from ipvsctl.health.target import CheckTarget, Probe
+
+Report = Callable[[CheckTarget, bool, str], None]
+MIN_SLEEP = 0.002  # batch what falls due within 2 ms into one wake-up
+RESERVED_FDS = 256  # descriptors left for everything else in the process
+
+
+@dataclass(slots=True)
+class Counters:
+    started: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    timed_out: int = 0
+    overrun: int = 0  # a round skipped: the previous check of that target still running
+    capped: int = 0  # a round skipped: too many checks in flight
+
+
+class _Slot:
+    __slots__ = ("check", "due", "generation", "probe", "report_ok", "running")
+
+    def __init__(self, probe: Probe, due: float) -> None:
+        self.probe = probe
+        self.due = due
+        self.check: Check | None = None
+        self.generation = 0  # bumped per check: stale deadlines are ignored
+        self.running = False
+        self.report_ok = True  # False once the slot is removed
+
+
+def max_in_flight() -> int:
+    """Raise the soft descriptor limit to the hard one; what remains after a reserve."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        soft = hard
+    return max(16, soft - RESERVED_FDS)
+
+
+class Runner:
+    def __init__(self, loop: asyncio.AbstractEventLoop, report: Report, *,
+                 rng: random.Random | None = None, in_flight: int | None = None) -> None:
+        self._loop = loop
+        self._report = report
+        self._rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
+        self._cap = in_flight if in_flight is not None else max_in_flight()
+        self._poller = Poller(loop)
+        self._ctx = Context(loop, self._poller)
+        self._slots: dict[CheckTarget, _Slot] = {}
+        self._starts: list[tuple[float, int, _Slot]] = []
+        self._deadlines: list[tuple[float, int, _Slot, int]] = []
+        self._seq = itertools.count()
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = float("inf")
+        self._in_flight = 0
+        self.counters = Counters()
+
+    @property
+    def targets(self) -> frozenset[CheckTarget]:
+        return frozenset(self._slots)
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    def update(self, probes: Mapping[CheckTarget, Probe]) -> None:
+        """Check exactly these probes from now on. Targets kept keep their schedule (a new
+        mark or source applies from their next check); new ones start within one interval."""
+        now = self._loop.time()
+        for target in [t for t in self._slots if t not in probes]:
+            slot = self._slots.pop(target)
+            slot.report_ok = False
+            if slot.running:
+                if slot.check is not None:
+                    slot.check.abort()
+                self._ended(slot)
+        for target, probe in probes.items():
+            known = self._slots.get(target)
+            if known is not None:
+                known.probe = probe
+                continue
+            if not target.spec.network and target.spec.type != "exec":
+                continue  # `none`
+            due = now + self._rng.random() * target.spec.interval
+            slot = self._slots[target] = _Slot(probe, due)
+            heapq.heappush(self._starts, (due, next(self._seq), slot))
+        self._wake()
+
+    async def aclose(self) -> None:
+        """close(), then wait (bounded) until aborted programs are reaped."""
+        self.close()
+        await settled()
+
+    def close(self) -> None:
+        self.update({})
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._poller.close()
+
+    # ---- scheduling ------------------------------------------------------------------------
+
+    def _wake(self) -> None:
+        """Make sure the timer fires at the earliest start or deadline."""
+        soonest = min(self._starts[0][0] if self._starts else float("inf"),
+                      self._deadlines[0][0] if self._deadlines else float("inf"))
+        if soonest == float("inf"):
+            return
+        at = max(soonest, self._loop.time() + MIN_SLEEP)
+        if self._timer is not None and self._timer_at <= at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = at
+        self._timer = self._loop.call_at(at, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = None
+        self._timer_at = float("inf")
+        now = self._loop.time()
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][0] <= now:
+            _, _, slot, generation = heapq.heappop(deadlines)
+            check = slot.check
+            if slot.running and slot.generation == generation:
+                stage = check.abort() if check is not None else "starting"
+                self._ended(slot)
+                self.counters.timed_out += 1
+                self._deliver(slot, False, f"timed out after {slot.probe.target.spec.timeout:g}s "
+                              f"{stage}")
+        starts = self._starts
+        while starts and starts[0][0] <= now:
+            due, _, slot = heapq.heappop(starts)
+            if not slot.report_ok:
+                continue  # removed
+            interval = slot.probe.target.spec.interval
+            slot.due = due + interval if due + interval > now else now + interval
+            heapq.heappush(starts, (slot.due, next(self._seq), slot))
+            self._start(slot, now)
+        self._wake()
+
+    def _start(self, slot: _Slot, now: float) -> None:
+        if slot.running:
+            self.counters.overrun += 1
+            return
+        if self._in_flight >= self._cap:
+            self.counters.capped += 1
+            return
+        probe = slot.probe
+        spec = probe.target.spec
+        slot.generation += 1
+        generation = slot.generation
+        heapq.heappush(self._deadlines, (now + spec.timeout, next(self._seq), slot, generation))
+
+        def done(ok: bool, detail: str) -> None:
+            if slot.running and slot.generation == generation:
+                self._ended(slot)
+                self._deliver(slot, ok, detail)
+
+        slot.running = True
+        self._in_flight += 1
+        self.counters.started += 1
+        checker = CHECKERS[spec.type](self._ctx, probe, done)
+        if slot.running and slot.generation == generation:  # not finished in its constructor
+            slot.check = checker
+
+    def _ended(self, slot: _Slot) -> None:
+        slot.running = False
+        slot.check = None
+        self._in_flight -= 1
+
+    def _deliver(self, slot: _Slot, ok: bool, detail: str) -> None:
+        if ok:
+            self.counters.succeeded += 1
+        else:
+            self.counters.failed += 1
+        if slot.report_ok:
+            self._report(slot.probe.target, ok, detail)
