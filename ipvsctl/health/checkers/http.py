@@ -16,6 +16,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import re
+import socket
 import ssl
 
 from ipvsctl.health.checkers._base import Context, Done, SocketCheck
@@ -95,7 +96,10 @@ class HttpProbe(SocketCheck):
         if spec.verify and name is None:
             name = self.probe.target.destination[0]  # verified against the IP's SAN
         self.stage = "in the TLS handshake"
-        tls = _context(spec.verify).wrap_socket(self.sock, server_hostname=name,
+        raw = self.sock
+        plain = socket.socket(raw.family, socket.SOCK_STREAM, raw.proto, fileno=raw.detach())
+        plain.setblocking(False)  # wrap_socket copies the object's mode onto the descriptor
+        tls = _context(spec.verify).wrap_socket(plain, server_hostname=name,
                                                 do_handshake_on_connect=False)
         self.sock = self.tls = tls  # the same descriptor, now speaking TLS
         self._handshake(0)

@@ -19,7 +19,7 @@ class UdpProbe(SocketCheck):
 
     def begin(self) -> None:
         sock = self.open()
-        sock.connect(self.probe.target.destination)
+        sock.connect(self.dest)
         sock.send(self.payload())
         self.stage = "waiting for a reply"
         self.ctx.poller.watch(self.fd, IN, self._readable)
