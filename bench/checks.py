@@ -29,6 +29,7 @@ import os
 import platform
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -39,12 +40,18 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from ipvsctl.netns import run_in_netns  # noqa: E402
+
 TARGET_NET = "10.200.0.0/16"
 TARGET0 = int(ipaddress.IPv4Address("10.200.0.1"))
 VS0 = int(ipaddress.IPv4Address("10.201.0.1"))
 CHECKER_IP, SERVER_IP = "10.199.0.1", "10.199.0.2"
 PER_VS = 10
 TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def say(text: str) -> None:
+    print(f"# {time.strftime('%H:%M:%S')} {text}", file=sys.stderr, flush=True)
 
 
 def sh(*argv: str, check: bool = True, **kw: Any) -> str:
@@ -116,14 +123,13 @@ http {{
                              str(conf), "-p", str(work)], stderr=subprocess.DEVNULL)
     until = time.monotonic() + 60
     while time.monotonic() < until:
-        out = sh("ip", "netns", "exec", net.checker, "/usr/bin/timeout", "5", sys.executable,
-                 "-c", "import socket; socket.create_connection(('10.200.0.1', 80), 2)",
-                 check=False)
-        del out
-        if net.passive_opens() > 0:
+        with contextlib.suppress(OSError):
+            run_in_netns(net.checker, lambda: socket.create_connection(("10.200.0.1", 80), 2)
+                         .close())
             return proc
         time.sleep(0.5)
     raise SystemExit("nginx did not start")
+
 
 
 # ---- CPU of a set of processes -------------------------------------------------------------
@@ -155,6 +161,7 @@ def run_ipvsctl(net: Net, n: int, kind: str, warmup: float, window: float) -> di
     argv = ["ip", "netns", "exec", net.checker, sys.executable, str(Path(__file__).resolve()),
             "--worker", kind, "--targets", str(n), "--seconds", str(warmup + window + 5)]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
+    say(f"ipvsctl: checking {n} real servers ({kind})")
     try:
         figures = measure(net, [proc.pid], warmup, window)
     finally:
@@ -230,7 +237,9 @@ def run_keepalived(net: Net, n: int, kind: str, warmup: float, window: float, wo
                 break
             time.sleep(1)
         else:
-            raise SystemExit("keepalived did not program its real servers")
+            tail = (work / "keepalived.log").read_text()[-2000:]
+            raise SystemExit(f"keepalived did not program its real servers:\n{tail}")
+        say(f"keepalived: {n} real servers in IPVS; warming up")
         child = int(checker_pidfile.read_text().split()[0])
         figures = measure(net, [proc.pid, child], warmup, window)
     finally:
@@ -252,6 +261,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=10.0)
     parser.add_argument("--window", type=float, default=20.0)
     parser.add_argument("--json")
+    parser.add_argument("--keep", help="keep the work files (configs, logs) in this folder")
     parser.add_argument("--tools", default="ipvsctl,keepalived",
                         help="ipvsctl alone runs without IPVS (profiling on any host)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -275,7 +285,7 @@ def main() -> None:
     for n in (int(s) for s in args.sizes.split(",")):
         for kind in args.types.split(","):
             net = Net()
-            work = Path(tempfile.mkdtemp(prefix="bench-checks-"))
+            work = Path(tempfile.mkdtemp(prefix="bench-checks-", dir=args.keep))
             try:
                 net.build()
                 server = nginx(net, work)
@@ -289,7 +299,8 @@ def main() -> None:
                     server.wait(30)
             finally:
                 net.teardown()
-                shutil.rmtree(work, ignore_errors=True)
+                if not args.keep:
+                    shutil.rmtree(work, ignore_errors=True)
             ratio = (round(ours["cpu_per_1000"] / theirs["cpu_per_1000"], 2)
                      if ours["cpu_per_1000"] and theirs["cpu_per_1000"] else None)
             results["runs"].append({"n": n, "type": kind, "ipvsctl": ours,

@@ -6,9 +6,10 @@
 - Bounded: every check is aborted at its timeout and reported as failed; a target whose
   check is still running when its next one is due skips that round (counted), it never
   queues up. A hung or slow target holds one socket and delays no other check.
-- Cheap: start times and deadlines live in two heaps served by one loop timer, and sockets
-  in one epoll set (poller.py), so the cost per check is a few C calls around the socket's own
-  system calls.
+- Cheap: start times and deadlines live in two heaps, sockets in one epoll set (poller.py),
+  and one loop timer (a tick, at most every 10 ms) starts what is due, collects what is done
+  and aborts what is late, in batches: the cost per check is a few C calls around the
+  socket's own system calls, and results and timeouts are at most a tick late.
 - In-flight checks are capped (open descriptors): a check that would exceed the cap is
   skipped and counted, never queued.
 
@@ -32,7 +33,7 @@ from ipvsctl.health.poller import Poller
 from ipvsctl.health.target import CheckTarget, Probe
 
 Report = Callable[[CheckTarget, bool, str], None]
-MIN_SLEEP = 0.002  # batch what falls due within 2 ms into one wake-up
+TICK = 0.01  # seconds between wake-ups while checks are in flight or due
 RESERVED_FDS = 256  # descriptors left for everything else in the process
 
 
@@ -74,7 +75,7 @@ class Runner:
         self._report = report
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
         self._cap = in_flight if in_flight is not None else max_in_flight()
-        self._poller = Poller(loop)
+        self._poller = Poller()
         self._ctx = Context(loop, self._poller)
         self._slots: dict[CheckTarget, _Slot] = {}
         self._starts: list[tuple[float, int, _Slot]] = []
@@ -131,12 +132,15 @@ class Runner:
     # ---- scheduling ------------------------------------------------------------------------
 
     def _wake(self) -> None:
-        """Make sure the timer fires at the earliest start or deadline."""
-        soonest = min(self._starts[0][0] if self._starts else float("inf"),
-                      self._deadlines[0][0] if self._deadlines else float("inf"))
+        """Make sure the timer fires at the next start, or within a tick while any check is in
+        flight (socket checks are collected by the tick)."""
+        now = self._loop.time()
+        soonest = self._starts[0][0] if self._starts else float("inf")
+        if self._in_flight:
+            soonest = min(soonest, now + TICK)
         if soonest == float("inf"):
             return
-        at = max(soonest, self._loop.time() + MIN_SLEEP)
+        at = max(soonest, now + TICK)
         if self._timer is not None and self._timer_at <= at:
             return
         if self._timer is not None:
@@ -147,6 +151,7 @@ class Runner:
     def _tick(self) -> None:
         self._timer = None
         self._timer_at = float("inf")
+        self._poller.dispatch()
         now = self._loop.time()
         deadlines = self._deadlines
         while deadlines and deadlines[0][0] <= now:
