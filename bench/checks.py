@@ -204,16 +204,19 @@ def worker(kind: str, n: int, seconds: float) -> None:
 # ---- keepalived ----------------------------------------------------------------------------
 
 def keepalived_conf(n: int, kind: str) -> str:
-    check = ("TCP_CHECK { connect_timeout 1 }" if kind == "tcp" else
-             "HTTP_GET { url { path / status_code 200 } connect_timeout 1 }")
-    lines = ["global_defs { router_id bench }"]
+    """keepalived's parser wants one keyword a line, every block opened at a line's end."""
+    check = (["TCP_CHECK {", "connect_timeout 1", "}"] if kind == "tcp" else
+             ["HTTP_GET {", "url {", "path /", "status_code 200", "}", "connect_timeout 1",
+              "}"])
+    lines = ["global_defs {", "router_id bench", "}"]
     addresses = targets(n)
     for v in range(0, n, PER_VS):
         vip = ipaddress.IPv4Address(VS0 + v // PER_VS)
-        lines += [f"virtual_server {vip} 80 {{", "  delay_loop 1", "  lb_algo wrr",
-                  "  lb_kind DR", "  protocol TCP"]
+        lines += [f"virtual_server {vip} 80 {{", "delay_loop 1", "lb_algo wrr", "lb_kind DR",
+                  "protocol TCP"]
         for address in addresses[v:v + PER_VS]:
-            lines.append(f"  real_server {address} 80 {{ weight 1 inhibit_on_failure {check} }}")
+            lines += [f"real_server {address} 80 {{", "weight 1", "inhibit_on_failure",
+                      *check, "}"]
         lines.append("}")
     return "\n".join(lines) + "\n"
 
