@@ -134,43 +134,68 @@ http {{
 
 # ---- CPU of a set of processes -------------------------------------------------------------
 
-def cpu_seconds(pids: list[int]) -> float:
-    total = 0
+def cpu_seconds(pids: list[int]) -> tuple[float, float]:
+    """(user, system) CPU seconds of these processes so far."""
+    user = system = 0
     for pid in pids:
         with contextlib.suppress(FileNotFoundError, ProcessLookupError):
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / TICKS
+            user += int(fields[11])
+            system += int(fields[12])
+    return user / TICKS, system / TICKS
 
 
-def measure(net: Net, pids: list[int], warmup: float, window: float) -> dict[str, Any]:
-    time.sleep(warmup)
+def warm_up(net: Net, n: int, most: float) -> float:
+    """Wait until the targets see the full rate (90% of N per second over 2 s) or `most`
+    seconds have passed; the last rate seen."""
+    end = time.monotonic() + most
+    rate = 0.0
+    while time.monotonic() < end:
+        opens, t = net.passive_opens(), time.monotonic()
+        time.sleep(2)
+        rate = (net.passive_opens() - opens) / (time.monotonic() - t)
+        if rate >= 0.9 * n:
+            break
+    return rate
+
+
+def measure(net: Net, n: int, pids: list[int], warmup: float, window: float) -> dict[str, Any]:
+    seen = warm_up(net, n, warmup)
+    say(f"warm: {seen:.0f} checks/s; measuring for {window:g} s")
     cpu0, opens0, t0 = cpu_seconds(pids), net.passive_opens(), time.monotonic()
     time.sleep(window)
     cpu1, opens1, t1 = cpu_seconds(pids), net.passive_opens(), time.monotonic()
     checks = opens1 - opens0
     seconds = t1 - t0
-    return {"cpu_seconds": round(cpu1 - cpu0, 3), "checks": checks,
+    user, system = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
+    return {"cpu_seconds": round(user + system, 3), "user_s": round(user, 3),
+            "system_s": round(system, 3), "checks": checks,
             "window_s": round(seconds, 2), "rate": round(checks / seconds, 1),
-            "cpu_per_1000": round((cpu1 - cpu0) / checks * 1000, 4) if checks else None}
+            "cpu_per_1000": round((user + system) / checks * 1000, 4) if checks else None}
 
 
 # ---- ipvsctl -------------------------------------------------------------------------------
 
 def run_ipvsctl(net: Net, n: int, kind: str, warmup: float, window: float) -> dict[str, Any]:
     argv = ["ip", "netns", "exec", net.checker, sys.executable, str(Path(__file__).resolve()),
-            "--worker", kind, "--targets", str(n), "--seconds", str(warmup + window + 5)]
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, text=True)
-    say(f"ipvsctl: checking {n} real servers ({kind})")
+            "--worker", kind, "--targets", str(n)]
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdin is not None and proc.stdout is not None
     try:
-        figures = measure(net, [proc.pid], warmup, window)
+        ready = proc.stdout.readline()  # after its imports (seconds, under emulation)
+        if ready.strip() != "ready":
+            raise SystemExit(f"the ipvsctl worker did not start: {ready!r}")
+        say(f"ipvsctl: checking {n} real servers ({kind})")
+        figures = measure(net, n, [proc.pid], warmup, window)
+        proc.stdin.close()  # the worker's signal to stop and report
+        figures["worker"] = json.loads(proc.stdout.readline())
     finally:
-        out, _ = proc.communicate(timeout=600)
-    figures["worker"] = json.loads(out.strip().splitlines()[-1]) if out.strip() else None
+        if proc.poll() is None:
+            proc.wait(120)
     return figures
 
 
-def worker(kind: str, n: int, seconds: float) -> None:
+def worker(kind: str, n: int) -> None:
     """The ipvsctl side, inside the checker namespace: runner + state machine, N targets."""
     from ipvsctl.health import HttpCheck, Probe, TcpCheck, Tracker
     from ipvsctl.health.runner import Runner
@@ -190,7 +215,8 @@ def worker(kind: str, n: int, seconds: float) -> None:
         loop = asyncio.get_running_loop()
         runner = Runner(loop, report)
         runner.update(probes)
-        await asyncio.sleep(seconds)
+        print("ready", flush=True)
+        await loop.run_in_executor(None, sys.stdin.read)  # until the driver closes stdin
         counters = runner.counters
         await runner.aclose()
         return {"started": counters.started, "succeeded": counters.succeeded,
@@ -244,7 +270,7 @@ def run_keepalived(net: Net, n: int, kind: str, warmup: float, window: float, wo
             raise SystemExit(f"keepalived did not program its real servers:\n{tail}")
         say(f"keepalived: {n} real servers in IPVS; warming up")
         child = int(checker_pidfile.read_text().split()[0])
-        figures = measure(net, [proc.pid, child], warmup, window)
+        figures = measure(net, n, [proc.pid, child], warmup, window)
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -261,7 +287,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,10000")
     parser.add_argument("--types", default="tcp,http")
-    parser.add_argument("--warmup", type=float, default=10.0)
+    parser.add_argument("--warmup", type=float, default=90.0,
+                        help="at most this long until the full check rate is reached")
     parser.add_argument("--window", type=float, default=20.0)
     parser.add_argument("--json")
     parser.add_argument("--keep", help="keep the work files (configs, logs) in this folder")
@@ -269,10 +296,9 @@ def main() -> None:
                         help="ipvsctl alone runs without IPVS (profiling on any host)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--targets", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--seconds", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, args.targets, args.seconds)
+        worker(args.worker, args.targets)
         return
     tools = args.tools.split(",")
     for tool in ("/usr/sbin/keepalived", "/usr/sbin/nginx"):

@@ -7,9 +7,9 @@
   check is still running when its next one is due skips that round (counted), it never
   queues up. A hung or slow target holds one socket and delays no other check.
 - Cheap: start times and deadlines live in two heaps, sockets in one epoll set (poller.py),
-  and one loop timer (a tick, at most every 10 ms) starts what is due, collects what is done
-  and aborts what is late, in batches: the cost per check is a few C calls around the
-  socket's own system calls, and results and timeouts are at most a tick late.
+  and one loop timer (a tick: at the next start or deadline, or when a socket is ready; at
+  most every 10 ms) starts what is due, collects what is done and aborts what is late, in
+  batches: the cost per check is a few C calls around the socket's own system calls.
 - In-flight checks are capped (open descriptors): a check that would exceed the cap is
   skipped and counted, never queued.
 
@@ -75,7 +75,7 @@ class Runner:
         self._report = report
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
         self._cap = in_flight if in_flight is not None else max_in_flight()
-        self._poller = Poller()
+        self._poller = Poller(loop)
         self._ctx = Context(loop, self._poller)
         self._slots: dict[CheckTarget, _Slot] = {}
         self._starts: list[tuple[float, int, _Slot]] = []
@@ -84,6 +84,7 @@ class Runner:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = float("inf")
         self._in_flight = 0
+        self._last = 0.0  # when the last tick ran
         self.counters = Counters()
 
     @property
@@ -131,16 +132,21 @@ class Runner:
 
     # ---- scheduling ------------------------------------------------------------------------
 
-    def _wake(self) -> None:
-        """Make sure the timer fires at the next start, or within a tick while any check is in
-        flight (socket checks are collected by the tick)."""
-        now = self._loop.time()
-        soonest = self._starts[0][0] if self._starts else float("inf")
-        if self._in_flight:
-            soonest = min(soonest, now + TICK)
+    def _ready(self) -> None:
+        """A check socket is ready: collect it within a tick."""
+        self._wake(self._loop.time())
+
+    def _wake(self, soonest: float = float("inf")) -> None:
+        """Make sure the timer fires at the next start or deadline (or `soonest`), a tick
+        after the last one at the earliest; while sockets are watched, their readiness asks
+        for a tick too."""
+        soonest = min(soonest, self._starts[0][0] if self._starts else float("inf"),
+                      self._deadlines[0][0] if self._deadlines else float("inf"))
+        if self._poller.busy and self._timer is None:
+            self._poller.arm(self._ready)
         if soonest == float("inf"):
             return
-        at = max(soonest, now + TICK)
+        at = max(soonest, self._last + TICK)
         if self._timer is not None and self._timer_at <= at:
             return
         if self._timer is not None:
@@ -151,6 +157,8 @@ class Runner:
     def _tick(self) -> None:
         self._timer = None
         self._timer_at = float("inf")
+        self._last = self._loop.time()
+        self._poller.disarm()
         self._poller.dispatch()
         now = self._loop.time()
         deadlines = self._deadlines
