@@ -15,8 +15,9 @@ import sys
 import time
 
 from ipvsctl import model as m
-from ipvsctl.changes import Change
+from ipvsctl.director.ops import AddRealServer, AddService, EditRealServer
 from ipvsctl.ipvs import IpvsAdapter
+from ipvsctl.plan.changes import Change
 
 
 def netns(name: str) -> str:
@@ -42,10 +43,9 @@ def table(services: int, per: int) -> list[m.Service]:
 def changes(services: list[m.Service]) -> list[Change]:
     out = []
     for svc in services:
-        out.append(Change("add", "service", str(svc.key), f"add service {svc.key}", payload=svc))
+        out.append(Change(AddService(svc), str(svc.key), f"add service {svc.key}"))
         for rs in svc.real_servers.values():
-            out.append(Change("add", "real-server", str(rs.key), "add real server",
-                              payload=(svc.key, rs)))
+            out.append(Change(AddRealServer(svc.key, rs), str(rs.key), "add real server"))
     return out
 
 
@@ -97,7 +97,7 @@ def main() -> None:
         edited = m.RealServer(rs.key, m.RealServerSpec(weight=99))
         before = adapter.writes
         timed("adapter: one weight edit", lambda: list(adapter.execute(
-            [Change("edit", "real-server", str(rs.key), "edit", payload=(svc.key, edited))])))
+            [Change(EditRealServer(svc.key, edited), str(rs.key), "edit")])))
         print(f"  writes for one weight edit: {adapter.writes - before}")
         timed("ipvsadm -e (one weight edit)", lambda: subprocess.run(
             ["ip", "netns", "exec", b, "ipvsadm", "-e", "-t", f"{svc.key.address}:80",

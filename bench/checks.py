@@ -40,7 +40,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-from ipvsctl.netns import run_in_netns  # noqa: E402
+from ipvsctl.host.netns import run_in_netns  # noqa: E402
 
 TARGET_NET = "10.200.0.0/16"
 TARGET0 = int(ipaddress.IPv4Address("10.200.0.1"))

@@ -19,7 +19,7 @@ import time
 
 def writes(path: str, netns: str, services: list[str]) -> dict[str, object]:
     from ipvsctl.config import load, select_services
-    from ipvsctl.director import apply_cluster
+    from ipvsctl.director.workflow import apply_cluster
     from ipvsctl.ipvs import IpvsAdapter
 
     start = time.monotonic()
@@ -32,12 +32,11 @@ def writes(path: str, netns: str, services: list[str]) -> dict[str, object]:
 
 
 def dumps(netns: str, vips: list[str]) -> dict[str, object]:
-    from ipvsctl import backend
-    from ipvsctl.backend import observer
+    from ipvsctl.realserver import observer, workflow
 
     before = observer.STATS["address_dumps"]
     start = time.monotonic()
-    _, plan = backend.plan_for(vips, netns=netns)
+    _, plan = workflow.plan_for(vips, netns=netns)
     return {"address_dumps": observer.STATS["address_dumps"] - before, "pending": len(plan),
             "seconds": time.monotonic() - start}
 

@@ -1,6 +1,6 @@
 """Where a no-op `ipvsctl plan` of a large table spends its time (issue #6), in one run.
 
-    python bench/profile_plan.py [--services 2000] [--per 10] OUT_DIR
+    python bench/profile_plan.py [--services 2000] [--per 10] [--format yaml|json] OUT_DIR
 
 Needs root and a kernel with IPVS (run it in the test-bed VM: tests/vm/run --out DIR -- ...).
 Fills a fresh namespace with N x PER real servers (`ipvsctl apply`), then writes to OUT_DIR:
@@ -49,9 +49,9 @@ def ipvsctl(*args: str) -> list[str]:
 def phases(path: Path, netns: str) -> dict[str, float]:
     """Each phase of plan_cluster, in this process (imports already paid)."""
     from ipvsctl.config import load
-    from ipvsctl.director import Record
+    from ipvsctl.director.planner import Ownership, plan_director
+    from ipvsctl.director.record import Record
     from ipvsctl.ipvs import IpvsAdapter
-    from ipvsctl.planner import Ownership, plan_director
 
     out: dict[str, float] = {}
     t = time.monotonic()
@@ -82,6 +82,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--services", type=int, default=2000)
     parser.add_argument("--per", type=int, default=10)
+    parser.add_argument("--format", choices=("yaml", "json"), default="yaml",
+                        help="the cluster file as the README writes it, or as JSON")
     parser.add_argument("out", type=Path)
     args = parser.parse_args()
     out: Path = args.out
@@ -91,8 +93,9 @@ def main() -> int:
     sh("modprobe", "-a", "ip_vs", "ip_vs_wrr")
     data = Path("/tmp/ipvsctl-profile")
     data.mkdir(exist_ok=True)
-    cluster = data / "cluster.json"
-    cluster.write_text(gen.cluster_json(args.services, args.per))
+    cluster = data / f"cluster.{args.format}"
+    cluster.write_text(gen.cluster_yaml(args.services, args.per) if args.format == "yaml"
+                       else gen.cluster_json(args.services, args.per))
     result: dict[str, object] = {"services": args.services, "per": args.per}
     measure(ipvsctl("--help"), out=data / "warm")
     result["python_pass"] = measure([sys.executable, "-c", "pass"], out=data / "py").seconds

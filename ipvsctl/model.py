@@ -10,32 +10,13 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from typing import Any, Literal, NamedTuple
+from typing import Any, NamedTuple
 
-Protocol = Literal["tcp", "udp", "sctp"]
-Forward = Literal["dr", "tunnel", "nat"]
-TunnelType = Literal["ipip", "gue", "gre"]
-TunnelCsum = Literal["nocsum", "csum", "remcsum"]
-
-PROTOCOLS: tuple[str, ...] = ("tcp", "udp", "sctp")
-FORWARDS: tuple[str, ...] = ("dr", "tunnel", "nat")
-TUNNEL_TYPES: tuple[str, ...] = ("ipip", "gue", "gre")
-TUNNEL_CSUMS: tuple[str, ...] = ("nocsum", "csum", "remcsum")
-# Every scheduler the kernel ships (twos only from Linux 6.2 on).
-SCHEDULERS: tuple[str, ...] = (
-    "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos",
-)
-# Scheduler flags share three kernel bits; their names depend on the scheduler.
-SCHED_FLAG_BITS: dict[str, int] = {
-    "sh-fallback": 0x0008, "sh-port": 0x0010,
-    "mh-fallback": 0x0008, "mh-port": 0x0010,
-}
-PERSISTENCE_ENGINES: tuple[str, ...] = ("sip",)
+# What a value object holds when the file says nothing (the names and ranges: config/vocabulary).
 DEFAULT_SCHEDULER = "wrr"
-DEFAULT_FORWARD: Forward = "dr"
+DEFAULT_FORWARD = "dr"
 DEFAULT_WEIGHT = 1
 DEFAULT_PERSISTENCE_TIMEOUT = 300
-MAX_PERSISTENCE_TIMEOUT = 86400 * 31  # ipvsadm's own limit
 
 
 def family_of(address: str) -> int:

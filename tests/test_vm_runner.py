@@ -82,7 +82,7 @@ def test_no_command_is_a_usage_error() -> None:
 def test_kernel_test_without_ipvs_fails_instead_of_skipping() -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-m", "kernel",
-         "tests/kernel/test_testbed.py"],
+         "tests/test_testbed.py"],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 
@@ -24,7 +25,25 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
+P = ParamSpec("P")
 T = TypeVar("T")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from ipvsctl import __version__
+
+        typer.echo(f"ipvsctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: Annotated[bool, typer.Option(
+        "--version", callback=_version, is_eager=True,
+        help="Print ipvsctl's version and exit.")] = False) -> None:
+    # A callback keeps `app` a group of commands even when a run registers only one of them
+    # (see ipvsctl/cli/__init__.py); `ipvsctl --version` alone is answered before typer loads.
+    pass
 
 NetnsOpt = Annotated[
     str | None,
@@ -33,6 +52,25 @@ NetnsOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")]
+
+
+def command(name: str | None = None
+            ) -> Callable[[Callable[P, ExitCode | None]], Callable[P, None]]:
+    """Register a command. Its body calls the core and prints; it may raise the project's
+    errors and may return an ExitCode (None: OK). This decorator is the one place that turns
+    both into a message on stderr and the process's exit status."""
+
+    def register(body: Callable[P, ExitCode | None]) -> Callable[P, None]:
+        @functools.wraps(body)
+        def run(*args: P.args, **kwargs: P.kwargs) -> None:
+            code = guarded(lambda: body(*args, **kwargs))
+            if code is not None and code != ExitCode.OK:
+                raise typer.Exit(int(code))
+
+        app.command(name)(run)
+        return run
+
+    return register
 
 
 def debug_enabled() -> bool:
@@ -65,10 +103,10 @@ def echo(text: str = "") -> None:
     typer.echo(text)
 
 
+def echo_lines(lines: list[str]) -> None:
+    for line in lines:
+        typer.echo(line)
+
+
 def warn(text: str) -> None:
     typer.echo(text, err=True)
-
-
-def exit_with(code: ExitCode) -> None:
-    if code != ExitCode.OK:
-        raise typer.Exit(int(code))

@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import difflib
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ipvsctl import backend, printer
-from ipvsctl.backend.ops import WriteFile
-from ipvsctl.backend.request import PERSIST_STYLES
-from ipvsctl.changes import Plan
-from ipvsctl.cli.app import DryRunOpt, JsonOpt, NetnsOpt, app, echo, exit_with, guarded
+from ipvsctl.cli.app import DryRunOpt, JsonOpt, NetnsOpt, command, echo, echo_lines
 from ipvsctl.errors import ExitCode
-from ipvsctl.executor import Result
+from ipvsctl.plan import printer
+from ipvsctl.realserver.request import PERSIST_STYLES
 
 FileArg = Annotated[Path | None, typer.Argument(
     help="Cluster file: serve the VIPs of every service that lists one of this host's "
@@ -28,41 +24,7 @@ VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v",
                                           help="Also list what is already as wanted.")]
 
 
-def _diffs(plan: Plan) -> dict[str, str]:
-    out = {}
-    for c in plan.changes:
-        op = c.payload
-        if not isinstance(op, WriteFile):
-            continue
-        new = f"-> {op.symlink_to}\n" if op.symlink_to else op.content or ""
-        old = op.before or ""
-        out[op.path] = "".join(difflib.unified_diff(
-            old.splitlines(keepends=True), new.splitlines(keepends=True),
-            fromfile=op.path if op.before is not None else "/dev/null",
-            tofile=op.path if (op.content is not None or op.symlink_to) else "/dev/null"))
-    return out
-
-
-def _report(title: str, plan: Plan, result: Result | None, dry_run: bool, as_json: bool,
-            verbose: bool) -> None:
-    if as_json:
-        data = plan.to_json()
-        if dry_run:
-            data["diffs"] = _diffs(plan)
-        data["applied"] = None if result is None else len(result.applied)
-        echo(printer.to_json(data))
-        return
-    echo(title)
-    for line in printer.plan_lines(plan, verbose=verbose):
-        echo(line)
-    if dry_run:
-        for text in _diffs(plan).values():
-            echo(text.rstrip("\n"))
-    elif result is not None:
-        echo(printer.result_summary(result))
-
-
-@app.command("backend-setup")
+@command("backend-setup")
 def backend_setup(
     cluster_file: FileArg = None,
     vip: VipOpt = None,
@@ -86,25 +48,37 @@ def backend_setup(
     verbose: VerboseOpt = False,
 ) -> None:
     """Prepare this host (or --netns) as a direct-routing real server."""
-    style = persist_style or ("systemd" if persist else None)
-    where = f" in netns {netns}" if netns else ""
-    plan, result = guarded(lambda: backend.setup(
+    from ipvsctl.realserver.workflow import file_diffs, setup
+
+    plan, result = setup(
         vip or [], netns=netns, interface=interface, client_interfaces=client_interface,
         global_arp=global_arp, cluster_file=str(cluster_file) if cluster_file else None,
-        persist=style, root=str(root) if root else None, dry_run=dry_run))
-    _report(f"Real-server setup{where}:", plan, result, dry_run, as_json, verbose)
+        persist=persist_style or ("systemd" if persist else None),
+        root=str(root) if root else None, dry_run=dry_run)
+    diffs = file_diffs(plan) if dry_run else None
+    if as_json:
+        echo(printer.to_json(printer.host_json(plan, result, diffs)))
+    else:
+        echo_lines(printer.host_lines("setup", netns, plan, result, verbose=verbose,
+                                      diffs=diffs))
 
 
-@app.command("backend-teardown")
+@command("backend-teardown")
 def backend_teardown(netns: NetnsOpt = None, as_json: JsonOpt = False,
                      dry_run: DryRunOpt = False, verbose: VerboseOpt = False) -> None:
     """Undo backend-setup: restore the recorded values, remove only what it added."""
-    where = f" in netns {netns}" if netns else ""
-    plan, result = guarded(lambda: backend.teardown(netns=netns, dry_run=dry_run))
-    _report(f"Real-server teardown{where}:", plan, result, dry_run, as_json, verbose)
+    from ipvsctl.realserver.workflow import file_diffs, teardown
+
+    plan, result = teardown(netns=netns, dry_run=dry_run)
+    diffs = file_diffs(plan) if dry_run else None
+    if as_json:
+        echo(printer.to_json(printer.host_json(plan, result, diffs)))
+    else:
+        echo_lines(printer.host_lines("teardown", netns, plan, result, verbose=verbose,
+                                      diffs=diffs))
 
 
-@app.command("backend-check")
+@command("backend-check")
 def backend_check(
     cluster_file: FileArg = None,
     vip: VipOpt = None,
@@ -115,19 +89,15 @@ def backend_check(
     netns: NetnsOpt = None,
     as_json: JsonOpt = False,
     verbose: VerboseOpt = False,
-) -> None:
+) -> ExitCode:
     """Verify a real server: VIPs, effective ARP sysctls, proxy_arp, rp_filter, listeners."""
-    findings = guarded(lambda: backend.check(
-        vip or [], netns=netns, cluster_file=str(cluster_file) if cluster_file else None,
-        ports=port or [], client_interfaces=client_interface))
-    errors = [f for f in findings if f.severity == "error"]
+    from ipvsctl.realserver.workflow import check
+
+    findings = check(vip or [], netns=netns,
+                     cluster_file=str(cluster_file) if cluster_file else None,
+                     ports=port or [], client_interfaces=client_interface)
     if as_json:
-        echo(printer.to_json({"ok": not errors, "findings": [f.to_json() for f in findings]}))
+        echo(printer.to_json(printer.findings_json(findings)))
     else:
-        for f in findings:
-            if f.severity != "ok" or verbose:
-                echo(f.line())
-        passed = sum(f.severity == "ok" for f in findings)
-        warned = sum(f.severity == "warning" for f in findings)
-        echo(f"{len(errors)} error(s), {warned} warning(s), {passed} check(s) passed.")
-    exit_with(ExitCode.ERROR if errors else ExitCode.OK)
+        echo_lines(printer.findings_lines(findings, passed=verbose))
+    return ExitCode.ERROR if any(f.level == "fail" for f in findings) else ExitCode.OK

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ipvsctl import printer
-from ipvsctl.changes import Plan
-from ipvsctl.cli.app import DryRunOpt, JsonOpt, NetnsOpt, app, echo, exit_with, guarded
+from ipvsctl.cli.app import DryRunOpt, JsonOpt, NetnsOpt, command, echo, echo_lines
 from ipvsctl.errors import ExitCode
-from ipvsctl.executor import Outcome
+from ipvsctl.plan import printer
+
+if TYPE_CHECKING:  # the loader and the model load when a command runs, not for --help
+    from ipvsctl.model import Cluster, ServiceKey
+    from ipvsctl.plan.changes import Plan
+    from ipvsctl.plan.executor import Outcome
 
 FileArg = Annotated[Path, typer.Argument(help="Cluster file (YAML) with the desired services.",
                                          show_default=False)]
@@ -28,13 +31,13 @@ VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v",
                                           help="Also list what needs no change, and why.")]
 
 
-def _load(path: Path) -> Any:
+def _load(path: Path) -> Cluster:
     from ipvsctl.config import load
 
     return load(path)
 
 
-def _only(cluster: Any, refs: list[str] | None) -> Any:
+def _only(cluster: Cluster, refs: list[str] | None) -> frozenset[ServiceKey] | None:
     """The --service selection (None: the whole file), checked before the kernel is read."""
     if not refs:
         return None
@@ -43,46 +46,34 @@ def _only(cluster: Any, refs: list[str] | None) -> Any:
     return select_services(cluster, refs)
 
 
-@app.command()
+@command()
 def validate(file: FileArg, json_out: JsonOpt = False) -> None:
     """Check a cluster file without touching the kernel; every problem at once, at file:line:col."""
-
-    def run() -> None:
-        cluster = _load(file)
-        n_rs = sum(len(s.real_servers) for s in cluster.services.values())
-        if json_out:
-            echo(printer.to_json({"valid": True, "services": len(cluster.services),
-                                  "real_servers": n_rs}))
-        else:
-            echo(f"{file}: valid ({len(cluster.services)} services, {n_rs} real servers)")
-
-    guarded(run)
+    cluster = _load(file)
+    if json_out:
+        echo(printer.to_json(printer.validated_json(cluster)))
+    else:
+        echo(printer.validated_line(str(file), cluster))
 
 
-@app.command()
+@command()
 def plan(file: FileArg, netns: NetnsOpt = None, prune: PruneOpt = False,
          service: ServiceOpt = None, json_out: JsonOpt = False,
-         verbose: VerboseOpt = False) -> None:
+         verbose: VerboseOpt = False) -> ExitCode:
     """Show what `apply` would change in the live kernel table. Exit 0: nothing to do;
     2: changes pending; 1: error."""
+    from ipvsctl.director.workflow import plan_cluster
 
-    def run() -> ExitCode:
-        from ipvsctl.director import plan_cluster
-
-        cluster = _load(file)
-        the_plan, _ = plan_cluster(cluster, netns=netns, prune=prune,
-                                   only=_only(cluster, service))
-        if json_out:
-            echo(printer.to_json(the_plan.to_json()))
-        else:
-            for line in printer.plan_lines(the_plan, verbose=verbose):
-                echo(line)
-        return ExitCode.CHANGES if the_plan else ExitCode.OK
-
-    exit_with(guarded(run))
+    cluster = _load(file)
+    the_plan, _ = plan_cluster(cluster, netns=netns, prune=prune, only=_only(cluster, service))
+    if json_out:
+        echo(printer.to_json(the_plan.to_json()))
+    else:
+        echo_lines(printer.plan_lines(the_plan, verbose=verbose))
+    return ExitCode.CHANGES if the_plan else ExitCode.OK
 
 
-@app.command()
+@command()
 def apply(file: FileArg, netns: NetnsOpt = None, prune: PruneOpt = False,
           service: ServiceOpt = None, dry_run: DryRunOpt = False, json_out: JsonOpt = False,
           verbose: VerboseOpt = False,
@@ -96,97 +87,69 @@ def apply(file: FileArg, netns: NetnsOpt = None, prune: PruneOpt = False,
 
     Unchanged services and real servers are never touched, so their connections carry on.
     Removed real servers are drained (weight 0) and deleted once their connections end."""
+    from ipvsctl.director.workflow import apply_and_wait, apply_cluster
 
     def progress(outcome: Outcome) -> None:
         if not json_out:
             echo(printer.progress_line(outcome))
 
-    def show_waiting(current: Plan) -> None:
+    def waiting(current: Plan) -> None:
         if not json_out:
-            for noop in current.waiting:
-                echo(f"  . {noop.describe()}")
+            echo_lines(printer.waiting_lines(current))
 
-    def run() -> None:
-        from ipvsctl.director import apply_and_wait, apply_cluster
-
-        cluster = _load(file)
-        only = _only(cluster, service)
-        if wait and not dry_run:
-            the_plan, result = apply_and_wait(cluster, netns=netns, prune=prune,
-                                              progress=progress, waiting=show_waiting,
-                                              timeout=wait_timeout, only=only)
-        else:
-            the_plan, result = apply_cluster(cluster, netns=netns, prune=prune,
-                                             dry_run=dry_run, progress=progress, only=only)
-        if json_out:
-            echo(printer.to_json({"dry_run": dry_run, "plan": the_plan.to_json(),
-                                  "applied": len(result.applied)}))
-        elif dry_run:
-            for line in printer.plan_lines(the_plan, verbose=verbose):
-                echo(line)
-        else:
-            if verbose:
-                for noop in the_plan.noops:
-                    echo(f"  = {noop.describe()}")
-            for warning in the_plan.warnings:
-                echo(f"  ! {warning}")
-            for noop in the_plan.waiting:
-                echo(f"  . {noop.describe()} (rerun, or use --wait)")
-            echo(f"{printer.result_summary(result)} {printer.summary(the_plan)}")
-
-    guarded(run)
+    cluster = _load(file)
+    only = _only(cluster, service)
+    if wait and not dry_run:
+        the_plan, result = apply_and_wait(cluster, netns=netns, prune=prune, progress=progress,
+                                          waiting=waiting, timeout=wait_timeout, only=only)
+    else:
+        the_plan, result = apply_cluster(cluster, netns=netns, prune=prune, dry_run=dry_run,
+                                         progress=progress, only=only)
+    if json_out:
+        echo(printer.to_json(printer.apply_json(the_plan, result, dry_run=dry_run)))
+    elif dry_run:
+        echo_lines(printer.plan_lines(the_plan, verbose=verbose))
+    else:
+        echo_lines(printer.apply_lines(the_plan, result, verbose=verbose))
 
 
-@app.command()
+@command()
 def show(netns: NetnsOpt = None, json_out: JsonOpt = False) -> None:
     """The live IPVS table with connection, packet and byte counters."""
+    from ipvsctl.director.show import show_json, show_lines
+    from ipvsctl.ipvs import IpvsAdapter
 
-    def run() -> None:
-        from ipvsctl.ipvs import IpvsAdapter
-        from ipvsctl.show import show_json, show_lines
-
-        with IpvsAdapter(netns) as adapter:
-            observed = adapter.observe(with_stats=True)
-        if json_out:
-            echo(printer.to_json(show_json(observed)))
-        else:
-            for line in show_lines(observed):
-                echo(line)
-
-    guarded(run)
+    with IpvsAdapter(netns) as adapter:
+        observed = adapter.observe(with_stats=True)
+    if json_out:
+        echo(printer.to_json(show_json(observed)))
+    else:
+        echo_lines(show_lines(observed))
 
 
-@app.command()
+@command()
 def export(netns: NetnsOpt = None,
            output: Annotated[Path | None, typer.Option(
                "--output", "-o", help="Write to this file (atomically) instead of stdout.")] = None,
            ) -> None:
     """Print the live kernel table as a cluster file; `plan` on it shows no changes."""
+    from ipvsctl.config import dump
+    from ipvsctl.host.records import atomic_write
+    from ipvsctl.ipvs import IpvsAdapter
+    from ipvsctl.model import Cluster
 
-    def run() -> None:
-        from ipvsctl.config import dump
-        from ipvsctl.ipvs import IpvsAdapter
-        from ipvsctl.model import Cluster
-        from ipvsctl.statefile import atomic_write
-
-        with IpvsAdapter(netns) as adapter:
-            observed = adapter.observe()
-        text = dump(Cluster(services=observed.services))
-        if output:
-            atomic_write(output, text)
-        else:
-            typer.echo(text, nl=False)
-
-    guarded(run)
+    with IpvsAdapter(netns) as adapter:
+        observed = adapter.observe()
+    text = dump(Cluster(services=observed.services))
+    if output:
+        atomic_write(output, text)
+    else:
+        typer.echo(text, nl=False)
 
 
-@app.command()
+@command()
 def schema() -> None:
     """Print the JSON Schema of the cluster file (for editors and CI linters)."""
+    from ipvsctl.config import schema as cluster_schema
 
-    def run() -> None:
-        from ipvsctl.config import schema as cluster_schema
-
-        echo(printer.to_json(cluster_schema()))
-
-    guarded(run)
+    echo(printer.to_json(cluster_schema()))

@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from ipvsctl.cli.app import app, echo, guarded, warn
-from ipvsctl.errors import ConfigError, HostError
+from ipvsctl.cli.app import command, echo, warn
+from ipvsctl.errors import HostError
 
 
 class Format(StrEnum):
@@ -31,40 +31,25 @@ StrictOpt = Annotated[bool, typer.Option(
     "--strict", help="Fail (exit 1, write nothing) if anything could not be translated.")]
 
 
-def run_import(fmt: str, source: str, output: Path | None, strict: bool) -> str:
-    """Translate `source`, check the result loads back, write it; returns the YAML text."""
-    from ipvsctl.config import dump, loads
-    from ipvsctl.importers import import_file
-    from ipvsctl.statefile import atomic_write
-
-    result = import_file(fmt, source)
-    for line in result.warnings:
-        warn(f"# {line}")
-    origin = "standard input" if source == "-" else source
-    if strict and result.warnings:
-        raise ConfigError([f"--strict: {len(result.warnings)} construct(s) of {origin} could "
-                           "not be translated (listed above); nothing written"])
-    header = [f"# Imported by `ipvsctl import --from {fmt}` from {origin}."]
-    if result.warnings:
-        header.append(f"# {len(result.warnings)} warning(s) from the import:")
-        header += [f"#   {line}" for line in result.warnings]
-    text = "\n".join(header) + "\n" + dump(result.cluster)
-    loads(text, str(output or "<import>"))  # never hand out a file the loader would refuse
-    if output is None:
-        echo(text.rstrip("\n"))
-    else:
-        try:
-            atomic_write(output, text)
-        except OSError as exc:
-            raise HostError(f"cannot write {output}: {exc.strerror or exc}") from exc
-    return text
-
-
-@app.command("import")
+@command("import")
 def import_(source: SourceArg, from_: FromOpt, output: OutputOpt = None,
             strict: StrictOpt = False) -> None:
     """Translate an ipvsadm save file or a keepalived.conf into a cluster file (YAML).
 
     What cannot be translated (health checks, VRRP, sorry servers, ...) is listed on stderr
     with its file:line, and as comments at the top of the output."""
-    guarded(lambda: run_import(from_.value, source, output, strict))
+    from ipvsctl.host.records import atomic_write
+    from ipvsctl.importers import cluster_file, import_file
+
+    result = import_file(from_.value, source)
+    for line in result.warnings:
+        warn(f"# {line}")
+    text = cluster_file(result, from_.value, source, strict=strict,
+                        name=str(output or "<import>"))
+    if output is None:
+        echo(text.rstrip("\n"))
+        return
+    try:
+        atomic_write(output, text)
+    except OSError as exc:
+        raise HostError(f"cannot write {output}: {exc.strerror or exc}") from exc

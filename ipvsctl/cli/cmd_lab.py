@@ -7,12 +7,12 @@ from typing import Annotated
 
 import typer
 
-from ipvsctl import printer
-from ipvsctl.cli.app import JsonOpt, app, echo, exit_with, guarded, warn
+from ipvsctl.cli.app import JsonOpt, command, echo, echo_lines, warn
 from ipvsctl.errors import ExitCode
+from ipvsctl.plan import printer
 
 
-@app.command()
+@command()
 def lab(
     file: Annotated[Path, typer.Argument(help="Cluster file whose services the lab exercises.",
                                          show_default=False)],
@@ -43,7 +43,7 @@ def lab(
     timeout: Annotated[float, typer.Option(
         help="Seconds a request may take before it counts as lost.")] = 3.0,
     json_out: JsonOpt = False,
-) -> None:
+) -> ExitCode:
     """Build a throwaway DR topology in network namespaces (clients, director, one namespace
     per real server, all on a bridge in its own namespace), apply FILE on the director exactly
     as `apply` does, prepare the real servers as `backend-setup` does, send real traffic and
@@ -51,21 +51,17 @@ def lab(
     far below the clients', the VIP resolving to the director's MAC. Exit 0: PASS; 1: FAIL.
     The host's own network is never touched; needs root and IPVS."""
 
-    def run() -> ExitCode:
-        from ipvsctl.config import load
-        from ipvsctl.lab import LabOptions, report_lines, run_lab
+    from ipvsctl.config import load
+    from ipvsctl.lab import LabOptions, report_lines, run_lab
 
-        options = LabOptions(
-            clients=clients, requests=requests, large_count=large, large_bytes=large_kib << 10,
-            compare_nat=compare_nat, keep=keep,
-            skip_backend_setup=tuple(skip_backend_setup or ()), down=tuple(down or ()),
-            vip_without_arp=tuple(vip_without_arp or ()), timeout=timeout)
-        report = run_lab(load(file), options, progress=warn)
-        if json_out:
-            echo(printer.to_json(report.to_json()))
-        else:
-            for line in report_lines(report):
-                echo(line)
-        return ExitCode.OK if report.ok else ExitCode.ERROR
-
-    exit_with(guarded(run))
+    options = LabOptions(
+        clients=clients, requests=requests, large_count=large, large_bytes=large_kib << 10,
+        compare_nat=compare_nat, keep=keep,
+        skip_backend_setup=tuple(skip_backend_setup or ()), down=tuple(down or ()),
+        vip_without_arp=tuple(vip_without_arp or ()), timeout=timeout)
+    report = run_lab(load(file), options, progress=warn)
+    if json_out:
+        echo(printer.to_json(report.to_json()))
+    else:
+        echo_lines(report_lines(report))
+    return ExitCode.OK if report.ok else ExitCode.ERROR

@@ -1,4 +1,4 @@
-"""What both importers share: the result type, file:line notes, and netmask arithmetic."""
+"""What both importers share: the result type, file:line notes, the line error, netmasks."""
 
 from __future__ import annotations
 
@@ -34,6 +34,11 @@ class Notes:
     def raise_if_errors(self) -> None:
         if self.errors:
             raise ConfigError(self.errors)
+
+
+class LineError(Exception):
+    """One line (or statement) cannot be translated: the importer records it as an error at that
+    line and carries on, so every bad line is reported at once."""
 
 
 def prefix_of_netmask(text: str) -> int | None:

@@ -18,12 +18,30 @@ import shlex
 import socket
 from dataclasses import dataclass
 
-from ipvsctl.importers._common import ImportResult, Notes, parse_ip, prefix_of_netmask
+from ipvsctl.config.vocabulary import (
+    FWMARK,
+    GENERIC_FLAGS,
+    PERSISTENCE_ENGINES,
+    PERSISTENCE_TIMEOUT,
+    PORT,
+    PREFIX_V6,
+    SCHEDULER_FLAG_BITS,
+    SCHEDULERS,
+    TIMEOUT,
+    TUNNEL_PORT,
+    TUNNEL_TYPES,
+    WEIGHT,
+    scheduler_flag,
+)
+from ipvsctl.importers._common import (
+    ImportResult,
+    LineError,
+    Notes,
+    parse_ip,
+    prefix_of_netmask,
+)
 from ipvsctl.model import (
     DEFAULT_PERSISTENCE_TIMEOUT,
-    MAX_PERSISTENCE_TIMEOUT,
-    PERSISTENCE_ENGINES,
-    SCHEDULERS,
     Cluster,
     Director,
     Persistence,
@@ -81,21 +99,14 @@ _ALLOWED = {
     "delete-server": (*_SERVICE_OPTS, "ipv6", "real-server"),
 }
 DEFAULT_SCHEDULER = "wlc"  # ipvsadm's DEF_SCHED, not ipvsctl's default
-MAX_TIMEOUT = 86400 * 31  # ipvsadm's --set limit
-KERNEL_MAX_TIMEOUT = 2147483  # what ipvsctl accepts (the kernel keeps jiffies in an int)
-INT_MAX = 2**31 - 1
-# Scheduler flag bits (IP_VS_SVC_F_SCHED1..3) and their names for the schedulers that use them.
-_FLAG_BITS = {"flag-1": 1, "flag-2": 2, "flag-3": 4, "sh-fallback": 1, "sh-port": 2,
-              "mh-fallback": 1, "mh-port": 2}
-_FLAG_NAMES = {("sh", 1): "sh-fallback", ("sh", 2): "sh-port",
-               ("mh", 1): "mh-fallback", ("mh", 2): "mh-port"}
+SET_TIMEOUT = (0, TIMEOUT[1])  # --set: 0 leaves a timeout unchanged
+THRESHOLD = (0, 2**31 - 1)  # ipvsadm reads -x and -y as an int
+# Every -b flag ipvsadm knows, by its bit number 1..3.
+_FLAG_NUMBER = {**{name: n for n, name in enumerate(GENERIC_FLAGS, 1)},
+                **{name: n for name, (_, n) in SCHEDULER_FLAG_BITS.items()}}
 _CSUM_OF = {"tun-nocsum": "nocsum", "tun-csum": "csum", "tun-remcsum": "remcsum"}
 # ipvsadm's tunnel_types_v_options: which checksum options each tunnel type accepts.
 _TUNNEL_CSUMS = {"ipip": (), "gue": ("nocsum", "csum", "remcsum"), "gre": ("nocsum", "csum")}
-
-
-class _LineError(Exception):
-    """One line cannot be translated; the message goes to Notes.error with the line number."""
 
 
 @dataclass(slots=True)
@@ -140,16 +151,16 @@ def _walk(tokens: list[str]) -> tuple[list[_Opt], list[str]]:
         if tok.startswith("--") and len(tok) > 2:
             name, eq, value = tok[2:].partition("=")
             if name not in _OPTIONS:
-                raise _LineError(f"unknown option '--{name}'{_hint(name)}")
+                raise LineError(f"unknown option '--{name}'{_hint(name)}")
             kind = _OPTIONS[name][1]
             if eq:
                 if kind == NONE:
-                    raise _LineError(f"option '--{name}' takes no value")
+                    raise LineError(f"option '--{name}' takes no value")
                 opts.append(_Opt(name, value, f"--{name}"))
                 continue
             if kind == REQUIRED:
                 if i >= len(tokens):
-                    raise _LineError(f"option '--{name}' needs a value")
+                    raise LineError(f"option '--{name}' needs a value")
                 opts.append(_Opt(name, tokens[i], f"--{name}"))
                 i += 1
             elif kind == OPTIONAL and i < len(tokens) and not tokens[i].startswith("-"):
@@ -162,7 +173,7 @@ def _walk(tokens: list[str]) -> tuple[list[_Opt], list[str]]:
             for pos, letter in enumerate(letters):
                 name = _SHORT.get(letter, "")
                 if not name:
-                    raise _LineError(f"unknown option '-{letter}'")
+                    raise LineError(f"unknown option '-{letter}'")
                 kind = _OPTIONS[name][1]
                 rest = letters[pos + 1:]
                 if kind == NONE:
@@ -172,7 +183,7 @@ def _walk(tokens: list[str]) -> tuple[list[_Opt], list[str]]:
                     opts.append(_Opt(name, rest, f"-{letter}"))
                 elif kind == REQUIRED:
                     if i >= len(tokens):
-                        raise _LineError(f"option '-{letter}' needs a value")
+                        raise LineError(f"option '-{letter}' needs a value")
                     opts.append(_Opt(name, tokens[i], f"-{letter}"))
                     i += 1
                 elif i < len(tokens) and not tokens[i].startswith("-"):
@@ -193,7 +204,7 @@ def _hint(name: str) -> str:
 
 def _number(text: str | None, lo: int, hi: int, what: str) -> int:
     if text is None or not text.isdigit() or not lo <= int(text) <= hi:
-        raise _LineError(f"{what} '{text}' must be an integer {lo}..{hi}")
+        raise LineError(f"{what} '{text}' must be an integer {lo}..{hi}")
     return int(text)
 
 
@@ -204,7 +215,7 @@ def _endpoint(text: str, protocol: str, what: str) -> tuple[str, int | None]:
     if text.startswith("["):
         host, sep, rest = text[1:].partition("]")
         if not sep or not rest.startswith(":"):
-            raise _LineError(f"illegal {what} address '{text}' (write [IPV6]:PORT)")
+            raise LineError(f"illegal {what} address '{text}' (write [IPV6]:PORT)")
         port_text = rest[1:]
     elif parse_ip(text) is not None or ":" not in text:
         host = text
@@ -212,18 +223,18 @@ def _endpoint(text: str, protocol: str, what: str) -> tuple[str, int | None]:
         host, _, port_text = text.rpartition(":")
     ip = parse_ip(host)
     if ip is None:
-        raise _LineError(f"{what} '{host}' is a host name, not an address: ipvsctl does not "
+        raise LineError(f"{what} '{host}' is a host name, not an address: ipvsctl does not "
                          "resolve names; save the table with `ipvsadm -Sn` (numeric)")
     if ip.is_multicast or ip.is_unspecified:
-        raise _LineError(f"{what} address {ip} is not a unicast address")
+        raise LineError(f"{what} address {ip} is not a unicast address")
     if port_text is None:
         return ip.compressed, None
     if port_text.isdigit():
-        return ip.compressed, _number(port_text, 0, 65535, f"{what} port")
+        return ip.compressed, _number(port_text, *PORT, f"{what} port")
     try:
         return ip.compressed, socket.getservbyname(port_text, protocol)
     except OSError:
-        raise _LineError(f"{what} port '{port_text}' is neither a number nor a known "
+        raise LineError(f"{what} port '{port_text}' is neither a number nor a known "
                          f"{protocol} service name (see /etc/services)") from None
 
 
@@ -238,7 +249,7 @@ class _Importer:
         for number, line in _logical_lines(text):
             try:
                 self._line(number, line)
-            except _LineError as exc:
+            except LineError as exc:
                 self.notes.error(number, str(exc))
         self.notes.raise_if_errors()
         cluster = Cluster(services=self.services, director=Director(timeouts=self.timeouts),
@@ -249,7 +260,7 @@ class _Importer:
         try:  # shlex is slow; a save file has nothing for it to do
             tokens = shlex.split(line) if any(c in line for c in "'\"\\") else line.split()
         except ValueError as exc:
-            raise _LineError(f"cannot split the line into words: {exc}") from None
+            raise LineError(f"cannot split the line into words: {exc}") from None
         # A comment starts with a word beginning with '#', as in the shell ("a#b" is one word).
         tokens = tokens[:next((i for i, t in enumerate(tokens) if t.startswith("#")), None)]
         if tokens and (tokens[0] == "ipvsadm" or tokens[0].endswith("/ipvsadm")):
@@ -262,16 +273,16 @@ class _Importer:
         opts, args = _walk(tokens)
         commands = [o for o in opts if o.name in COMMANDS]
         if not commands:
-            raise _LineError("no command: expected -A, -a, -E, -e, -D, -d, -C or --set")
+            raise LineError("no command: expected -A, -a, -E, -e, -D, -d, -C or --set")
         if len(commands) > 1:
-            raise _LineError(f"two commands on one line: {commands[0].shown} and "
+            raise LineError(f"two commands on one line: {commands[0].shown} and "
                              f"{commands[1].shown}")
         command = commands[0]
         if command.name == "set":
             self._set_timeouts(number, opts, args)
             return
         if args:
-            raise _LineError(f"unexpected argument '{args[0]}'")
+            raise LineError(f"unexpected argument '{args[0]}'")
         if command.name in _ALLOWED:
             self._rule(number, command, [o for o in opts if o is not command])
         elif command.name == "clear":
@@ -291,15 +302,15 @@ class _Importer:
             self.notes.warn(number, f"{command.shown} is not translated: ipvsctl does not manage "
                             "the IPVS connection-sync daemon; keep starting it as you do now")
         else:
-            raise _LineError(f"{command.shown} is not a rule: a save file holds -A and -a lines "
+            raise LineError(f"{command.shown} is not a rule: a save file holds -A and -a lines "
                              "(make one with `ipvsadm -Sn`)")
 
     def _set_timeouts(self, number: int, opts: list[_Opt], args: list[str]) -> None:
         if len(opts) > 1:
-            raise _LineError(f"--set takes no options, not {opts[1].shown}")
+            raise LineError(f"--set takes no options, not {opts[1].shown}")
         if len(args) != 3:
-            raise _LineError("--set needs three timeouts: tcp tcpfin udp (seconds; 0 = unchanged)")
-        values = [_number(a, 0, KERNEL_MAX_TIMEOUT, name)
+            raise LineError("--set needs three timeouts: tcp tcpfin udp (seconds; 0 = unchanged)")
+        values = [_number(a, *SET_TIMEOUT, name)
                   for a, name in zip(args, ("tcp timeout", "tcpfin timeout", "udp timeout"),
                                      strict=True)]
         tcp, tcpfin, udp = (v or None for v in values)  # ipvsadm: 0 leaves a timeout unchanged
@@ -313,18 +324,18 @@ class _Importer:
         allowed = _ALLOWED[command.name]
         for opt in opts:
             if opt.name not in allowed:
-                raise _LineError(f"{opt.shown} does not apply to {command.shown}")
+                raise LineError(f"{opt.shown} does not apply to {command.shown}")
             group = ("forward" if opt.name in _FORWARD_OF else
                      "service" if opt.name in _SERVICE_OPTS else opt.name)
             if group in by_name and opt.name != "ipv6":
-                raise _LineError(f"{opt.shown} given twice (or with {by_name[group].shown})")
+                raise LineError(f"{opt.shown} given twice (or with {by_name[group].shown})")
             by_name[group] = opt
         key, names_proto = self._service_key(by_name)
         if command.name in ("add-service", "edit-service"):
             service_spec = self._service_spec(number, key, by_name)
             if command.name == "add-service":
                 if key in self.services:
-                    raise _LineError(f"service {key} already exists "
+                    raise LineError(f"service {key} already exists "
                                      f"(added at line {self.lines[key]})")
                 self.services[key] = Service(key, service_spec,
                                              source=f"{self.notes.path}:{number}")
@@ -338,17 +349,17 @@ class _Importer:
             return
         service = self._existing(key, command)
         if "real-server" not in by_name:
-            raise _LineError(f"{command.shown} needs -r ADDRESS[:PORT] (the real server)")
+            raise LineError(f"{command.shown} needs -r ADDRESS[:PORT] (the real server)")
         rs_key, spec = self._real_server(number, service, names_proto, by_name)
         if spec is None:
             return
         servers = service.real_servers
         if command.name == "add-server":
             if rs_key in servers:
-                raise _LineError(f"real server {rs_key} of {key} already exists")
+                raise LineError(f"real server {rs_key} of {key} already exists")
             servers[rs_key] = RealServer(rs_key, spec, source=f"{self.notes.path}:{number}")
         elif rs_key not in servers:
-            raise _LineError(f"{command.shown}: {key} has no real server {rs_key}")
+            raise LineError(f"{command.shown}: {key} has no real server {rs_key}")
         elif command.name == "edit-server":
             servers[rs_key].spec = spec
         else:
@@ -358,22 +369,22 @@ class _Importer:
         service = self.services.get(key)
         if service is None:
             if command.name in ("add-server", "edit-server", "delete-server"):
-                raise _LineError(f"{command.shown}: service {key} is not defined (yet): a real "
+                raise LineError(f"{command.shown}: service {key} is not defined (yet): a real "
                                  "server must come after its service's -A line")
-            raise _LineError(f"{command.shown}: no such service {key}")
+            raise LineError(f"{command.shown}: no such service {key}")
         return service
 
     def _service_key(self, by_name: dict[str, _Opt]) -> tuple[ServiceKey, str]:
         """The service's key and the protocol whose port names apply (tcp for fwmarks)."""
         opt = by_name.get("service")
         if opt is None:
-            raise _LineError("needs the service: -t|-u|--sctp-service VIP:PORT or -f FWMARK")
+            raise LineError("needs the service: -t|-u|--sctp-service VIP:PORT or -f FWMARK")
         ipv6 = "ipv6" in by_name
         if opt.name == "fwmark-service":
-            mark = _number(opt.value, 1, 2**32 - 1, "fwmark")
+            mark = _number(opt.value, *FWMARK, "fwmark")
             return ServiceKey.mark(mark, 6 if ipv6 else 4), "tcp"
         if ipv6:
-            raise _LineError("-6 applies only to fwmark services (-f): a VIP's address already "
+            raise LineError("-6 applies only to fwmark services (-f): a VIP's address already "
                              "says its family")
         protocol = _PROTOCOL_OF[opt.name]
         ip, port = _endpoint(opt.value or "", protocol, "virtual service")
@@ -386,13 +397,13 @@ class _Importer:
         if scheduler not in SCHEDULERS:
             close = difflib.get_close_matches(scheduler or "", SCHEDULERS, n=1)
             hint = f"did you mean '{close[0]}'?" if close else "known: " + ", ".join(SCHEDULERS)
-            raise _LineError(f"unknown scheduler '{scheduler}' ({hint})")
+            raise LineError(f"unknown scheduler '{scheduler}' ({hint})")
         persistence = None
         full = 128 if key.family == 6 else 32
         if "persistent" in by_name:
             value = by_name["persistent"].value
             timeout = DEFAULT_PERSISTENCE_TIMEOUT if value is None else \
-                _number(value, 1, MAX_PERSISTENCE_TIMEOUT, "persistence timeout (-p)")
+                _number(value, *PERSISTENCE_TIMEOUT, "persistence timeout (-p)")
             prefix = full
             if "netmask" in by_name:
                 prefix = self._netmask(by_name["netmask"].value or "", key.family)
@@ -407,25 +418,25 @@ class _Importer:
                 persistence = Persistence(persistence.timeout, persistence.prefix_len, None)
         one_packet = "ops" in by_name
         if one_packet and not key.is_fwmark and key.protocol != "udp":
-            raise _LineError("one-packet scheduling (-o) is only for UDP or fwmark services")
+            raise LineError("one-packet scheduling (-o) is only for UDP or fwmark services")
         if not key.is_fwmark and key.port == 0 and persistence is None:
-            raise _LineError(f"port 0 (all ports) of {key} needs persistence (-p)")
+            raise LineError(f"port 0 (all ports) of {key} needs persistence (-p)")
         flags = self._sched_flags(number, scheduler, by_name.get("sched-flags"))
         return ServiceSpec(scheduler, flags, persistence, one_packet)
 
     def _netmask(self, text: str, family: int) -> int:
         if family == 6:
-            return _number(text, 1, 128, "IPv6 persistence prefix length (-M)")
+            return _number(text, *PREFIX_V6, "IPv6 persistence prefix length (-M)")
         prefix = prefix_of_netmask(text)
         if prefix is None:
-            raise _LineError(f"persistence netmask (-M) '{text}' is not a contiguous dotted "
+            raise LineError(f"persistence netmask (-M) '{text}' is not a contiguous dotted "
                              "netmask such as 255.255.255.0")
         return prefix
 
     def _check_engine(self, number: int, key: ServiceKey, opt: _Opt,
                       persistence: Persistence | None) -> None:
         if opt.value not in PERSISTENCE_ENGINES:
-            raise _LineError(f"unknown persistence engine '{opt.value}' (known: "
+            raise LineError(f"unknown persistence engine '{opt.value}' (known: "
                              + ", ".join(PERSISTENCE_ENGINES) + ")")
         if persistence is None:
             self.notes.warn(number, f"--pe {opt.value} without -p does nothing (engines refine "
@@ -437,23 +448,21 @@ class _Importer:
     def _sched_flags(self, number: int, scheduler: str, opt: _Opt | None) -> frozenset[str]:
         if opt is None:
             return frozenset()
-        bits = 0
+        numbers = set()
         for flag in (opt.value or "").split(","):
-            if flag not in _FLAG_BITS:
-                raise _LineError(f"invalid scheduler flag '{flag}' (known: "
-                                 + ", ".join(_FLAG_BITS) + ")")
-            owner = flag.split("-")[0]
-            if owner in ("sh", "mh") and owner != scheduler:
-                raise _LineError(f"scheduler flag '{flag}' needs scheduler {owner}, "
+            if flag not in _FLAG_NUMBER:
+                raise LineError(f"invalid scheduler flag '{flag}' (known: "
+                                 + ", ".join(_FLAG_NUMBER) + ")")
+            owner = SCHEDULER_FLAG_BITS[flag][0] if flag in SCHEDULER_FLAG_BITS else scheduler
+            if owner != scheduler:
+                raise LineError(f"scheduler flag '{flag}' needs scheduler {owner}, "
                                  f"not {scheduler}")
-            bits |= _FLAG_BITS[flag]
+            numbers.add(_FLAG_NUMBER[flag])
         names = set()
-        for bit in (1, 2, 4):
-            if not bits & bit:
-                continue
-            name = _FLAG_NAMES.get((scheduler, bit))
+        for bit in sorted(numbers):
+            name = scheduler_flag(scheduler, bit)
             if name is None:
-                self.notes.warn(number, f"scheduler flag flag-{bit.bit_length()} means nothing "
+                self.notes.warn(number, f"scheduler flag flag-{bit} means nothing "
                                         f"to scheduler {scheduler} and is not translated; dropped")
             else:
                 names.add(name)
@@ -467,7 +476,7 @@ class _Importer:
         forward = _FORWARD_OF[by_name["forward"].name] if "forward" in by_name else "dr"
         family = 6 if ":" in address else 4
         if family != key.family and forward != "tunnel":
-            raise _LineError(f"an IPv{family} real server in an IPv{key.family} service needs "
+            raise LineError(f"an IPv{family} real server in an IPv{key.family} service needs "
                              "tunnelling (-i)")
         if port is None:
             port = key.port
@@ -482,14 +491,14 @@ class _Importer:
             self.notes.warn(number, f"real server {rs_key} is the VIP itself (ipvsadm's local "
                                     "node); ipvsctl does not manage that; skipped")
             return rs_key, None
-        weight = _number(by_name["weight"].value, 0, 65535, "weight (-w)") \
+        weight = _number(by_name["weight"].value, *WEIGHT, "weight (-w)") \
             if "weight" in by_name else 1
-        upper = _number(by_name["u-threshold"].value, 0, INT_MAX, "upper threshold (-x)") \
+        upper = _number(by_name["u-threshold"].value, *THRESHOLD, "upper threshold (-x)") \
             if "u-threshold" in by_name else 0
-        lower = _number(by_name["l-threshold"].value, 0, INT_MAX, "lower threshold (-y)") \
+        lower = _number(by_name["l-threshold"].value, *THRESHOLD, "lower threshold (-y)") \
             if "l-threshold" in by_name else 0
         if upper and lower > upper:
-            raise _LineError(f"lower threshold (-y {lower}) exceeds upper threshold (-x {upper})")
+            raise LineError(f"lower threshold (-y {lower}) exceeds upper threshold (-x {upper})")
         tunnel = self._tunnel(by_name, forward)
         return rs_key, RealServerSpec(weight, forward, upper, lower, tunnel)
 
@@ -497,22 +506,22 @@ class _Importer:
         given = [by_name[name] for name in _TUNNEL_OPTS if name in by_name]
         if forward != "tunnel":
             if given:
-                raise _LineError(f"{given[0].shown} needs tunnelling (-i), not {forward}")
+                raise LineError(f"{given[0].shown} needs tunnelling (-i), not {forward}")
             return None
         kind = by_name["tun-type"].value if "tun-type" in by_name else "ipip"
-        if kind not in _TUNNEL_CSUMS:
-            raise _LineError(f"unknown tunnel type '{kind}' (known: ipip, gue, gre)")
+        if kind not in TUNNEL_TYPES:
+            raise LineError(f"unknown tunnel type '{kind}' (known: {', '.join(TUNNEL_TYPES)})")
         port = 0
         if kind == "gue":
             if "tun-port" not in by_name:
-                raise _LineError("--tun-type gue needs --tun-port (the GUE destination port)")
-            port = _number(by_name["tun-port"].value, 1, 65535, "tunnel port (--tun-port)")
+                raise LineError("--tun-type gue needs --tun-port (the GUE destination port)")
+            port = _number(by_name["tun-port"].value, *TUNNEL_PORT, "tunnel port (--tun-port)")
         elif "tun-port" in by_name:
-            raise _LineError(f"--tun-port applies to --tun-type gue only, not {kind}")
+            raise LineError(f"--tun-port applies to --tun-type gue only, not {kind}")
         csums = [_CSUM_OF[o.name] for o in given if o.name in _CSUM_OF]
         if len(csums) > 1:
-            raise _LineError("give at most one of --tun-nocsum, --tun-csum, --tun-remcsum")
+            raise LineError("give at most one of --tun-nocsum, --tun-csum, --tun-remcsum")
         csum = csums[0] if csums else "nocsum"
         if csums and csum not in _TUNNEL_CSUMS[kind]:
-            raise _LineError(f"--tun-{csum} does not apply to --tun-type {kind}")
+            raise LineError(f"--tun-{csum} does not apply to --tun-type {kind}")
         return Tunnel(kind, port, csum)

@@ -12,13 +12,34 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ipvsctl.importers._common import ImportResult, Notes, parse_ip, prefix_of_netmask
+from ipvsctl.config.vocabulary import (
+    FWMARK,
+    GENERIC_FLAGS,
+    PERSISTENCE_ENGINES,
+    PERSISTENCE_TIMEOUT,
+    PORT,
+    PREFIX_V6,
+    PROTOCOLS,
+    SCHEDULER_FLAG_BITS,
+    SCHEDULERS,
+    THRESHOLD,
+    TIMEOUT,
+    TUNNEL_CSUMS,
+    TUNNEL_PORT,
+    TUNNEL_TYPES,
+    WEIGHT,
+    scheduler_flag,
+)
+from ipvsctl.importers._common import (
+    ImportResult,
+    LineError,
+    Notes,
+    parse_ip,
+    prefix_of_netmask,
+)
 from ipvsctl.importers.keepalived_syntax import Stmt, parse_tree
 from ipvsctl.model import (
     DEFAULT_PERSISTENCE_TIMEOUT,
-    MAX_PERSISTENCE_TIMEOUT,
-    PERSISTENCE_ENGINES,
-    SCHEDULERS,
     Cluster,
     Director,
     Persistence,
@@ -33,6 +54,7 @@ from ipvsctl.model import (
 )
 
 DEFAULT_SCHEDULER = "wlc"  # keepalived's IPVS_DEF_SCHED
+LVS_TIMEOUT = (0, TIMEOUT[1])  # lvs_timeouts: 0 leaves a timeout unchanged
 CHECKERS = ("HTTP_GET", "SSL_GET", "TCP_CHECK", "SMTP_CHECK", "MISC_CHECK", "DNS_CHECK",
             "UDP_CHECK", "PING_CHECK", "FILE_CHECK", "BFD_CHECK")
 # Settings that only tune health checking; reported together, once per virtual server.
@@ -111,15 +133,11 @@ class _VirtualServer:
     tuning: list[tuple[str, int]] = field(default_factory=list)
 
 
-class _LineError(Exception):
-    pass
-
-
 def _integer(stmt: Stmt, lo: int, hi: int, index: int = 1) -> int:
     words = stmt.words
     text = words[index] if index < len(words) else ""
     if not text.isdigit() or not lo <= int(text) <= hi:
-        raise _LineError(f"{words[0]}: '{text}' must be an integer {lo}..{hi}")
+        raise LineError(f"{words[0]}: '{text}' must be an integer {lo}..{hi}")
     return int(text)
 
 
@@ -136,7 +154,7 @@ class _Importer:
         for stmt in tree:
             try:
                 self._top(stmt)
-            except _LineError as exc:
+            except LineError as exc:
                 self.notes.error(stmt.line, str(exc))
         for keyword, lines in self.skipped.items():
             where = f" (lines {', '.join(map(str, lines))})" if len(lines) > 1 else ""
@@ -167,7 +185,7 @@ class _Importer:
             if item.keyword == "lvs_timeouts":
                 try:
                     self._lvs_timeouts(item)
-                except _LineError as exc:
+                except LineError as exc:
                     self.notes.error(item.line, str(exc))
             elif item.keyword == "lvs_sync_daemon":
                 self.notes.warn(item.line, "lvs_sync_daemon is not translated: ipvsctl does not "
@@ -185,13 +203,13 @@ class _Importer:
                                          "udp": self.timeouts.udp}
         args = stmt.args
         if not args or len(args) % 2:
-            raise _LineError("lvs_timeouts takes pairs: [tcp SECONDS] [tcpfin SECONDS] "
+            raise LineError("lvs_timeouts takes pairs: [tcp SECONDS] [tcpfin SECONDS] "
                              "[udp SECONDS]")
         for index in range(0, len(args), 2):
             name = args[index]
             if name not in values:
-                raise _LineError(f"lvs_timeouts: unknown timeout '{name}' (tcp, tcpfin, udp)")
-            seconds = _integer(stmt, 0, 2147483, index + 2)
+                raise LineError(f"lvs_timeouts: unknown timeout '{name}' (tcp, tcpfin, udp)")
+            seconds = _integer(stmt, *LVS_TIMEOUT, index + 2)
             values[name] = seconds or None  # 0 leaves the kernel's value alone
         self.timeouts = Timeouts(**values)
 
@@ -200,7 +218,7 @@ class _Importer:
     def _virtual_server(self, stmt: Stmt) -> None:
         args = stmt.args
         if not args:
-            raise _LineError("virtual_server needs IP [PORT], 'fwmark N' or 'group NAME'")
+            raise LineError("virtual_server needs IP [PORT], 'fwmark N' or 'group NAME'")
         vs = _VirtualServer(stmt.line, " ".join(stmt.words[:3]))
         if args[0] == "group":
             self.notes.warn(stmt.line, f"virtual_server group {' '.join(args[1:])} is not "
@@ -208,25 +226,25 @@ class _Importer:
                             "virtual_server per group member")
             return
         if args[0] == "fwmark":
-            vs.fwmark = _integer(stmt, 1, 2**32 - 1, 2)
+            vs.fwmark = _integer(stmt, *FWMARK, 2)
         else:
             ip = parse_ip(args[0].strip("[]"))
             if ip is None or ip.is_multicast or ip.is_unspecified:
-                raise _LineError(f"virtual_server: '{args[0]}' is not a unicast IP address")
+                raise LineError(f"virtual_server: '{args[0]}' is not a unicast IP address")
             vs.address, vs.family = ip.compressed, ip.version
-            vs.port = _integer(stmt, 0, 65535, 2) if len(args) > 1 else 0
+            vs.port = _integer(stmt, *PORT, 2) if len(args) > 1 else 0
         if stmt.block is None:
-            raise _LineError("virtual_server needs a { ... } block")
+            raise LineError("virtual_server needs a { ... } block")
         for item in stmt.block:
             try:
                 self._vs_keyword(vs, item)
-            except _LineError as exc:
+            except LineError as exc:
                 self.notes.error(item.line, str(exc))
         service = self._service(vs)
         if service is None:
             return
         if service.key in self.services:
-            raise _LineError(f"duplicate virtual_server {service.key}, first at line "
+            raise LineError(f"duplicate virtual_server {service.key}, first at line "
                              f"{self.service_lines[service.key]}")
         self.services[service.key] = service
         self.service_lines[service.key] = vs.line
@@ -238,26 +256,26 @@ class _Importer:
         elif kw in ("lb_algo", "lvs_sched"):
             name = stmt.args[0] if stmt.args else ""
             if name not in SCHEDULERS:
-                raise _LineError(f"{kw}: unknown scheduler '{name}' (known: "
+                raise LineError(f"{kw}: unknown scheduler '{name}' (known: "
                                  + ", ".join(SCHEDULERS) + ")")
             vs.scheduler = name
         elif kw in ("lb_kind", "lvs_method"):
             vs.forward = self._forwarding(stmt)
         elif kw == "protocol":
             name = (stmt.args[0] if stmt.args else "").lower()
-            if name not in ("tcp", "udp", "sctp"):
-                raise _LineError(f"protocol: '{name}' is not TCP, UDP or SCTP")
+            if name not in PROTOCOLS:
+                raise LineError(f"protocol: '{name}' is not TCP, UDP or SCTP")
             vs.protocol, vs.protocol_line = name, stmt.line
         elif kw == "ip_family":
             family = {"inet": 4, "inet6": 6}.get(stmt.args[0] if stmt.args else "")
             if family is None:
-                raise _LineError("ip_family: expected inet or inet6")
+                raise LineError("ip_family: expected inet or inet6")
             if vs.family and family != vs.family:
-                raise _LineError(f"ip_family {stmt.args[0]} conflicts with the IPv{vs.family} "
+                raise LineError(f"ip_family {stmt.args[0]} conflicts with the IPv{vs.family} "
                                  "virtual server address")
             vs.family = family
         elif kw == "persistence_timeout":
-            vs.persistence_timeout = _integer(stmt, 1, MAX_PERSISTENCE_TIMEOUT) \
+            vs.persistence_timeout = _integer(stmt, *PERSISTENCE_TIMEOUT) \
                 if stmt.args else DEFAULT_PERSISTENCE_TIMEOUT
         elif kw == "persistence_granularity":
             vs.granularity = (stmt.args[0] if stmt.args else "", stmt.line)
@@ -267,17 +285,17 @@ class _Importer:
             vs.ops_line = stmt.line
         elif kw == "hashed":
             pass  # the kernel's own HASHED bit: nothing to configure
-        elif kw in ("flag-1", "flag-2", "flag-3"):
-            vs.flag_bits |= 1 << (int(kw[-1]) - 1)
-        elif kw in ("sh-port", "sh-fallback", "mh-port", "mh-fallback"):
-            owner = kw[:2]
+        elif kw in GENERIC_FLAGS:
+            vs.flag_bits |= 1 << GENERIC_FLAGS.index(kw)
+        elif kw in SCHEDULER_FLAG_BITS:
+            owner, number = SCHEDULER_FLAG_BITS[kw]
             if vs.scheduler != owner:
                 self.notes.warn(stmt.line, f"{kw} is ignored by keepalived unless 'lb_algo "
                                            f"{owner}' comes before it; not translated")
             else:
-                vs.flag_bits |= 2 if kw.endswith("port") else 1
+                vs.flag_bits |= 1 << (number - 1)
         elif kw == "weight":
-            vs.weight = _integer(stmt, 0, 65535)
+            vs.weight = _integer(stmt, *WEIGHT)
         elif kw == "inhibit_on_failure":
             self.notes.warn(stmt.line, f"inhibit_on_failure is not translated: {NO_CHECKS}; "
                                        "to take a server out, set its weight to 0 or declare "
@@ -303,35 +321,35 @@ class _Importer:
         args = stmt.args
         method = {"NAT": "nat", "DR": "dr", "TUN": "tunnel"}.get(args[0] if args else "")
         if method is None:
-            raise _LineError(f"{stmt.keyword}: expected NAT, DR or TUN")
+            raise LineError(f"{stmt.keyword}: expected NAT, DR or TUN")
         kind, port, csum = "ipip", 0, "nocsum"
         rest = args[1:]
         if rest and method != "tunnel":
-            raise _LineError(f"{stmt.keyword}: tunnel options need TUN, not {args[0]}")
+            raise LineError(f"{stmt.keyword}: tunnel options need TUN, not {args[0]}")
         i = 0
         while i < len(rest):
             word = rest[i]
             if word in ("type", "port") and i + 1 >= len(rest):
-                raise _LineError(f"{stmt.keyword}: '{word}' needs a value")
+                raise LineError(f"{stmt.keyword}: '{word}' needs a value")
             if word == "type":
                 kind = rest[i + 1]
-                if kind not in ("ipip", "gue", "gre"):
-                    raise _LineError(f"{stmt.keyword}: unknown tunnel type '{kind}'")
+                if kind not in TUNNEL_TYPES:
+                    raise LineError(f"{stmt.keyword}: unknown tunnel type '{kind}'")
                 i += 2
             elif word == "port":
-                port = _integer(stmt, 1, 65535, i + 3)
+                port = _integer(stmt, *TUNNEL_PORT, i + 3)
                 i += 2
-            elif word in ("nocsum", "csum", "remcsum"):
+            elif word in TUNNEL_CSUMS:
                 csum = word
                 i += 1
             else:
-                raise _LineError(f"{stmt.keyword}: unknown tunnel option '{word}'")
+                raise LineError(f"{stmt.keyword}: unknown tunnel option '{word}'")
         if (kind == "gue") != (port != 0):
-            raise _LineError(f"{stmt.keyword}: gue tunnels need 'port N', other types take none")
+            raise LineError(f"{stmt.keyword}: gue tunnels need 'port N', other types take none")
         if kind == "ipip" and csum != "nocsum":
-            raise _LineError(f"{stmt.keyword}: ipip tunnels carry no checksum")
+            raise LineError(f"{stmt.keyword}: ipip tunnels carry no checksum")
         if kind == "gre" and csum == "remcsum":
-            raise _LineError(f"{stmt.keyword}: gre tunnels do not support remcsum")
+            raise LineError(f"{stmt.keyword}: gre tunnels do not support remcsum")
         return _Forward(method, Tunnel(kind, port, csum) if method == "tunnel" else None)
 
     # -- real_server ----------------------------------------------------------------------------
@@ -340,28 +358,28 @@ class _Importer:
         args = stmt.args
         ip = parse_ip(args[0].strip("[]")) if args else None
         if ip is None or ip.is_multicast or ip.is_unspecified:
-            raise _LineError(f"real_server: '{args[0] if args else ''}' is not a unicast IP "
+            raise LineError(f"real_server: '{args[0] if args else ''}' is not a unicast IP "
                              "address")
-        port = _integer(stmt, 0, 65535, 2) if len(args) > 1 else 0
+        port = _integer(stmt, *PORT, 2) if len(args) > 1 else 0
         rs = _RealServer(ip.compressed, port, stmt.line)
         where = f"real server {' '.join(args[:2])} ({vs.label})"
         for item in stmt.block or []:
             try:
                 self._rs_keyword(vs, rs, item, where)
-            except _LineError as exc:
+            except LineError as exc:
                 self.notes.error(item.line, str(exc))
         vs.real_servers.append(rs)
 
     def _rs_keyword(self, vs: _VirtualServer, rs: _RealServer, stmt: Stmt, where: str) -> None:
         kw = stmt.keyword
         if kw == "weight":
-            rs.weight = _integer(stmt, 0, 65535)
+            rs.weight = _integer(stmt, *WEIGHT)
         elif kw == "lvs_method":
             rs.forward = self._forwarding(stmt)
         elif kw == "uthreshold":
-            rs.upper = _integer(stmt, 0, 2**32 - 1)
+            rs.upper = _integer(stmt, *THRESHOLD)
         elif kw == "lthreshold":
-            rs.lower = _integer(stmt, 0, 2**32 - 1)
+            rs.lower = _integer(stmt, *THRESHOLD)
         elif kw in CHECKERS:
             self.notes.warn(stmt.line, f"{kw} health checker of {where} is not translated: "
                                        f"{NO_CHECKS}; the server keeps its weight whatever its "
@@ -448,14 +466,15 @@ class _Importer:
 
     def _flags(self, vs: _VirtualServer, scheduler: str) -> frozenset[str]:
         names: set[str] = set()
-        for bit, suffix in ((1, "fallback"), (2, "port"), (4, "")):
-            if not vs.flag_bits & bit:
+        for number in range(1, len(GENERIC_FLAGS) + 1):
+            if not vs.flag_bits & 1 << (number - 1):
                 continue
-            if scheduler in ("sh", "mh") and suffix:
-                names.add(f"{scheduler}-{suffix}")
-            else:
-                self.notes.warn(vs.line, f"scheduler flag flag-{bit.bit_length()} means nothing "
+            name = scheduler_flag(scheduler, number)
+            if name is None:
+                self.notes.warn(vs.line, f"scheduler flag flag-{number} means nothing "
                                          f"to scheduler {scheduler}; not translated")
+            else:
+                names.add(name)
         return frozenset(names)
 
     def _persistence(self, vs: _VirtualServer, key: ServiceKey) -> Persistence | None:
@@ -471,7 +490,7 @@ class _Importer:
         if vs.engine is not None:
             name, line = vs.engine
             if name not in PERSISTENCE_ENGINES:
-                raise _LineError(f"persistence_engine: unknown engine '{name}' (known: "
+                raise LineError(f"persistence_engine: unknown engine '{name}' (known: "
                                  + ", ".join(PERSISTENCE_ENGINES) + ")")
             if timeout is None:
                 self.notes.warn(line, f"persistence_engine {name} without persistence does "
@@ -487,9 +506,10 @@ class _Importer:
         if vs.granularity is not None:
             text, line = vs.granularity
             if key.family == 6:
-                if not text.isdigit() or not 1 <= int(text) <= 128:
+                lo, hi = PREFIX_V6
+                if not text.isdigit() or not lo <= int(text) <= hi:
                     self.notes.error(line, f"persistence_granularity '{text}' must be an IPv6 "
-                                           "prefix length 1..128")
+                                           f"prefix length {lo}..{hi}")
                 else:
                     prefix = int(text)
             elif (found := prefix_of_netmask(text)) is None:

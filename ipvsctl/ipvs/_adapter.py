@@ -7,7 +7,6 @@ _socket and the wording of refusals in _explain.
 from __future__ import annotations
 
 import errno
-import gc
 import struct
 from collections.abc import Generator, Iterator, Sequence
 from pathlib import Path
@@ -15,24 +14,45 @@ from types import TracebackType
 from typing import NamedTuple
 
 from ipvsctl import model as m
-from ipvsctl.changes import Change
+from ipvsctl.director.ops import (
+    REAL_SERVER_OPS,
+    SERVICE_OPS,
+    AddRealServer,
+    AddService,
+    DeleteRealServer,
+    DeleteService,
+    DrainRealServer,
+    EditRealServer,
+    EditService,
+    SetSysctl,
+    SetTimeouts,
+)
 from ipvsctl.errors import HostError, IpvsctlError, KernelError
-from ipvsctl.executor import Outcome
+from ipvsctl.gcpause import gc_paused
+from ipvsctl.host.netns import run_in_netns
+from ipvsctl.host.sysctl import sysctl_path_parts, write_sysctl
 from ipvsctl.ipvs import _consts as C
+from ipvsctl.ipvs import _decode as d
+from ipvsctl.ipvs import _fast as f
 from ipvsctl.ipvs import _translate as t
 from ipvsctl.ipvs import _wire as w
 from ipvsctl.ipvs._explain import change_error
 from ipvsctl.ipvs._modules import modprobe, module_loaded
 from ipvsctl.ipvs._socket import Channel, FamilyMissing, Refused
-from ipvsctl.netns import run_in_netns, sysctl_path_parts, write_sysctl
+from ipvsctl.plan.changes import Change, Operation
+from ipvsctl.plan.executor import Outcome
 
 BATCH = 256  # requests per send(): measured fast, and a failure costs at most one batch
 VS_SYSCTL_DIR = Path("/proc/sys/net/ipv4/vs")
 _FLAGS_AT = 6  # offset of nlmsg_flags in a request
 _ACKED = struct.pack("=H", C.NLM_F_REQUEST | C.NLM_F_ACK)
-_SVC_CMD = {"add": C.CMD_NEW_SERVICE, "edit": C.CMD_SET_SERVICE, "delete": C.CMD_DEL_SERVICE}
-_DEST_CMD = {"add": C.CMD_NEW_DEST, "edit": C.CMD_SET_DEST, "drain": C.CMD_SET_DEST,
-             "delete": C.CMD_DEL_DEST}
+# The operations sent in batches, and the IPVS command each becomes.
+_COMMAND: dict[type[Operation], int] = {
+    AddService: C.CMD_NEW_SERVICE, EditService: C.CMD_SET_SERVICE,
+    DeleteService: C.CMD_DEL_SERVICE, AddRealServer: C.CMD_NEW_DEST,
+    EditRealServer: C.CMD_SET_DEST, DrainRealServer: C.CMD_SET_DEST,
+    DeleteRealServer: C.CMD_DEL_DEST,
+}
 
 
 class _Pending(NamedTuple):
@@ -43,7 +63,7 @@ class _Pending(NamedTuple):
 
 
 class IpvsAdapter:
-    """Implements ipvsctl.executor.Target for one network namespace's IPVS table."""
+    """Implements ipvsctl.plan.executor.Target for one network namespace's IPVS table."""
 
     def __init__(self, netns: str | None = None, *, load_modules: bool = True) -> None:
         self.netns = netns
@@ -52,8 +72,8 @@ class IpvsAdapter:
         self._chan: Channel | None = None
         self._idents: dict[m.ServiceKey, bytes] = {}
         self._module_problems: dict[str, str | None] = {}
-        self._dests = w.DestDecoder()
-        self._services = w.ServiceDecoder()
+        self._dests = f.DestDecoder()
+        self._services = f.ServiceDecoder()
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -106,31 +126,24 @@ class IpvsAdapter:
                 only: frozenset[m.ServiceKey] | None = None) -> m.Observed:
         """The live table. With `only`, just those services (one request each instead of the
         whole-table dump) and no director settings: what a narrowed (--service) run compares."""
-        # A full read allocates several objects per real server and none of them form cycles:
-        # pausing the cyclic collector saves its repeated walks over the whole (large) heap.
-        paused = gc.isenabled()
-        gc.disable()
-        try:
+        with gc_paused():  # several objects per real server, none in a cycle
             return self._observe(with_stats, only)
-        finally:
-            if paused:
-                gc.enable()
 
     def _observe(self, with_stats: bool, only: frozenset[m.ServiceKey] | None) -> m.Observed:
         chan = self._channel()
-        entries: list[w.ServiceEntry] = []
+        entries: list[d.ServiceEntry] = []
         counters: list[tuple[int, ...] | None] = []  # per entry, when `show` asks for them
         if only is not None or with_stats:
             if only is None:
-                def service(buf: bytearray, start: int, end: int) -> w.ServiceRecord:
+                def service(buf: bytearray, start: int, end: int) -> d.ServiceRecord:
                     span = w.genl_attrs(buf, start, end)[C.CMD_ATTR_SERVICE]
-                    return w.service_record(buf, span, with_stats)
+                    return d.service_record(buf, span, with_stats)
 
                 records = chan.dump(C.CMD_GET_SERVICE, b"", service)
             else:
                 each = (self._service_record(chan, key, with_stats) for key in sorted(only))
                 records = [rec for rec in each if rec is not None]
-            entries = [w.service_entry(rec) for rec in records]
+            entries = [d.service_entry(rec) for rec in records]
             counters = [rec.stats for rec in records]
         else:  # a full read without counters: the lean decoder
             decode, family = self._services.decode_buffer, chan.family
@@ -157,7 +170,7 @@ class IpvsAdapter:
 
     @staticmethod
     def _service_record(chan: Channel, key: m.ServiceKey,
-                        with_stats: bool) -> w.ServiceRecord | None:
+                        with_stats: bool) -> d.ServiceRecord | None:
         """One service by its key (IPVS_CMD_GET_SERVICE without NLM_F_DUMP); None if absent."""
         try:
             replies = chan.request(C.CMD_GET_SERVICE,
@@ -169,7 +182,7 @@ class IpvsAdapter:
         for attrs in replies:
             raw = attrs.get(C.CMD_ATTR_SERVICE)
             if raw is not None:
-                return w.service_record(raw, (0, len(raw)), with_stats)
+                return d.service_record(raw, (0, len(raw)), with_stats)
         return None
 
     def _real_servers(self, chan: Channel, ident: bytes, af: int,
@@ -244,7 +257,7 @@ class IpvsAdapter:
         chan = self._channel()
         pending: list[_Pending] = []
         for change in changes:
-            if change.subject in ("service", "real-server"):
+            if type(change.op) in _COMMAND:
                 try:
                     pending.append(self._encode(chan, change))
                 except IpvsctlError as exc:
@@ -277,14 +290,17 @@ class IpvsAdapter:
         return ident
 
     def _encode(self, chan: Channel, change: Change) -> _Pending:
-        cmd = (_SVC_CMD if change.subject == "service" else _DEST_CMD).get(change.action)
-        if cmd is None:
-            raise KernelError(f"the IPVS adapter cannot {change.action} a {change.subject}")
+        op = change.op
+        cmd = _COMMAND[type(op)]
         seq = chan.next_seq()
         flags = C.NLM_F_REQUEST
         problem = None
-        if change.subject == "service":
-            svc: m.Service = change.payload
+        if isinstance(op, REAL_SERVER_OPS):  # first: a first apply is mostly real-server adds
+            rs = op.real_server
+            dest = t.dest_ident(rs.key) if cmd == C.CMD_DEL_DEST else t.dest_body(rs)
+            request = w.dest_request(chan.family, cmd, flags, seq, self._ident(op.service), dest)
+        elif isinstance(op, SERVICE_OPS):
+            svc = op.service
             ident = self._ident(svc.key)
             if cmd == C.CMD_DEL_SERVICE:
                 body = ident
@@ -296,9 +312,7 @@ class IpvsAdapter:
                 body = t.service_body(svc.key, svc.spec, ident)
             request = w.svc_request(chan.family, cmd, flags, seq, body)
         else:
-            key, rs = change.payload
-            dest = t.dest_ident(rs.key) if cmd == C.CMD_DEL_DEST else t.dest_body(rs)
-            request = w.dest_request(chan.family, cmd, flags, seq, self._ident(key), dest)
+            raise KernelError(f"the IPVS adapter cannot {op.action} a {op.subject}")
         return _Pending(change, seq, request, problem)
 
     def _flush(self, chan: Channel,
@@ -321,28 +335,27 @@ class IpvsAdapter:
             if a is None:
                 yield Outcome(p.change)
                 continue
-            text = change_error(a.error, p.change.subject, p.change.action, p.change.payload,
-                                p.module_problem)
+            text = change_error(a.error, p.change.op, p.module_problem)
             yield Outcome(p.change, text + (f" (kernel: {a.message})" if a.message else ""))
         return bool(failures)
 
     def _apply_other(self, chan: Channel, change: Change) -> Outcome:
+        op = change.op
         try:
-            if change.subject == "timeouts" and change.action == "set":
-                self._set_timeouts(chan, change.payload)
-            elif change.subject == "sysctl" and change.action == "set":
-                name, value = change.payload
-                path = sysctl_path_parts("net", "ipv4", "vs", name)
-                write_sysctl(path, str(int(value)), self.netns)
+            if isinstance(op, SetTimeouts):
+                self._set_timeouts(chan, op)
+            elif isinstance(op, SetSysctl):
+                path = sysctl_path_parts("net", "ipv4", "vs", op.name)
+                write_sysctl(path, str(int(op.value)), self.netns)
             else:
-                return Outcome(change, f"the IPVS adapter cannot {change.action} a "
-                                       f"{change.subject}")
+                return Outcome(change, f"the IPVS adapter cannot {op.action} a {op.subject}")
         except (KernelError, HostError) as exc:
             return Outcome(change, str(exc))
         return Outcome(change)
 
-    def _set_timeouts(self, chan: Channel, value: m.Timeouts) -> None:
+    def _set_timeouts(self, chan: Channel, op: SetTimeouts) -> None:
         # An absent attribute keeps the kernel's current value (and so does 0).
+        value = op.timeouts
         body = w.timeouts_body(value.tcp, value.tcpfin, value.udp)
         if not body:
             return
@@ -350,7 +363,7 @@ class IpvsAdapter:
         try:
             chan.request(C.CMD_SET_CONFIG, body)
         except Refused as exc:
-            raise KernelError(change_error(exc.errno, "timeouts", "set", value)) from exc
+            raise KernelError(change_error(exc.errno, op)) from exc
 
 
 def ipvs_available(netns: str | None = None) -> bool:

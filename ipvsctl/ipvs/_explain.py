@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Any
 
-from ipvsctl import model as m
+from ipvsctl.director.ops import (
+    REAL_SERVER_OPS,
+    SERVICE_OPS,
+    AddRealServer,
+    AddService,
+    DeleteRealServer,
+    EditService,
+    RealServerOp,
+    ServiceOp,
+    SetTimeouts,
+)
+from ipvsctl.plan.changes import Operation
 
 LO_DOWN_HINT = (
     "the kernel rejected the real server address; in a fresh network namespace bring `lo` up "
@@ -18,14 +28,14 @@ def _generic(err: int) -> str:
     return f"{os.strerror(err).lower()} ({name})"
 
 
-def service_error(err: int, action: str, service: m.Service,
-                  module_problem: str | None = None) -> str:
-    spec = service.spec
-    if err == errno.EEXIST and action == "add":
+def service_error(err: int, op: ServiceOp, module_problem: str | None = None) -> str:
+    spec = op.service.spec
+    settings = isinstance(op, AddService | EditService)
+    if err == errno.EEXIST and isinstance(op, AddService):
         return "the service already exists"
     if err == errno.ESRCH:
         return "no such service"
-    if err == errno.ENOENT and action in ("add", "edit"):
+    if err == errno.ENOENT and settings:
         if module_problem:
             return module_problem
         engine = spec.persistence.engine if spec.persistence else None
@@ -33,7 +43,7 @@ def service_error(err: int, action: str, service: m.Service,
         if engine:
             text += f" (or persistence engine module ip_vs_pe_{engine})"
         return text
-    if err == errno.EINVAL and action in ("add", "edit"):
+    if err == errno.EINVAL and settings:
         return ("the kernel rejected the service settings (scheduler flags, persistence "
                 "timeout or netmask)")
     if err == errno.EAFNOSUPPORT:
@@ -41,19 +51,19 @@ def service_error(err: int, action: str, service: m.Service,
     return _generic(err)
 
 
-def real_server_error(err: int, action: str, service_key: m.ServiceKey,
-                      rs: m.RealServer) -> str:
+def real_server_error(err: int, op: RealServerOp) -> str:
+    service_key, rs = op.service, op.real_server
     spec = rs.spec
     if err == errno.ESRCH:
         return f"no such service {service_key}"
-    if err == errno.EEXIST and action == "add":
+    if err == errno.EEXIST and isinstance(op, AddRealServer):
         return "the real server already exists in this service"
-    if err == errno.ENOENT and action in ("edit", "drain", "delete"):
+    if err == errno.ENOENT and not isinstance(op, AddRealServer):
         return "no such real server in this service"
     if err == errno.ERANGE:
         return (f"lower threshold {spec.lower_threshold} is above upper threshold "
                 f"{spec.upper_threshold}")
-    if err in (errno.EINVAL, errno.ENOENT) and action in ("add", "edit", "drain"):
+    if err in (errno.EINVAL, errno.ENOENT) and not isinstance(op, DeleteRealServer):
         mixed = not service_key.is_fwmark and rs.key.family != service_key.family
         if mixed and spec.forward != "tunnel":
             return ("a real server of another address family than the service needs tunnel "
@@ -70,14 +80,13 @@ def real_server_error(err: int, action: str, service_key: m.ServiceKey,
     return _generic(err)
 
 
-def change_error(err: int, subject: str, action: str, payload: Any,
-                 module_problem: str | None = None) -> str:
+def change_error(err: int, op: Operation, module_problem: str | None = None) -> str:
     if err == errno.EPERM:
         return "permission denied: changing IPVS needs root (CAP_NET_ADMIN)"
-    if subject == "service":
-        return service_error(err, action, payload, module_problem)
-    if subject == "real-server":
-        return real_server_error(err, action, payload[0], payload[1])
-    if subject == "timeouts" and err == errno.EINVAL:
+    if isinstance(op, SERVICE_OPS):
+        return service_error(err, op, module_problem)
+    if isinstance(op, REAL_SERVER_OPS):
+        return real_server_error(err, op)
+    if isinstance(op, SetTimeouts) and err == errno.EINVAL:
         return "the kernel rejected the timeouts (each must be 0..2147483 seconds)"
     return _generic(err)

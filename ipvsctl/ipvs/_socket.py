@@ -20,9 +20,9 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from ipvsctl.errors import KernelError
+from ipvsctl.host.netns import run_in_netns
 from ipvsctl.ipvs import _consts as C
 from ipvsctl.ipvs import _wire as w
-from ipvsctl.netns import run_in_netns
 
 T = TypeVar("T")
 AF_NETLINK = 16

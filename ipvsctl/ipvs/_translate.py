@@ -14,8 +14,10 @@ from collections.abc import Callable
 from typing import Any
 
 from ipvsctl import model as m
+from ipvsctl.config.vocabulary import GENERIC_FLAGS, SCHEDULER_FLAG_BITS, scheduler_flag
 from ipvsctl.errors import KernelError
 from ipvsctl.ipvs import _consts as C
+from ipvsctl.ipvs import _decode as d
 from ipvsctl.ipvs import _wire as w
 
 PROTO_NUM = {"tcp": C.IPPROTO_TCP, "udp": C.IPPROTO_UDP, "sctp": C.IPPROTO_SCTP}
@@ -29,9 +31,7 @@ TUN_TYPE_NUM = {"ipip": C.TUNNEL_TYPE_IPIP, "gue": C.TUNNEL_TYPE_GUE, "gre": C.T
 TUN_TYPE_NAME = {v: k for k, v in TUN_TYPE_NUM.items()}
 TUN_CSUM_NUM = {"nocsum": C.TUNNEL_FLAG_NOCSUM, "csum": C.TUNNEL_FLAG_CSUM,
                 "remcsum": C.TUNNEL_FLAG_REMCSUM}
-_SCHED_BITS = (C.SVC_F_SCHED1, C.SVC_F_SCHED2, C.SVC_F_SCHED3)
-# ipvsadm's names for the three scheduler flag bits of schedulers that give them no meaning.
-_GENERIC_FLAG = {"flag-1": C.SVC_F_SCHED1, "flag-2": C.SVC_F_SCHED2, "flag-3": C.SVC_F_SCHED3}
+_SCHED_BITS = (C.SVC_F_SCHED1, C.SVC_F_SCHED2, C.SVC_F_SCHED3)  # scheduler flag bits 1..3
 
 
 # ---- addresses -------------------------------------------------------------------------------
@@ -74,22 +74,23 @@ def service_ident(key: m.ServiceKey) -> bytes:
 def scheduler_flag_bits(spec: m.ServiceSpec) -> int:
     bits = 0
     for name in spec.scheduler_flags:
-        bit = m.SCHED_FLAG_BITS.get(name) if name.startswith(spec.scheduler + "-") else None
-        bit = bit or _GENERIC_FLAG.get(name)
-        if bit is None:
+        if name in GENERIC_FLAGS:
+            number = GENERIC_FLAGS.index(name) + 1
+        else:
+            owner, number = SCHEDULER_FLAG_BITS.get(name, ("", 0))
+            number = number if owner == spec.scheduler else 0
+        if not number:
             raise KernelError(f"scheduler flag {name!r} does not apply to scheduler "
                               f"{spec.scheduler!r}")
-        bits |= bit
+        bits |= _SCHED_BITS[number - 1]
     return bits
 
 
 def scheduler_flag_names(scheduler: str, flags: int) -> frozenset[str]:
     names = []
-    for i, bit in enumerate(_SCHED_BITS, start=1):
+    for number, bit in enumerate(_SCHED_BITS, start=1):
         if flags & bit:
-            named = [n for n, b in m.SCHED_FLAG_BITS.items()
-                     if b == bit and n.startswith(scheduler + "-")]
-            names.append(named[0] if named else f"flag-{i}")
+            names.append(scheduler_flag(scheduler, number) or GENERIC_FLAGS[number - 1])
     return frozenset(names)
 
 
@@ -127,10 +128,10 @@ def stats_of(values: tuple[int, ...] | None) -> m.Stats | None:
     return m.Stats(*values) if values is not None else None
 
 
-_SERVICE_SPECS: dict[tuple[int, w.ServiceSettings], m.ServiceSpec] = {}
+_SERVICE_SPECS: dict[tuple[int, d.ServiceSettings], m.ServiceSpec] = {}
 
 
-def service_from(entry: w.ServiceEntry, counters: tuple[int, ...] | None = None) -> m.Service:
+def service_from(entry: d.ServiceEntry, counters: tuple[int, ...] | None = None) -> m.Service:
     """A Service (no real servers yet) from a dump's entry, with its counters if read."""
     family = FAMILY_OF_AF.get(entry.af, 0)
     if entry.fwmark:
@@ -148,7 +149,7 @@ def service_from(entry: w.ServiceEntry, counters: tuple[int, ...] | None = None)
     return m.Service(key, spec, {}, None, None, stats_of(counters))
 
 
-def _service_spec(family: int, settings: w.ServiceSettings) -> m.ServiceSpec:
+def _service_spec(family: int, settings: d.ServiceSettings) -> m.ServiceSpec:
     persistence = None
     if settings.flags & C.SVC_F_PERSISTENT:
         persistence = m.Persistence(settings.timeout, prefix_len_of(family, settings.netmask),
@@ -189,7 +190,7 @@ def real_server_of(rec: tuple[Any, ...]) -> m.RealServer:
     """A RealServer from a DestRecord-shaped tuple (the per-message decoder's), counters too;
     the same translation as a full read's, through the same cache."""
     out: dict[m.RealServerKey, m.RealServer] = {}
-    _add_real_server(out, w.raw_order(rec))
+    _add_real_server(out, d.raw_order(rec))
     (rs,) = out.values()
     if rec[13] is not None:
         rs.stats = m.Stats(*rec[13])
@@ -213,7 +214,7 @@ def _add_real_server(out: dict[m.RealServerKey, m.RealServer], v: tuple[Any, ...
     settings = v[2:9]  # fwd, weight, thresholds, tunnel type/port/flags (ports raw)
     spec = specs.get(settings)
     if spec is None:
-        spec = _spec_of(w.DestRecord(
+        spec = _spec_of(d.DestRecord(
             v[12], b"", 0, v[2], v[3], v[4], v[5], 0, 0, 0, v[6], swap(v[7]), v[8], None))
         if len(specs) < 100_000:
             specs[settings] = spec
@@ -231,7 +232,7 @@ def real_servers_into(out: dict[m.RealServerKey, m.RealServer]
     return functools.partial(_add_real_server, out)
 
 
-def _spec_of(rec: w.DestRecord) -> m.RealServerSpec:
+def _spec_of(rec: d.DestRecord) -> m.RealServerSpec:
     forward = FWD_NAME.get(rec.fwd & C.CONN_F_FWD_MASK, f"fwd-{rec.fwd}")
     tunnel = None
     if forward == "tunnel":

@@ -1,7 +1,8 @@
 """One lab run: build the namespaces, apply the file, set up real servers, send traffic, judge.
 
-The director is configured through `ipvsctl.director.apply_cluster` and each real server through
-`ipvsctl.backend.setup`: the very code paths of `ipvsctl apply` and `ipvsctl backend-setup`.
+The director is configured through `director.workflow.apply_cluster` and each real server
+through `realserver.workflow.setup`: the very code paths of `ipvsctl apply` and
+`ipvsctl backend-setup`.
 Everything is torn down afterwards, also on failure, Ctrl-C or SIGTERM, unless `keep` is set.
 """
 
@@ -17,8 +18,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from types import FrameType
 
-from ipvsctl import statefile
 from ipvsctl.errors import ConfigError
+from ipvsctl.host.locks import run_dir
+from ipvsctl.host.records import state_dir
 from ipvsctl.lab import topology as topo_mod
 from ipvsctl.lab.addressing import lab_services, plan_addresses
 from ipvsctl.lab.report import LabReport, RunReport, ServiceRun, Transfer, judge
@@ -157,7 +159,7 @@ def run_once(cluster: Cluster, mode: str, options: LabOptions, say: Progress) ->
             servers.close()
             if options.keep:
                 run.kept = [*topo.delete_commands(),
-                            f"rm -f {statefile.state_dir()}/*.{topo.prefix}-*.json"]
+                            f"rm -f {state_dir()}/*.{topo.prefix}-*.json"]
             else:
                 _teardown(topo, say)
     return run
@@ -171,8 +173,8 @@ def _phase(run: RunReport, name: str, say: Progress, text: str, fn: Callable[[],
 
 
 def _apply(cluster: Cluster, topo: Topology, say: Progress) -> None:
-    from ipvsctl.director import apply_cluster
-    from ipvsctl.printer import progress_line
+    from ipvsctl.director.workflow import apply_cluster
+    from ipvsctl.plan.printer import progress_line
 
     apply_cluster(cluster, netns=topo.director.netns,
                   progress=lambda outcome: say(progress_line(outcome)))
@@ -182,9 +184,9 @@ def _prepare_real_servers(cluster: Cluster, topo: Topology, run: RunReport,
                           say: Progress) -> None:
     if topo.mode != "dr":
         return
-    from ipvsctl.backend import setup
-    from ipvsctl.backend.cluster import vips_for_host
-    from ipvsctl.printer import progress_line
+    from ipvsctl.plan.printer import progress_line
+    from ipvsctl.realserver.cluster import vips_for_host
+    from ipvsctl.realserver.workflow import setup
 
     for address, node in topo.real_servers.items():
         vips, _ = vips_for_host(cluster, [address])
@@ -300,7 +302,7 @@ def _teardown(topo: Topology, say: Progress) -> None:
     topo_mod.teardown(topo)
     # The namespaces are gone; so must be the records apply and backend-setup kept for them.
     for ns in topo.namespaces:
-        for folder, suffix in ((statefile.state_dir(), "json"), (statefile.run_dir(), "lock")):
+        for folder, suffix in ((state_dir(), "json"), (run_dir(), "lock")):
             for path in folder.glob(f"*.{ns}.{suffix}"):
                 with contextlib.suppress(OSError):
                     path.unlink()

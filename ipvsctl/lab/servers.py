@@ -16,7 +16,7 @@ import socket
 import threading
 from urllib.parse import parse_qs, urlsplit
 
-from ipvsctl.netns import run_in_netns
+from ipvsctl.host.netns import run_in_netns
 
 IP_FREEBIND = 15  # bind to the VIP even when it is not (yet) on the host, as a daemon would
 POLL = 0.5  # seconds a blocked accept/recv waits before checking for shutdown

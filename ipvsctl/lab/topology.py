@@ -4,7 +4,7 @@ Nothing is created in the caller's own network namespace: the bridge lives in `<
 each node gets a veth pair whose bridge end stays there and whose other end becomes the node's
 `eth0`. Deleting the namespaces deletes everything. Links, addresses and routes are made with
 `ip -batch` (one exec per namespace; argv lists only, names are generated here, never taken
-from the user); sysctls and counters are read in-process through ipvsctl.netns.
+from the user); sysctls and counters are read in-process through ipvsctl.host.
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ipvsctl.errors import HostError
+from ipvsctl.host.netns import NETNS_DIR, run_in_netns
+from ipvsctl.host.sysctl import sysctl_path, write_sysctl
 from ipvsctl.lab.addressing import AddressPlan
-from ipvsctl.netns import NETNS_DIR, run_in_netns, sysctl_path, write_sysctl
 
 IFACE = "eth0"  # every node's bridge-facing interface
 SIOCGIFHWADDR = 0x8927

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 
-from ipvsctl.netns import run_in_netns
+from ipvsctl.host.netns import run_in_netns
 
 TIMEOUT = 3.0  # seconds; a request that gets no answer in time counts as lost
 

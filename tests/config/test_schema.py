@@ -32,8 +32,12 @@ SCHEMA_REFUSES = {
     "33-thresholds", "34-sysctls", "35-timeouts", "36-scope", "37-many-errors-at-once",
     "38-leading-zero", "39-bad-addresses", "40-fwmark-has-no-port", "41-services-null",
     "42-enums", "43-name-rules", "44-persistence-types", "45-not-mappings",
-    "46-family-with-vip", "50-yaml-tags-and-nulls",
+    "46-family-with-vip", "50-yaml-tags-and-nulls", "64-integer-digits",
+    "69-key-with-line-break",
 }
+# Bad files about the loader's input bounds (nesting, alias and merge bombs, a recursive alias):
+# documents no schema judges, and yaml.safe_load would take long or recurse without end.
+BOUNDS = {"61-deep-nesting", "62-merge-bomb", "63-alias-bomb", "68-recursive-alias"}
 
 
 def instance(path: Path) -> Any:
@@ -54,9 +58,13 @@ def test_schema_accepts_good_files_and_their_dumps(path: Path) -> None:
 
 def test_every_listed_bad_file_exists() -> None:
     assert SCHEMA_REFUSES.issubset(p.stem for p in BAD)
+    assert BOUNDS.issubset(p.stem for p in BAD)
 
 
-@pytest.mark.parametrize("path", BAD, ids=[p.stem for p in BAD])
+JUDGED = [p for p in BAD if p.stem not in BOUNDS]
+
+
+@pytest.mark.parametrize("path", JUDGED, ids=[p.stem for p in JUDGED])
 def test_schema_never_stricter_than_the_loader_and_refuses_structural_errors(path: Path) -> None:
     try:
         value = instance(path)
@@ -94,7 +102,7 @@ def test_with_jsonschema_when_installed() -> None:
     validator = validator_class(schema())
     for path in GOOD:
         assert list(validator.iter_errors(instance(path))) == []
-    for path in BAD:
+    for path in JUDGED:
         try:
             value = instance(path)
         except yaml.YAMLError:

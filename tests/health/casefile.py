@@ -16,7 +16,7 @@ from typing import Any
 from ipvsctl.health import CHECK_TYPES, CheckSpec, MinHealthy, ServiceHealth, State
 from ipvsctl.health.target import CheckTarget, target_of
 from ipvsctl.model import Cluster, ServiceKey
-from tests.planner.casefile import real_server, rs_key, service_key
+from tests.director.casefile import real_server, rs_key, service_key
 
 
 def spec(data: dict[str, Any]) -> CheckSpec:

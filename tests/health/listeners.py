@@ -22,7 +22,7 @@ from pathlib import Path
 
 import dns.message
 
-from ipvsctl.netns import run_in_netns
+from ipvsctl.host.netns import run_in_netns
 from tests.helpers import run
 
 DIRECTOR_IP, SERVER_IP, NOBODY_IP = "10.77.0.1", "10.77.0.2", "10.77.0.9"

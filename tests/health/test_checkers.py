@@ -27,7 +27,7 @@ from ipvsctl.health import (
 from ipvsctl.health.runner import Runner
 from ipvsctl.health.spec import DEFAULT_TIMEOUT
 from ipvsctl.health.target import CheckTarget
-from ipvsctl.netns import run_in_netns
+from ipvsctl.host.netns import run_in_netns
 
 from .listeners import (
     NOBODY_IP,

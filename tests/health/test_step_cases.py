@@ -9,11 +9,11 @@ from typing import Any
 import pytest
 import yaml
 
+from ipvsctl.director.planner import Ownership, plan_director
 from ipvsctl.health import step
 from ipvsctl.model import Observed
-from ipvsctl.planner import Ownership, plan_director
-from tests.planner.casefile import desired, observed, service_key
-from tests.planner.test_planner_cases import replay
+from tests.director.casefile import desired, observed, service_key
+from tests.director.test_planner_cases import replay
 
 from .casefile import health, states
 

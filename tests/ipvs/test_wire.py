@@ -15,7 +15,10 @@ from pathlib import Path
 import pytest
 
 from ipvsctl import model as m
+from ipvsctl.director import ops
 from ipvsctl.ipvs import _consts as C
+from ipvsctl.ipvs import _decode as d
+from ipvsctl.ipvs import _fast as f
 from ipvsctl.ipvs import _translate as t
 from ipvsctl.ipvs import _wire as w
 from ipvsctl.ipvs._explain import LO_DOWN_HINT, change_error
@@ -75,9 +78,9 @@ def kernel_service_reply(svc: m.Service) -> bytes:
     return w.svc_request(FAMILY, C.CMD_NEW_SERVICE, C.NLM_F_MULTI, 3, body)
 
 
-def decode_service(data: bytes, with_stats: bool = False) -> w.ServiceRecord:
+def decode_service(data: bytes, with_stats: bool = False) -> d.ServiceRecord:
     buf, r = parse_one(data)
-    return w.service_record(buf, w.genl_attrs(buf, r.start, r.end)[C.CMD_ATTR_SERVICE],
+    return d.service_record(buf, w.genl_attrs(buf, r.start, r.end)[C.CMD_ATTR_SERVICE],
                             with_stats)
 
 
@@ -183,7 +186,7 @@ def test_nested_attributes_are_found_by_type() -> None:
 @pytest.mark.parametrize("svc", SERVICES, ids=lambda s: str(s.key))
 def test_service_round_trip_through_the_wire(svc: m.Service) -> None:
     rec = decode_service(kernel_service_reply(svc), with_stats=True)
-    back = t.service_from(w.service_entry(rec), rec.stats)
+    back = t.service_from(d.service_entry(rec), rec.stats)
     assert back.key == svc.key
     assert back.spec == svc.spec  # HASHED stripped, flags named, netmask -> prefix length
     assert back.stats is not None and back.stats.conns == 6 and back.stats.outbps == 15
@@ -230,10 +233,10 @@ def test_a_service_dump_decodes_as_each_reply_alone() -> None:
                                           m.ServiceSpec("wrr"))) for i in range(100, 104)]
     data = b"".join([*more, *replies, stray, odd, swapped, *more]) + done_message(9)
     buf = bytearray(data)
-    out: list[w.ServiceEntry] = []
-    dec = w.ServiceDecoder()
+    out: list[d.ServiceEntry] = []
+    dec = f.ServiceDecoder()
     assert dec.decode_buffer(buf, len(buf), 9, FAMILY, out.append) == (True, None)
-    expected = [w.service_entry(decode_service(r)) for r in
+    expected = [d.service_entry(decode_service(r)) for r in
                 [*more, *replies, odd, swapped, *more]]
     assert [e._replace(ident=ident_fields(e.ident)) for e in out] == [
         e._replace(ident=ident_fields(e.ident)) for e in expected]
@@ -245,10 +248,10 @@ def test_a_service_dump_decodes_as_each_reply_alone() -> None:
 def test_the_lean_service_ident_is_the_replys_own_identity() -> None:
     """The ident sent to dump a service's real servers is its identity as the kernel wrote it."""
     reply = linux_service_reply(SERVICES[1])
-    out: list[w.ServiceEntry] = []
-    w.ServiceDecoder().decode_buffer(bytearray(reply), len(reply), 9, FAMILY, out.append)
+    out: list[d.ServiceEntry] = []
+    f.ServiceDecoder().decode_buffer(bytearray(reply), len(reply), 9, FAMILY, out.append)
     (entry,) = out
-    body = reply[w._HDR_LEN + 4:]
+    body = reply[w.HDR_LEN + 4:]
     assert body.startswith(entry.ident) and len(entry.ident) == 8 + 8 + 20 + 8
 
 
@@ -301,17 +304,17 @@ def test_real_server_round_trip_through_our_request(rs: m.RealServer) -> None:
     data = w.dest_request(FAMILY, C.CMD_NEW_DEST, C.NLM_F_REQUEST, 1, b"", t.dest_body(rs))
     buf, r = parse_one(data)
     af = t.pack_address(rs.key.address)[0]
-    rec = w.dest_record(buf, w.genl_attrs(buf, r.start, r.end)[C.CMD_ATTR_DEST], af)
+    rec = d.dest_record(buf, w.genl_attrs(buf, r.start, r.end)[C.CMD_ATTR_DEST], af)
     assert t.real_server_of(rec) == rs
 
 
 @pytest.mark.parametrize("rs", REAL_SERVERS, ids=lambda r: str(r.key))
 def test_kernel_reply_decodes_the_same_on_the_fast_and_careful_paths(rs: m.RealServer) -> None:
     buf, r = parse_one(kernel_dest_reply(rs))
-    fast = w.DestDecoder()
+    fast = f.DestDecoder()
     first = fast.decode(buf, r.start, r.end, C.AF_INET, with_stats=True)  # learns the layout
     again = fast.decode(buf, r.start, r.end, C.AF_INET, with_stats=True)  # uses it
-    careful = w.dest_record(buf, w.genl_attrs(buf, r.start, r.end)[C.CMD_ATTR_DEST], C.AF_INET,
+    careful = d.dest_record(buf, w.genl_attrs(buf, r.start, r.end)[C.CMD_ATTR_DEST], C.AF_INET,
                             with_stats=True)
     assert first == again == careful
     assert fast._layouts  # the compiled layout was kept
@@ -322,7 +325,7 @@ def test_kernel_reply_decodes_the_same_on_the_fast_and_careful_paths(rs: m.RealS
 
 
 def test_fast_decoder_falls_back_when_the_layout_changes() -> None:
-    dec = w.DestDecoder()
+    dec = f.DestDecoder()
     rs = REAL_SERVERS[0]
     buf, r = parse_one(kernel_dest_reply(rs))
     dec.decode(buf, r.start, r.end, C.AF_INET)
@@ -332,7 +335,7 @@ def test_fast_decoder_falls_back_when_the_layout_changes() -> None:
     swapped = good.replace(fwd + weight, weight + w.u32(C.DEST_ATTR_FWD_METHOD, 0))
     assert swapped != good and len(swapped) == len(good)
     buf2, r2 = parse_one(swapped)
-    rec = w.DestRecord(*dec.decode(buf2, r2.start, r2.end, C.AF_INET))
+    rec = d.DestRecord(*dec.decode(buf2, r2.start, r2.end, C.AF_INET))
     assert (rec.fwd, rec.weight) == (C.CONN_F_MASQ, 3)
 
 
@@ -342,7 +345,7 @@ def done_message(seq: int) -> bytes:
 
 def careful(reply: bytes) -> tuple[object, ...]:
     buf, r = parse_one(reply)
-    rec = w.dest_record(buf, w.genl_attrs(buf, r.start, r.end)[C.CMD_ATTR_DEST], C.AF_INET)
+    rec = d.dest_record(buf, w.genl_attrs(buf, r.start, r.end)[C.CMD_ATTR_DEST], C.AF_INET)
     return tuple(rec)
 
 
@@ -358,10 +361,10 @@ def test_a_receive_buffer_of_replies_decodes_as_each_reply_alone() -> None:
     data = b"".join([*replies[:3], stray, swapped, *replies[3:]]) + done_message(9)
     buf = bytearray(data)
     out: list[tuple[object, ...]] = []
-    dec = w.DestDecoder()
+    dec = f.DestDecoder()
     assert dec.decode_buffer(buf, len(buf), 9, FAMILY, C.AF_INET, out.append) == (True, None)
     expected = [careful(r) for r in [*replies[:3], swapped, *replies[3:]]]
-    assert out == [w.raw_order(rec) for rec in expected]
+    assert out == [d.raw_order(rec) for rec in expected]
     assert dec._runs  # the run layout was learnt and used
     found: dict[m.RealServerKey, m.RealServer] = {}
     add = t.real_servers_into(found)
@@ -373,8 +376,34 @@ def test_a_receive_buffer_of_replies_decodes_as_each_reply_alone() -> None:
     assert found[REAL_SERVERS[2].key].connections == m.Connections(2, 3, 4)
 
 
+def test_every_destination_decoder_reads_the_same_table() -> None:
+    """The reference decoder (_decode.dest_record), the per-message layout decoder `show` uses
+    and the run decoder a full read uses, each on the same bytes (the whole corpus, twice over,
+    in one receive buffer): the same real servers, connection counts and counters."""
+    replies = [kernel_dest_reply(rs, active=i, base=10 * i) for i, rs in enumerate(REAL_SERVERS)]
+    reference = [careful(r) for r in replies]
+    per_message, dec = [], f.DestDecoder()
+    for r in replies * 2:
+        buf, reply = parse_one(r)
+        per_message.append(tuple(dec.decode(buf, reply.start, reply.end, C.AF_INET)))
+    assert per_message == reference * 2
+    with_stats = []
+    for r in replies:
+        buf, reply = parse_one(r)
+        with_stats.append(t.real_server_of(dec.decode(buf, reply.start, reply.end, C.AF_INET,
+                                                      with_stats=True)))
+    assert [rs.stats for rs in with_stats] == [m.Stats(*range(10 * i + 1, 10 * i + 11))
+                                               for i in range(len(REAL_SERVERS))]
+    data = bytearray(b"".join(replies * 2) + done_message(9))
+    runs: list[tuple[object, ...]] = []
+    assert f.DestDecoder().decode_buffer(data, len(data), 9, FAMILY, C.AF_INET,
+                                         runs.append) == (True, None)
+    assert runs == [d.raw_order(rec) for rec in reference * 2]
+    assert [t.real_server_of(rec) for rec in reference] == with_stats == REAL_SERVERS
+
+
 def test_a_dump_continues_across_buffers_and_ends_on_its_error() -> None:
-    dec, out = w.DestDecoder(), []
+    dec, out = f.DestDecoder(), []
     first = bytearray(kernel_dest_reply(REAL_SERVERS[0]) * 3)
     assert dec.decode_buffer(first, len(first), 9, FAMILY, C.AF_INET, out.append) == (False, None)
     assert len(out) == 3
@@ -393,16 +422,16 @@ def test_both_read_paths_share_one_spec_cache_without_mixing_byte_orders() -> No
     second = m.RealServer(m.RealServerKey.of("192.0.2.42", 80),
                           m.RealServerSpec(1, "tunnel", tunnel=m.Tunnel("gue", twin)))
     buf, r = parse_one(kernel_dest_reply(first))
-    assert t.real_server_of(w.DestDecoder().decode(buf, r.start, r.end, C.AF_INET)) == first
+    assert t.real_server_of(f.DestDecoder().decode(buf, r.start, r.end, C.AF_INET)) == first
     data = bytearray(kernel_dest_reply(second))
     found: dict[m.RealServerKey, m.RealServer] = {}
-    w.DestDecoder().decode_buffer(data, len(data), 9, FAMILY, C.AF_INET,
+    f.DestDecoder().decode_buffer(data, len(data), 9, FAMILY, C.AF_INET,
                                   t.real_servers_into(found))
     assert found == {second.key: second}
 
 
 def test_real_servers_with_equal_settings_share_one_spec_object() -> None:
-    dec = w.DestDecoder()
+    dec = f.DestDecoder()
     a = m.RealServer(m.RealServerKey.of("192.0.2.31", 80), m.RealServerSpec(weight=4))
     b = m.RealServer(m.RealServerKey.of("192.0.2.32", 80), m.RealServerSpec(weight=4))
     got = []
@@ -439,15 +468,15 @@ def test_acks_carry_sequence_errno_and_the_kernels_text() -> None:
 def test_refusals_are_explained_per_change() -> None:
     svc, key = SERVICES[0], SERVICES[0].key
     dr = REAL_SERVERS[0]
-    assert change_error(errno.EEXIST, "service", "add", svc) == "the service already exists"
-    assert change_error(errno.ESRCH, "service", "edit", svc) == "no such service"
-    assert change_error(errno.ENOENT, "service", "add", svc) == \
+    assert change_error(errno.EEXIST, ops.AddService(svc)) == "the service already exists"
+    assert change_error(errno.ESRCH, ops.EditService(svc)) == "no such service"
+    assert change_error(errno.ENOENT, ops.AddService(svc)) == \
         "scheduler module ip_vs_wrr is not available"
-    assert change_error(errno.EINVAL, "real-server", "add", (key, dr)) == LO_DOWN_HINT
-    assert change_error(errno.ESRCH, "real-server", "add", (key, dr)) == \
+    assert change_error(errno.EINVAL, ops.AddRealServer(key, dr)) == LO_DOWN_HINT
+    assert change_error(errno.ESRCH, ops.AddRealServer(key, dr)) == \
         "no such service tcp/192.0.2.10:80"
     v6_in_v4 = m.RealServer(m.RealServerKey.of("2001:db8::5", 80))
-    assert "needs tunnel forwarding" in change_error(errno.EINVAL, "real-server", "add",
-                                                      (key, v6_in_v4))
-    assert change_error(errno.ENOENT, "real-server", "drain", (key, dr)) == \
+    assert "needs tunnel forwarding" in change_error(errno.EINVAL,
+                                                      ops.AddRealServer(key, v6_in_v4))
+    assert change_error(errno.ENOENT, ops.DrainRealServer(key, dr)) == \
         "no such real server in this service"

@@ -1,0 +1,145 @@
+"""A JSON Schema (draft 2020-12) of the cluster file, for editors (`ipvsctl schema`).
+
+It checks structure, types, choices and ranges from the same table as the validator
+(`vocabulary.py`). Rules that span fields (DR port equals the service port, duplicate services,
+address families) only the loader checks; the schema never rejects a file the loader accepts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ipvsctl.config import vocabulary as R
+from ipvsctl.model import (
+    DEFAULT_FORWARD,
+    DEFAULT_PERSISTENCE_TIMEOUT,
+    DEFAULT_SCHEDULER,
+    DEFAULT_WEIGHT,
+)
+
+
+def _int(bounds: tuple[int, int], description: str, **extra: Any) -> dict[str, Any]:
+    lo, hi = bounds
+    return {"type": "integer", "minimum": lo, "maximum": hi, "description": description, **extra}
+
+
+def _enum(choices: tuple[str, ...], description: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "string", "enum": list(choices), "description": description, **extra}
+
+
+def _object(properties: dict[str, Any], description: str, nullable: bool = True,
+            **extra: Any) -> dict[str, Any]:
+    # null is accepted where a section's contents are all commented out.
+    return {"type": ["object", "null"] if nullable else "object", "description": description,
+            "properties": properties, "additionalProperties": False, **extra}
+
+
+_ADDRESS = {"type": "string", "anyOf": [{"format": "ipv4"}, {"format": "ipv6"}]}
+
+
+def _address(description: str) -> dict[str, Any]:
+    return {**_ADDRESS, "description": description}
+
+
+def schema() -> dict[str, Any]:
+    """The schema as a JSON-ready dict."""
+    tunnel = _object({
+        "type": _enum(R.TUNNEL_TYPES, "Encapsulation.", default="ipip"),
+        "port": _int(R.TUNNEL_PORT, "GUE destination port (type gue only, required there)."),
+        "csum": _enum(R.TUNNEL_CSUMS, "Tunnel checksum mode.", default="nocsum"),
+    }, "Tunnel encapsulation (forward: tunnel only).")
+    tunnel["if"] = {"type": "object", "required": ["type"],
+                    "properties": {"type": {"const": "gue"}}}
+    tunnel["then"] = {"required": ["port"]}
+    tunnel["else"] = {"not": {"type": "object", "required": ["port"]}}
+    real_server = _object({
+        "address": _address("Real server IP address."),
+        "port": _int(R.PORT, "Defaults to the service port (0 for fwmark services); "
+                             "with dr and tunnel it must equal it."),
+        "weight": _int(R.WEIGHT, "0 = quiesced.", default=DEFAULT_WEIGHT),
+        "state": _enum(R.STATES, "draining = kept at weight 0, never deleted by ipvsctl.",
+                       default="active"),
+        "forward": _enum(R.FORWARDS, "Forwarding method.", default=DEFAULT_FORWARD),
+        "tunnel": tunnel,
+        "upper_threshold": _int(R.THRESHOLD, "Connection limit; 0 = none.", default=0),
+        "lower_threshold": _int(R.THRESHOLD, "Resume below this many connections.", default=0),
+    }, "A real server (destination).", nullable=False, required=["address"])
+    persistence = {
+        "description": "Client affinity: true for the defaults, or settings.",
+        "oneOf": [
+            {"type": "boolean"},
+            _object({
+                "timeout": _int(R.PERSISTENCE_TIMEOUT, "Seconds.",
+                                default=DEFAULT_PERSISTENCE_TIMEOUT),
+                "netmask": {"description": "Client granularity: a prefix length, or a dotted "
+                                           "IPv4 netmask.",
+                            "oneOf": [_int(R.PREFIX_V6, "Prefix length."),
+                                      {"type": "string", "pattern": R.DOTTED_MASK_PATTERN}]},
+                "engine": _enum(R.PERSISTENCE_ENGINES, "Persistence engine (sip: udp only)."),
+            }, "Persistence settings."),
+        ],
+    }
+    service = _object({
+        "name": {"type": "string", "pattern": R.NAME_PATTERN,
+                 "description": "Optional label, unique in the file."},
+        "vip": _address("Virtual IP address."),
+        "port": _int(R.PORT, "Service port; 0 = all ports (needs persistence)."),
+        "protocol": _enum(R.PROTOCOLS, "Protocol.", default="tcp"),
+        "fwmark": _int(R.FWMARK, "Firewall mark (instead of vip/port/protocol)."),
+        "family": _enum(tuple(R.FAMILIES), "Address family of a fwmark service.",
+                        default="ipv4"),
+        "scheduler": _enum(R.SCHEDULERS, "Scheduler.", default=DEFAULT_SCHEDULER),
+        "scheduler_flags": {"type": "array", "uniqueItems": True,
+                            "items": _enum(R.SCHEDULER_FLAGS, "sh-* with sh, mh-* with mh."),
+                            "description": "Scheduler flags."},
+        "persistence": persistence,
+        "one_packet": {"type": "boolean", "default": False,
+                       "description": "One-packet scheduling (for UDP)."},
+        "forward": _enum(R.FORWARDS, "Default forwarding method of its real servers."),
+        "real_servers": {"type": ["array", "null"], "items": real_server,
+                         "description": "Real servers."},
+    }, "A virtual service: vip + port (+ protocol), or fwmark (+ family).", nullable=False,
+        oneOf=[
+            {"required": ["vip", "port"],
+             "not": {"anyOf": [{"required": ["fwmark"]}, {"required": ["family"]}]}},
+            {"required": ["fwmark"],
+             "not": {"anyOf": [{"required": [key]} for key in ("vip", "port", "protocol")]}},
+        ])
+    defaults = _object({
+        "scheduler": _enum(R.SCHEDULERS, "Default scheduler.", default=DEFAULT_SCHEDULER),
+        "forward": _enum(R.FORWARDS, "Default forwarding method.", default=DEFAULT_FORWARD),
+        "weight": _int(R.WEIGHT, "Default real-server weight.", default=DEFAULT_WEIGHT),
+        "protocol": _enum(R.PROTOCOLS, "Default protocol.", default="tcp"),
+    }, "Inherited by every service and real server that does not say otherwise.")
+    scope = _object({
+        "vips": {"type": ["array", "null"], "description": "Networks whose services this file "
+                                                           "owns (CIDR).",
+                 "items": {"type": "string"}},
+        "fwmarks": {"type": ["array", "null"], "description": "Marks or ranges (\"100-199\").",
+                    "items": {"oneOf": [_int(R.FWMARK, "A mark."),
+                                        {"type": "string", "pattern": R.FWMARK_RANGE_PATTERN}]}},
+    }, "What this file owns beyond what it lists: services inside it but not in the file are "
+       "removed.")
+    director = _object({
+        "timeouts": _object({
+            name: _int(R.TIMEOUT, f"{name} timeout in seconds.") for name in R.TIMEOUT_KEYS
+        }, "IPVS connection timeouts; unset = left as they are."),
+        "sysctls": {"type": ["object", "null"], "description": "net.ipv4.vs.* settings.",
+                    "propertyNames": {"enum": list(R.SYSCTLS)},
+                    "additionalProperties": _int(R.SYSCTL_VALUE, "Value.")},
+        "drain_timeout": _int(R.DRAIN_TIMEOUT, "Seconds to wait for a removed real server's "
+                                               "connections before deleting it."),
+    }, "Director-wide settings.")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "ipvsctl cluster file",
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["services"],
+        "properties": {
+            "defaults": defaults,
+            "scope": scope,
+            "director": director,
+            "services": {"type": "array", "items": service, "description": "Virtual services."},
+        },
+    }

@@ -1,0 +1,88 @@
+"""The words and numbers of IPVS as ipvsctl reads them: keys, choices, ranges, scheduler flags.
+
+The one source for every name list and range: the validator (`loader.py`), the JSON fast path,
+the JSON Schema (`json_schema.py`), the command-line references, the importers and the IPVS
+adapter read them here, so they cannot drift apart. Plain data: it imports nothing.
+"""
+
+from __future__ import annotations
+
+PROTOCOLS = ("tcp", "udp", "sctp")
+FORWARDS = ("dr", "tunnel", "nat")
+TUNNEL_TYPES = ("ipip", "gue", "gre")
+TUNNEL_CSUMS = ("nocsum", "csum", "remcsum")
+# Every scheduler the kernel ships (twos only from Linux 6.2 on).
+SCHEDULERS = (
+    "rr", "wrr", "lc", "wlc", "lblc", "lblcr", "dh", "sh", "sed", "nq", "fo", "ovf", "mh", "twos",
+)
+PERSISTENCE_ENGINES = ("sip",)
+
+# The kernel has three scheduler flag bits (IP_VS_SVC_F_SCHED1..3) and each scheduler gives them
+# its own meaning: a named flag is (its scheduler, its bit number 1..3). A bit the service's
+# scheduler has no name for reads as flag-1..flag-3, ipvsadm's names.
+SCHEDULER_FLAG_BITS: dict[str, tuple[str, int]] = {
+    "sh-fallback": ("sh", 1), "sh-port": ("sh", 2),
+    "mh-fallback": ("mh", 1), "mh-port": ("mh", 2),
+}
+GENERIC_FLAGS = ("flag-1", "flag-2", "flag-3")
+
+
+def scheduler_flag(scheduler: str, number: int) -> str | None:
+    """The scheduler's name for flag bit `number` (1..3), or None if it gives the bit none."""
+    for name, (owner, bit) in SCHEDULER_FLAG_BITS.items():
+        if owner == scheduler and bit == number:
+            return name
+    return None
+
+
+TOP_KEYS = ("defaults", "scope", "director", "services")
+DEFAULTS_KEYS = ("scheduler", "forward", "weight", "protocol")
+SCOPE_KEYS = ("vips", "fwmarks")
+DIRECTOR_KEYS = ("timeouts", "sysctls", "drain_timeout")
+TIMEOUT_KEYS = ("tcp", "tcpfin", "udp")
+SERVICE_KEYS = (
+    "name", "vip", "port", "protocol", "fwmark", "family", "scheduler", "scheduler_flags",
+    "persistence", "one_packet", "forward", "real_servers",
+)
+PERSISTENCE_KEYS = ("timeout", "netmask", "engine")
+REAL_SERVER_KEYS = (
+    "address", "port", "weight", "state", "forward", "tunnel", "upper_threshold",
+    "lower_threshold",
+)
+TUNNEL_KEYS = ("type", "port", "csum")
+
+# Settings under net.ipv4.vs that ipvsctl may manage (integer-valued ones).
+SYSCTLS = (
+    "am_droprate", "amemthresh", "backup_only", "cache_bypass", "conn_reuse_mode", "conntrack",
+    "drop_entry", "drop_packet", "expire_nodest_conn", "expire_quiescent_template",
+    "ignore_tunneled", "nat_icmp_send", "pmtu_disc", "schedule_icmp", "secure_tcp",
+    "sloppy_sctp", "sloppy_tcp", "snat_reroute", "sync_persist_mode", "sync_ports",
+    "sync_qlen_max", "sync_refresh_period", "sync_retries", "sync_sock_size", "sync_threshold",
+    "sync_version", "run_estimation", "est_nice",
+)
+# Known to the kernel but not integers, so not representable here (Director.sysctls is int).
+UNMANAGED_SYSCTLS = {
+    "est_cpulist": "takes a CPU list, which ipvsctl does not manage; set it with sysctl",
+}
+
+FAMILIES = {"ipv4": 4, "ipv6": 6}
+STATES = ("active", "draining")
+# The flags a cluster file may name, and the scheduler each belongs to.
+SCHEDULER_FLAGS = tuple(SCHEDULER_FLAG_BITS)
+FLAG_SCHEDULER = {flag: owner for flag, (owner, _) in SCHEDULER_FLAG_BITS.items()}
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"
+FWMARK_RANGE_PATTERN = r"^\s*[0-9]+\s*-\s*[0-9]+\s*$"
+DOTTED_MASK_PATTERN = r"^[0-9]{1,3}(\.[0-9]{1,3}){3}$"
+
+# Inclusive ranges.
+PORT = (0, 65535)
+WEIGHT = (0, 65535)
+FWMARK = (1, 2**32 - 1)
+THRESHOLD = (0, 2**32 - 1)
+PERSISTENCE_TIMEOUT = (1, 86400 * 31)  # ipvsadm's own limit
+TIMEOUT = (1, 2147483)  # seconds; the kernel keeps them in jiffies in an int
+DRAIN_TIMEOUT = (0, 2**31 - 1)
+SYSCTL_VALUE = (0, 2**31 - 1)
+TUNNEL_PORT = (1, 65535)
+PREFIX_V4 = (1, 32)
+PREFIX_V6 = (1, 128)

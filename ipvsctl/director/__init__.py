@@ -1,0 +1,1 @@
+"""The director side: the pure planner, drains, the ownership record, the workflow, doctor."""

@@ -1,0 +1,1 @@
+"""The host beneath both roles: network namespaces, sysctl I/O, state records and locks."""

@@ -1,0 +1,63 @@
+"""Entering a named network namespace for one thread; the caller's own thread never changes.
+
+Whatever depends on the namespace of the calling thread (/proc/sys/net, a new netlink socket)
+runs through run_in_netns on a short-lived thread that joins the namespace first.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from ipvsctl.errors import HostError
+
+T = TypeVar("T")
+CLONE_NEWNET = 0x40000000
+NETNS_DIR = Path("/run/netns")
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _setns(fd: int) -> None:
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+def netns_path(name: str) -> Path:
+    if not name or "/" in name or name in (".", ".."):
+        raise HostError(f"network namespace name {name!r} is not valid")
+    path = NETNS_DIR / name
+    if not path.exists():
+        raise HostError(f"network namespace {name!r} does not exist (no {path}); "
+                        f"create it with `ip netns add {name}`")
+    return path
+
+
+def run_in_netns(netns: str | None, fn: Callable[[], T]) -> T:
+    """Run fn() inside netns (None = the current namespace) and return its result."""
+    if netns is None:
+        return fn()
+    path = netns_path(netns)
+    box: dict[str, object] = {}
+
+    def worker() -> None:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+            try:
+                _setns(fd)
+            finally:
+                os.close(fd)
+            box["value"] = fn()
+        except BaseException as exc:  # handed back to the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=worker, name=f"netns-{netns}")
+    thread.start()
+    thread.join()
+    if "error" in box:
+        raise box["error"]  # type: ignore[misc]
+    return box["value"]  # type: ignore[return-value]
