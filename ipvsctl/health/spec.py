@@ -27,18 +27,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-# Bounds of the common fields (the config vocabulary reads them from here).
-INTERVAL_RANGE = (0.1, 3600.0)  # seconds
-TIMEOUT_RANGE = (0.05, 600.0)  # seconds; never more than the interval
-COUNT_RANGE = (1, 100)  # rise, fall
-VIAS = ("vip", "address")
+# What a check holds when the file says nothing (the names and bounds: config/vocabulary).
 DEFAULT_INTERVAL = 2.0
 DEFAULT_TIMEOUT = 1.0
 DEFAULT_RISE = 2
 DEFAULT_FALL = 3
-DNS_TYPES = ("A", "AAAA", "CNAME", "MX", "NS", "PTR", "SOA", "SRV", "TXT", "ANY")
-DNS_RCODES = ("NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED")
-MAX_PAYLOAD = 1400  # bytes of a UDP check's payload and expected reply: one unfragmented packet
 
 
 @dataclass(frozen=True, slots=True)

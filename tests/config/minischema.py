@@ -15,6 +15,8 @@ ANNOTATIONS = {"description", "default", "title", "$schema", "format"}
 def _type_ok(value: Any, name: str) -> bool:
     if name == "integer":
         return isinstance(value, int) and not isinstance(value, bool)
+    if name == "number":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
     if name == "boolean":
         return isinstance(value, bool)
     if name == "string":
@@ -45,7 +47,7 @@ def errors(schema: dict[str, Any], value: Any, where: str = "$") -> list[str]:
             if value != arg:
                 out.append(f"{where}: const")
         elif keyword in ("minimum", "maximum"):
-            if isinstance(value, int) and not isinstance(value, bool) and (
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and (
                     value < arg if keyword == "minimum" else value > arg):
                 out.append(f"{where}: {keyword}")
         elif keyword == "pattern":
@@ -77,6 +79,16 @@ def errors(schema: dict[str, Any], value: Any, where: str = "$") -> list[str]:
             if isinstance(value, list):
                 for index, item in enumerate(value):
                     out += errors(arg, item, f"{where}[{index}]")
+        elif keyword in ("minItems", "maxItems"):
+            if isinstance(value, list) and (
+                    len(value) < arg if keyword == "minItems" else len(value) > arg):
+                out.append(f"{where}: {keyword}")
+        elif keyword == "minLength":
+            if isinstance(value, str) and len(value) < arg:
+                out.append(f"{where}: minLength")
+        elif keyword == "allOf":
+            for sub in arg:
+                out += errors(sub, value, where)
         elif keyword == "uniqueItems":
             if arg and isinstance(value, list) and len(set(map(repr, value))) != len(value):
                 out.append(f"{where}: uniqueItems")
