@@ -222,6 +222,8 @@ class Director:
     sysctls: dict[str, int] = field(default_factory=dict)  # net.ipv4.vs.<name>
     drain_timeout: int | None = None  # seconds; None = wait for connections to reach 0
     reconcile_interval: float = DEFAULT_RECONCILE_INTERVAL  # `ipvsctl run` only
+    # net.ipv4.conf.<interface>.<setting>: set by `ipvsctl run` for `via: vip` checks only
+    interface_sysctls: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -245,3 +247,5 @@ class Observed:
     services: dict[ServiceKey, Service] = field(default_factory=dict)
     timeouts: Timeouts = Timeouts()
     sysctls: dict[str, int] = field(default_factory=dict)
+    # (interface, setting) -> value, for the settings `ipvsctl run` may manage (tunables.py)
+    interface_sysctls: dict[tuple[str, str], int] = field(default_factory=dict)

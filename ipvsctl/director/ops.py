@@ -91,9 +91,18 @@ class SetSysctl:
     value: int
 
 
+@dataclass(frozen=True, slots=True)
+class SetInterfaceSysctl:
+    action: ClassVar[str] = "set"
+    subject: ClassVar[str] = "sysctl"
+    interface: str  # net.ipv4.conf.<interface>.<setting>
+    setting: str
+    value: int
+
+
 ServiceOp = AddService | EditService | DeleteService
 RealServerOp = AddRealServer | EditRealServer | DrainRealServer | DeleteRealServer
-DirectorOp = ServiceOp | RealServerOp | SetTimeouts | SetSysctl
+DirectorOp = ServiceOp | RealServerOp | SetTimeouts | SetSysctl | SetInterfaceSysctl
 SERVICE_OPS = (AddService, EditService, DeleteService)
 REAL_SERVER_OPS = (AddRealServer, EditRealServer, DrainRealServer, DeleteRealServer)
 

@@ -16,7 +16,13 @@ When no real server is left pooled and the service has a `sorry_server`, the sor
 added (it overrides min_healthy: failed servers then go to 0).
 
 `via: vip` checks add one fwmark service per real-server path (marks.py) to the desired table,
-so the normal planner creates, keeps and removes them with everything else.
+so the normal planner creates, keeps and removes them with everything else. Their probes leave
+from the director's own address on the route towards the real server (`routes`, as the kernel
+gives them), and that route's interface gets accept_local and loose rp_filter (tunables.py):
+director settings in the desired table too, planned and printed like the others.
+
+The daemon keeps the table up to date service by service (`step_service`, `check_services`,
+`probes_of`, `path_settings`); `step` is the same rules over the whole file at once.
 """
 
 from __future__ import annotations
@@ -28,9 +34,10 @@ from ipvsctl.health.marks import FIRST_MARK, LAST_MARK, CheckPath, allocate, che
 from ipvsctl.health.policy import ServiceHealth
 from ipvsctl.health.spec import NoCheck
 from ipvsctl.health.state import State
-from ipvsctl.health.target import CheckTarget, target_of
+from ipvsctl.health.target import CheckTarget, Probe, Route, target_of
 from ipvsctl.model import (
     Cluster,
+    Director,
     Observed,
     RealServer,
     RealServerKey,
@@ -38,27 +45,35 @@ from ipvsctl.model import (
     Service,
     ServiceKey,
 )
+from ipvsctl.tunables import CHECK_PATH
 
 _EMPTY = Observed()
+_NO_ROUTES: Mapping[str, Route | None] = {}
+Targets = list[tuple[CheckTarget, CheckPath | None]]  # each check, and its path when via: vip
 
 
 @dataclass(slots=True)
 class StepResult:
     desired: Cluster
-    probes: dict[CheckTarget, int] = field(default_factory=dict)  # target -> its SO_MARK (or 0)
+    probes: dict[CheckTarget, Probe] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # failed servers kept pooled, sorry servers
 
 
 @dataclass(slots=True)
-class _Service:
-    service: Service
+class ServiceStep:
+    """One service's share of the step."""
+
+    service: Service  # as it should be in the kernel
     notes: list[str]
-    targets: list[tuple[CheckTarget, CheckPath | None]]
+    targets: Targets
+    kept: tuple[RealServerKey, ...] = ()  # failed servers min_healthy keeps pooled
+    sorry: bool = False  # the sorry server is pooled
 
 
 def step(cluster: Cluster, health: Mapping[ServiceKey, ServiceHealth],
          states: Mapping[CheckTarget, State], observed: Observed = _EMPTY,
-         only: Set[ServiceKey] | None = None) -> StepResult:
+         only: Set[ServiceKey] | None = None,
+         routes: Mapping[str, Route | None] = _NO_ROUTES) -> StepResult:
     """The desired table for `cluster` under `health` and `states`.
 
     `only` limits the work to some services (the others are left out of the result, as a
@@ -66,35 +81,78 @@ def step(cluster: Cluster, health: Mapping[ServiceKey, ServiceHealth],
     """
     services: dict[ServiceKey, Service] = {}
     notes: list[str] = []
-    targets: list[tuple[CheckTarget, CheckPath | None]] = []
+    targets: Targets = []
     for key, service in cluster.services.items():
         rules = health.get(key)
         if rules is None:
             if only is None or key in only:
                 services[key] = service
             continue
-        done = _one_service(service, rules, states, observed.services.get(key))
+        done = step_service(service, rules, states, observed.services.get(key))
         targets += done.targets
         if only is None or key in only:
             services[key] = done.service
             notes += done.notes
-    paths = {p for _, p in targets if p is not None}
-    marks = allocate(paths, observed)
-    for path, mark in marks.items():
-        check = check_service(path, mark)
+    checks = check_services({p for _, p in targets if p is not None}, observed)
+    for check in checks.values():
         if only is None or check.key in only:
             services[check.key] = check
-    probes: dict[CheckTarget, int] = {}
-    for target, via in targets:
-        probes.setdefault(target, marks[via] if via is not None else 0)
-    scope = Scope(cluster.scope.networks, (*cluster.scope.fwmarks, (FIRST_MARK, LAST_MARK)))
-    desired = Cluster(services=services, director=cluster.director, scope=scope,
-                      path=cluster.path)
+    probes = probes_of(targets, checks, routes)
+    desired = Cluster(services=services, director=with_paths(cluster.director, probes, routes),
+                      scope=with_marks(cluster.scope), path=cluster.path)
     return StepResult(desired, probes, notes)
 
 
-def _one_service(service: Service, rules: ServiceHealth, states: Mapping[CheckTarget, State],
-                 live: Service | None) -> _Service:
+def check_services(paths: Set[CheckPath], observed: Observed) -> dict[CheckPath, Service]:
+    """The fwmark service of each path, under the mark the kernel has for it if any."""
+    return {path: check_service(path, mark) for path, mark in allocate(paths, observed).items()}
+
+
+def probes_of(targets: Targets, checks: Mapping[CheckPath, Service],
+              routes: Mapping[str, Route | None]) -> dict[CheckTarget, Probe]:
+    """What the runner sends: a via: vip check carries its path's mark and leaves from the
+    director's own address towards the real server."""
+    probes: dict[CheckTarget, Probe] = {}
+    for target, via in targets:
+        if target in probes:
+            continue
+        if via is None:
+            probes[target] = Probe(target)
+            continue
+        route = routes.get(target.address)
+        probes[target] = Probe(target, checks[via].key.fwmark, route.source if route else None)
+    return probes
+
+
+def path_settings(probes: Mapping[CheckTarget, Probe], routes: Mapping[str, Route | None]
+                  ) -> dict[tuple[str, str], int]:
+    """accept_local and loose rp_filter on every interface a via: vip reply comes in on."""
+    interfaces = set()
+    for probe in probes.values():
+        if probe.mark:
+            route = routes.get(probe.target.address)
+            if route is not None and route.interface != "lo":
+                interfaces.add(route.interface)
+    return {(name, t.setting): t.value for name in sorted(interfaces) for t in CHECK_PATH}
+
+
+def with_paths(director: Director, probes: Mapping[CheckTarget, Probe],
+               routes: Mapping[str, Route | None]) -> Director:
+    settings = path_settings(probes, routes)
+    if not settings:
+        return director
+    return Director(director.timeouts, director.sysctls, director.drain_timeout,
+                    director.reconcile_interval, {**director.interface_sysctls, **settings})
+
+
+def with_marks(scope: Scope) -> Scope:
+    """The file's scope, and the marks reserved for check services (stale ones are removed)."""
+    return Scope(scope.networks, (*scope.fwmarks, (FIRST_MARK, LAST_MARK)))
+
+
+def step_service(service: Service, rules: ServiceHealth, states: Mapping[CheckTarget, State],
+                 live: Service | None) -> ServiceStep:
+    """One service under its health rules; `live`: the service as the kernel has it."""
     key = service.key
     weights: dict[RealServerKey, int] = {}
     failed: list[RealServer] = []
@@ -124,7 +182,7 @@ def _one_service(service: Service, rules: ServiceHealth, states: Mapping[CheckTa
             weights[rs_key] = weight
             healthy += weight > 0
     notes: list[str] = []
-    kept: set[RealServerKey] = set()
+    kept: list[RealServerKey] = []
     sorry = rules.sorry_server
     pooled_failed = [rs for rs in failed if _live_weight(live, rs) > 0]
     order = pooled_failed + [rs for rs in failed if rs not in pooled_failed]
@@ -132,7 +190,7 @@ def _one_service(service: Service, rules: ServiceHealth, states: Mapping[CheckTa
     short = needed - healthy
     if failed and short > 0 and not (sorry is not None and healthy == 0):
         for rs in order[:short]:
-            kept.add(rs.key)
+            kept.append(rs.key)
         names = ", ".join(str(rs.key) for rs in order[:short])
         notes.append(f"{_named(service)}: failed real server(s) {names} stay pooled: "
                      f"min_healthy {rules.min_healthy.describe()} needs {needed} of {serving}, "
@@ -146,12 +204,14 @@ def _one_service(service: Service, rules: ServiceHealth, states: Mapping[CheckTa
         if rs.spec.weight != weight:
             servers[rs.key] = RealServer(rs.key, rs.spec._replace(weight=weight), rs.draining,
                                          rs.source)
+    pooled_sorry = False
     if sorry is not None and not any(rs.spec.weight > 0 for rs in servers.values()):
         servers[sorry.key] = sorry
+        pooled_sorry = True
         notes.append(f"{_named(service)}: no healthy real server: sorry server {sorry.key} "
                      "pooled")
     desired = Service(key, service.spec, servers, service.name, service.source)
-    return _Service(desired, notes, targets)
+    return ServiceStep(desired, notes, targets, tuple(kept), pooled_sorry)
 
 
 def _live_weight(live: Service | None, rs: RealServer) -> int:

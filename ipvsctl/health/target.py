@@ -50,6 +50,14 @@ def target_of(service: ServiceKey, rs: RealServerKey, spec: CheckSpec) -> CheckT
     return CheckTarget(spec, rs.address, port, vip, service.protocol)
 
 
+class Route(NamedTuple):
+    """How the director reaches one real server: the interface the kernel's route uses, and
+    the source address it picks (host/routes.py asks the kernel)."""
+
+    interface: str
+    source: str | None
+
+
 class Probe(NamedTuple):
     target: CheckTarget
     mark: int = 0  # SO_MARK of the check's socket (0: none)

@@ -73,7 +73,8 @@ def desired(case: dict[str, Any]) -> Cluster:
         services=services(case.get("desired")),
         director=Director(timeouts=Timeouts(**(case.get("timeouts") or {})),
                           sysctls=dict(case.get("sysctls") or {}),
-                          drain_timeout=case.get("drain_timeout")),
+                          drain_timeout=case.get("drain_timeout"),
+                          interface_sysctls=interface_sysctls(case.get("interface_sysctls"))),
         scope=Scope(tuple(scope.get("networks", ())),
                     tuple(tuple(r) for r in scope.get("fwmarks", ()))),
         path="cluster.yaml",
@@ -84,4 +85,10 @@ def observed(case: dict[str, Any]) -> Observed:
     return Observed(services=services(case.get("observed")),
                     timeouts=Timeouts(**(case.get("observed_timeouts") or
                                          {"tcp": 900, "tcpfin": 120, "udp": 300})),
-                    sysctls=dict(case.get("observed_sysctls") or {}))
+                    sysctls=dict(case.get("observed_sysctls") or {}),
+                    interface_sysctls=interface_sysctls(case.get("observed_interface_sysctls")))
+
+
+def interface_sysctls(data: dict[str, int] | None) -> dict[tuple[str, str], int]:
+    """{"eth0.accept_local": 1} -> {("eth0", "accept_local"): 1}"""
+    return {tuple(k.rsplit(".", 1)): v for k, v in (data or {}).items()}  # type: ignore[misc]

@@ -91,5 +91,7 @@ def replay(plan: Any, have: Any) -> None:
                                   if v is not None})
         elif isinstance(op, ops.SetSysctl):
             have.sysctls[op.name] = op.value
+        elif isinstance(op, ops.SetInterfaceSysctl):
+            have.interface_sysctls[(op.interface, op.setting)] = op.value
         else:
             raise AssertionError(f"a director plan holds {op!r}")

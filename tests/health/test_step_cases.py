@@ -11,6 +11,7 @@ import yaml
 
 from ipvsctl.director.planner import Ownership, plan_director
 from ipvsctl.health import step
+from ipvsctl.health.target import Route
 from ipvsctl.model import Observed
 from tests.director.casefile import desired, observed, service_key
 from tests.director.test_planner_cases import replay
@@ -23,7 +24,8 @@ CASES = sorted((Path(__file__).parent / "cases").glob("*.yaml"))
 def run(case: dict[str, Any], live: Observed) -> tuple[Any, Any]:
     cluster = desired(case)
     rules = health(case, cluster)
-    result = step(cluster, rules, states(case, rules), live)
+    routes = {address: Route(*route) for address, route in (case.get("routes") or {}).items()}
+    result = step(cluster, rules, states(case, rules), live, routes=routes)
     own = Ownership(frozenset(service_key(k) for k in case.get("managed", [])))
     return result, plan_director(result.desired, live, own)
 
@@ -35,8 +37,8 @@ def test_case(path: Path) -> None:
     assert [c.describe() for c in plan.changes] == case.get("expect", [])
     assert result.notes == case.get("expect_notes", [])
     if "expect_probes" in case:
-        assert sorted(f"{t.describe()} mark {m}" for t, m in result.probes.items()) == sorted(
-            case["expect_probes"])
+        assert sorted(f"{t.describe()} mark {p.mark}" + (f" from {p.source}" if p.source else "")
+                      for t, p in result.probes.items()) == sorted(case["expect_probes"])
 
 
 @pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])

@@ -27,7 +27,8 @@ from ipvsctl.health import (
 from ipvsctl.health.runner import Runner
 from ipvsctl.health.target import CheckTarget, target_of
 from ipvsctl.host.netns import run_in_netns
-from ipvsctl.host.sysctl import sysctl_path, write_sysctl
+from ipvsctl.host.routes import routes_to
+from ipvsctl.host.sysctl import read_sysctls, sysctl_path
 from ipvsctl.ipvs import IpvsAdapter
 from ipvsctl.lab import topology as topo_mod
 from ipvsctl.lab.addressing import plan_addresses
@@ -153,11 +154,19 @@ def test_via_vip_fails_without_the_vip_on_lo(
     # The step with the first spec of each service adds the check services...
     rules = {key: ServiceHealth({rs: spec[0] for rs in cluster.services[key].real_servers})
              for key, spec in specs.items()}
+    routes = run_in_netns(director, lambda: routes_to([WITH_VIP, WITHOUT_VIP]))
+    assert {r.source for r in routes.values() if r} == {lab.director.address}
     with IpvsAdapter(director) as adapter:
-        result = step(cluster, rules, {}, adapter.observe())
+        result = step(cluster, rules, {}, adapter.observe(), routes=routes)
+    # The interface towards the real servers accepts replies from the VIP (a local address):
+    # a director setting of the desired table, applied like the rest.
+    assert result.desired.director.interface_sysctls == {("eth0", "accept_local"): 1,
+                                                         ("eth0", "rp_filter"): 2}
     apply_cluster(result.desired, netns=director)
+    assert read_sysctls([sysctl_path("net.ipv4.conf.eth0.accept_local")], director) == {
+        sysctl_path("net.ipv4.conf.eth0.accept_local"): "1"}
     table = ipvsadm_oracle(director)
-    marks = sorted({m for m in result.probes.values() if m})
+    marks = sorted({p.mark for p in result.probes.values() if p.mark})
     assert marks == [65536, 65537]
     for mark, address in zip(marks, (WITH_VIP, WITHOUT_VIP), strict=True):
         assert f"-A -f {mark} -s rr" in table
@@ -165,9 +174,7 @@ def test_via_vip_fails_without_the_vip_on_lo(
     # ...which a plain apply-style plan of the same desired table leaves alone (converged).
     plan, _ = plan_cluster(result.desired, netns=director)
     assert not plan.changes
-    # A reply from the VIP to the director's own address is a martian unless accept_local.
-    write_sysctl(sysctl_path("net.ipv4.conf.eth0.accept_local"), "1", director)
-    mark_of = {t.address: m for t, m in result.probes.items()}
+    mark_of = {t.address: p.mark for t, p in result.probes.items()}
     probes = {}
     for key, spec_list in specs.items():
         for spec in spec_list:
