@@ -14,7 +14,8 @@
   skipped and counted, never queued.
 
 It reports results through `report(target, ok, detail)` and nothing else: the state machine
-(state.py) decides what a result means.
+(state.py) decides what a result means. `timed(seconds)`, when given, gets each check's
+duration (a timed-out one: its timeout).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import heapq
 import itertools
 import random
 import resource
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from ipvsctl.health.checkers import CHECKERS, Check, Context
@@ -33,6 +34,7 @@ from ipvsctl.health.poller import Poller
 from ipvsctl.health.target import CheckTarget, Probe
 
 Report = Callable[[CheckTarget, bool, str], None]
+Timed = Callable[[float], None]
 TICK = 0.01  # seconds between wake-ups while checks are in flight or due
 RESERVED_FDS = 256  # descriptors left for everything else in the process
 
@@ -48,11 +50,12 @@ class Counters:
 
 
 class _Slot:
-    __slots__ = ("check", "due", "generation", "probe", "report_ok", "running")
+    __slots__ = ("check", "due", "generation", "probe", "report_ok", "running", "started")
 
     def __init__(self, probe: Probe, due: float) -> None:
         self.probe = probe
         self.due = due
+        self.started = 0.0  # when the running check started
         self.check: Check | None = None
         self.generation = 0  # bumped per check: stale deadlines are ignored
         self.running = False
@@ -70,9 +73,11 @@ def max_in_flight() -> int:
 
 class Runner:
     def __init__(self, loop: asyncio.AbstractEventLoop, report: Report, *,
-                 rng: random.Random | None = None, in_flight: int | None = None) -> None:
+                 rng: random.Random | None = None, in_flight: int | None = None,
+                 timed: Timed | None = None) -> None:
         self._loop = loop
         self._report = report
+        self._timed = timed
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
         self._cap = in_flight if in_flight is not None else max_in_flight()
         self._poller = Poller(loop)
@@ -95,12 +100,27 @@ class Runner:
     def in_flight(self) -> int:
         return self._in_flight
 
+    def overdue(self, slack: float = 5.0) -> int:
+        """Checks past their deadline by more than `slack` seconds and not yet aborted: the
+        runner's own tick has stopped (the daemon's watchdog stops pinging then)."""
+        now = self._loop.time()
+        return sum(1 for at, _, slot, generation in self._deadlines
+                   if at + slack < now and slot.running and slot.generation == generation)
+
     def update(self, probes: Mapping[CheckTarget, Probe]) -> None:
         """Check exactly these probes from now on. Targets kept keep their schedule (a new
         mark or source applies from their next check); new ones start within one interval."""
+        self.change(probes, [t for t in self._slots if t not in probes])
+
+    def change(self, probes: Mapping[CheckTarget, Probe], removed: Iterable[CheckTarget] = ()
+               ) -> None:
+        """Add or update these probes and stop checking `removed`; every other target is
+        left as it is (a daemon's reload touches only what its edit changed)."""
         now = self._loop.time()
-        for target in [t for t in self._slots if t not in probes]:
-            slot = self._slots.pop(target)
+        for target in removed:
+            slot = self._slots.pop(target, None)
+            if slot is None:
+                continue
             slot.report_ok = False
             if slot.running:
                 if slot.check is not None:
@@ -201,6 +221,7 @@ class Runner:
                 self._deliver(slot, ok, detail)
 
         slot.running = True
+        slot.started = now
         self._in_flight += 1
         self.counters.started += 1
         checker = CHECKERS[spec.type](self._ctx, probe, done)
@@ -213,6 +234,8 @@ class Runner:
         self._in_flight -= 1
 
     def _deliver(self, slot: _Slot, ok: bool, detail: str) -> None:
+        if self._timed is not None:
+            self._timed(self._loop.time() - slot.started)
         if ok:
             self.counters.succeeded += 1
         else:

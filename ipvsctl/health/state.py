@@ -11,8 +11,9 @@ lost-state-on-reload complaints), and never put back on less either.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ipvsctl.health.target import CheckTarget
 
@@ -29,6 +30,19 @@ class _Counter:
     successes: int = 0  # in a row
     failures: int = 0  # in a row
     detail: str = ""  # the last result, in words
+    checked: float = 0.0  # when the last result came (the caller's clock; 0: never)
+    succeeded: float = 0.0  # when the last success came
+    since: float = 0.0  # when the state began (the first result, for UNKNOWN)
+
+
+class Seen(NamedTuple):
+    """What is known of one target, for status pages (times on the caller's clock)."""
+
+    state: State
+    detail: str
+    checked: float
+    succeeded: float
+    since: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +57,22 @@ class Transition:
         word = "successes" if self.new is State.UP else "failures"
         return (f"{self.target.describe()}: {self.old.value} -> {self.new.value} after "
                 f"{self.count} {word} in a row ({self.detail})")
+
+
+class _View(Mapping[CheckTarget, State]):
+    __slots__ = ("_counters",)
+
+    def __init__(self, counters: dict[CheckTarget, _Counter]) -> None:
+        self._counters = counters
+
+    def __getitem__(self, target: CheckTarget) -> State:
+        return self._counters[target].state
+
+    def __iter__(self) -> Iterator[CheckTarget]:
+        return iter(self._counters)
+
+    def __len__(self) -> int:
+        return len(self._counters)
 
 
 class Tracker:
@@ -60,9 +90,24 @@ class Tracker:
     def states(self) -> dict[CheckTarget, State]:
         return {t: c.state for t, c in self._counters.items()}
 
+    def view(self) -> Mapping[CheckTarget, State]:
+        """The states as a live mapping (no copy): what the pure step reads."""
+        return _View(self._counters)
+
     def detail(self, target: CheckTarget) -> str:
         counter = self._counters.get(target)
         return counter.detail if counter else ""
+
+    def seen(self, target: CheckTarget) -> Seen | None:
+        c = self._counters.get(target)
+        return Seen(c.state, c.detail, c.checked, c.succeeded, c.since) if c else None
+
+    def __len__(self) -> int:
+        return len(self._counters)
+
+    def forget(self, targets: Iterable[CheckTarget]) -> None:
+        for target in targets:
+            self._counters.pop(target, None)
 
     def keep_only(self, targets: Iterable[CheckTarget]) -> None:
         """Forget targets no longer checked (a removed real server or a changed spec)."""
@@ -70,13 +115,17 @@ class Tracker:
         for target in [t for t in self._counters if t not in wanted]:
             del self._counters[target]
 
-    def record(self, target: CheckTarget, ok: bool, detail: str) -> Transition | None:
+    def record(self, target: CheckTarget, ok: bool, detail: str,
+               at: float = 0.0) -> Transition | None:
+        """One result (`at`: when, on any clock the caller keeps; status pages show it)."""
         counter = self._counters.get(target)
         if counter is None:
-            counter = self._counters[target] = _Counter()
+            counter = self._counters[target] = _Counter(since=at)
         counter.detail = detail
+        counter.checked = at
         spec = target.spec
         if ok:
+            counter.succeeded = at
             counter.failures = 0
             counter.successes += 1
             if counter.state is not State.UP and counter.successes >= spec.rise:
@@ -91,4 +140,5 @@ class Tracker:
     @staticmethod
     def _move(target: CheckTarget, counter: _Counter, new: State, count: int) -> Transition:
         old, counter.state = counter.state, new
+        counter.since = counter.checked
         return Transition(target, old, new, counter.detail, count)

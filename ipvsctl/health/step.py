@@ -103,6 +103,18 @@ def step(cluster: Cluster, health: Mapping[ServiceKey, ServiceHealth],
     return StepResult(desired, probes, notes)
 
 
+def via_vip_addresses(cluster: Cluster) -> set[str]:
+    """The real servers some via: vip check goes to (the daemon asks the kernel for their
+    routes)."""
+    out: set[str] = set()
+    for key, rules in cluster.health.items():
+        if key.is_fwmark:
+            continue
+        out.update(rs.address for rs, spec in rules.checks.items()
+                   if spec.network and spec.via == "vip")
+    return out
+
+
 def check_services(paths: Set[CheckPath], observed: Observed) -> dict[CheckPath, Service]:
     """The fwmark service of each path, under the mark the kernel has for it if any."""
     return {path: check_service(path, mark) for path, mark in allocate(paths, observed).items()}
@@ -198,19 +210,23 @@ def step_service(service: Service, rules: ServiceHealth, states: Mapping[CheckTa
     for rs in failed:
         if rs.key not in kept:
             weights[rs.key] = 0
-    servers = dict(service.real_servers)
-    for rs_key, weight in weights.items():
-        rs = servers[rs_key]
-        if rs.spec.weight != weight:
-            servers[rs.key] = RealServer(rs.key, rs.spec._replace(weight=weight), rs.draining,
-                                         rs.source)
+    files = service.real_servers
+    changed = {k: w for k, w in weights.items() if files[k].spec.weight != w}
+    servers = dict(files) if changed else files
+    for rs_key, weight in changed.items():
+        rs = files[rs_key]
+        servers[rs_key] = RealServer(rs.key, rs.spec._replace(weight=weight), rs.draining,
+                                     rs.source)
     pooled_sorry = False
     if sorry is not None and not any(rs.spec.weight > 0 for rs in servers.values()):
+        servers = dict(servers) if servers is files else servers
         servers[sorry.key] = sorry
         pooled_sorry = True
         notes.append(f"{_named(service)}: no healthy real server: sorry server {sorry.key} "
                      "pooled")
-    desired = Service(key, service.spec, servers, service.name, service.source)
+    # Unchanged, the file's own object serves (a 100,000-server table is not copied).
+    desired = service if servers is files else Service(key, service.spec, servers, service.name,
+                                                       service.source)
     return ServiceStep(desired, notes, targets, tuple(kept), pooled_sorry)
 
 
