@@ -52,6 +52,7 @@ from ipvsctl.plan.changes import Change
 from ipvsctl.plan.executor import Result
 
 WATCH_INTERVAL = 1.0  # seconds between looks at the cluster file
+SETTLE = 0.25  # seconds a changed file must hold still before it is read
 
 
 def owners_of(cluster: Cluster) -> dict[CheckTarget, set[ServiceKey]]:
@@ -202,7 +203,13 @@ class Daemon:
     async def _watch(self) -> None:
         while True:
             await asyncio.sleep(WATCH_INTERVAL)
-            if self._stat() != self._seen:
+            now = self._stat()
+            if now == self._seen:
+                continue
+            # An editor writing in place may be caught mid-write, and a truncated file can
+            # still be valid YAML: read it only once it has held still for a moment.
+            await asyncio.sleep(SETTLE)
+            if self._stat() == now:
                 self.reload("file changed")
 
     async def _reconcile_timer(self) -> None:
