@@ -165,8 +165,8 @@ class Daemon:
         now = time.time()
         try:
             new = load(self.path)
-        except IpvsctlError as exc:
-            lines = exc.lines()
+        except (IpvsctlError, OSError, ValueError) as exc:
+            lines = exc.lines() if isinstance(exc, IpvsctlError) else [f"{self.path}: {exc}"]
             more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
             self.stats.reloads_failed += 1
             self.last_reload = Reload(now, False, tuple(lines))
@@ -253,6 +253,10 @@ class Daemon:
         except IpvsctlError as exc:
             for line in exc.lines():
                 self.log.event("error", line.strip(), level="error")
+            return []
+        except Exception as exc:  # the loop must outlive any one write
+            self.log.event("error", f"unexpected: {exc!r}; retried at the next reconcile",
+                           level="error")
             return []
         self.stats.apply_seconds.observe(time.monotonic() - started)
         for warning in plan.warnings:
