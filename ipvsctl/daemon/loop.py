@@ -26,6 +26,7 @@ import asyncio
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from ipvsctl.config import load
@@ -126,7 +127,7 @@ class Daemon:
         self.log.event("ready", f"checking {len(self.probes)} targets")
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
-        loop.add_signal_handler(signal.SIGHUP, lambda: self.reload("SIGHUP"))
+        loop.add_signal_handler(signal.SIGHUP, lambda: self._guarded(self.reload, "SIGHUP"))
         tasks = [loop.create_task(self._watch()), loop.create_task(self._reconcile_timer())]
         ping = watchdog_interval()
         if ping is not None:
@@ -210,12 +211,19 @@ class Daemon:
             # still be valid YAML: read it only once it has held still for a moment.
             await asyncio.sleep(SETTLE)
             if self._stat() == now:
-                self.reload("file changed")
+                self._guarded(self.reload, "file changed")
 
     async def _reconcile_timer(self) -> None:
         while True:
             await asyncio.sleep(self.cluster.director.reconcile_interval)
-            self.reconcile()
+            self._guarded(self.reconcile)
+
+    def _guarded(self, fn: Callable[..., None], *args: str) -> None:
+        """A trigger that fails is logged; the timers and the process carry on."""
+        try:
+            fn(*args)
+        except Exception as exc:  # the loop must outlive any one trigger
+            self.log.event("error", f"unexpected: {exc!r}", level="error")
 
     async def _watchdog(self, every: float) -> None:
         while True:
