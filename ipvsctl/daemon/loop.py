@@ -43,7 +43,7 @@ from ipvsctl.errors import IpvsctlError
 from ipvsctl.gcpause import gc_paused
 from ipvsctl.health.runner import Runner
 from ipvsctl.health.spec import NoCheck
-from ipvsctl.health.state import Tracker
+from ipvsctl.health.state import State, Tracker
 from ipvsctl.health.step import step, via_vip_addresses
 from ipvsctl.health.target import CheckTarget, Probe, Route, target_of
 from ipvsctl.host.locks import exclusive_lock
@@ -329,13 +329,13 @@ class Daemon:
         return snapshot_of(self, checks, getattr(self.table, "writes", 0))
 
     def _status(self) -> str:
-        states = self.tracker.states()
-        down = sum(1 for s in states.values() if s.value == "down")
-        up = sum(1 for s in states.values() if s.value == "up")
+        states = self.tracker.view()
+        down = sum(1 for t in self.probes if states.get(t) is State.DOWN)
+        up = sum(1 for t in self.probes if states.get(t) is State.UP)
         last = self.last_reload
         tail = "" if last is None or last.ok else f"; last edit invalid: {last.errors[0]}"
-        return (f"{len(self.cluster.services)} services, {len(states)} checks: {up} up, "
-                f"{down} down, {len(states) - up - down} unknown{tail}")
+        return (f"{len(self.cluster.services)} services, {len(self.probes)} checks: {up} up, "
+                f"{down} down, {len(self.probes) - up - down} unknown{tail}")
 
     def _status_changed(self) -> None:
         self.notifier.send(STATUS=self._status())
