@@ -25,7 +25,10 @@ class Notifier:
         elif path.startswith("/"):
             self._address = path
         if self._address is not None:
-            self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+            # Non-blocking: a unix datagram socket whose reader lags blocks the sender once
+            # its queue (10 datagrams by default) is full, and the director must never wait.
+            self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC
+                                       | socket.SOCK_NONBLOCK)
 
     @property
     def active(self) -> bool:

@@ -6,6 +6,7 @@ import io
 import json
 import os
 import socket
+import time
 from pathlib import Path
 
 from ipvsctl.daemon.log import EventLog
@@ -62,3 +63,16 @@ def test_log_lines() -> None:
     record = json.loads(out.getvalue())
     assert record["event"] == "repair" and record["service"] == "tcp/192.0.2.10:80"
     assert record["level"] == "info" and record["time"] > 0
+
+
+def test_notify_never_blocks_when_systemd_lags(tmp_path: Path) -> None:
+    """A reader that does not keep up fills the datagram queue; the sender drops, not waits."""
+    path = tmp_path / "notify"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as reader:
+        reader.bind(str(path))
+        notifier = Notifier({"NOTIFY_SOCKET": str(path)})
+        started = time.monotonic()
+        sent = [notifier.send(WATCHDOG="1") for _ in range(1000)]
+        assert time.monotonic() - started < 5
+        assert sent[0] and not sent[-1]  # the queue filled, and later pings were dropped
+        notifier.close()
