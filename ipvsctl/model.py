@@ -22,6 +22,11 @@ DEFAULT_WEIGHT = 1
 DEFAULT_PERSISTENCE_TIMEOUT = 300
 # Seconds between `ipvsctl run`'s full reads of the live table (docs/health.md says why 30).
 DEFAULT_RECONCILE_INTERVAL = 30.0
+# The IPVS sync daemon's kernel defaults (net/netfilter/ipvs/ip_vs_sync.c).
+DEFAULT_SYNC_PORT = 8848
+DEFAULT_SYNC_TTL = 1
+DEFAULT_SYNC_GROUP = "224.0.0.81"
+SYNC_STATES = ("master", "backup")  # the kernel's two sync threads
 
 
 def family_of(address: str) -> int:
@@ -214,6 +219,29 @@ class Scope:
         return any(ip in ipaddress.ip_network(net) for net in self.networks)
 
 
+class SyncDaemon(NamedTuple):
+    """One thread of the IPVS connection sync daemon, in the kernel's words (GET_DAEMON)."""
+
+    state: str  # master | backup
+    interface: str  # mcast_ifn: the link its multicast goes out of / is received on
+    syncid: int  # 0..255: which pair's messages a backup takes
+    maxlen: int | None = None  # UDP payload size; None = the kernel's choice (MTU - 28)
+    port: int = DEFAULT_SYNC_PORT
+    ttl: int = DEFAULT_SYNC_TTL
+    group: str = DEFAULT_SYNC_GROUP
+
+    def satisfied_by(self, running: SyncDaemon) -> bool:
+        """Does the running thread do what this desired one says? An unset maxlen accepts
+        whatever the kernel chose."""
+        mine = self if self.maxlen is not None else self._replace(maxlen=running.maxlen)
+        return mine == running
+
+    def describe(self) -> str:
+        text = (f"syncid {self.syncid} on {self.interface}, group "
+                f"{bracket(self.group)}:{self.port} ttl {self.ttl}")
+        return text + (f", maxlen {self.maxlen}" if self.maxlen is not None else "")
+
+
 @dataclass(slots=True)
 class Director:
     """Director-wide settings; None/empty means "not managed"."""
@@ -224,6 +252,51 @@ class Director:
     reconcile_interval: float = DEFAULT_RECONCILE_INTERVAL  # `ipvsctl run` only
     # net.ipv4.conf.<interface>.<setting>: set by `ipvsctl run` for `via: vip` checks only
     interface_sysctls: dict[tuple[str, str], int] = field(default_factory=dict)
+    # The sync threads this director runs, by state (filled for one node of an HA pair by
+    # ha.node.for_node); None = not managed, {} = none may run.
+    sync_daemons: dict[str, SyncDaemon] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SyncSettings:
+    """The file's `ha.sync`: the pair's connection sync daemon (both threads on each director)."""
+
+    enabled: bool = True  # `sync: false`: no thread may run
+    interface: str | None = None  # None = each director's VRRP interface
+    syncid: int = 0
+    maxlen: int | None = None
+    port: int = DEFAULT_SYNC_PORT
+    ttl: int = DEFAULT_SYNC_TTL
+    group: str = DEFAULT_SYNC_GROUP
+
+
+@dataclass(frozen=True, slots=True)
+class HaDirector:
+    """One director of the pair, as `ha.directors` lists it (every default filled)."""
+
+    name: str
+    hostname: str | None  # matched against the host's name; None = its name
+    address: str | None  # its address on the VRRP interface (unicast source/peer)
+    priority: int  # VRRP base priority; `ipvsctl run`'s health adds Ha.health_weight
+    interface: str  # the VRRP interface (where the VIPs go)
+    source: str | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Ha:
+    """The file's `ha` section: the directors sharing it and their VRRP and sync settings."""
+
+    virtual_router_id: int
+    advert_centis: int  # advert interval in hundredths of a second (VRRPv3's resolution)
+    vrrp_version: int  # 2 or 3
+    unicast: bool  # unicast adverts to the other directors; False = multicast 224.0.0.18
+    health_weight: int  # priority bonus while `ipvsctl run` reports healthy (track_file)
+    vips: tuple[str, ...]  # addresses beyond the services' VIPs (e.g. for fwmark services)
+    directors: tuple[HaDirector, ...]
+    sync: SyncSettings | None = None  # None = the sync daemon is not managed
+
+    def director(self, name: str) -> HaDirector | None:
+        return next((d for d in self.directors if d.name == name), None)
 
 
 @dataclass(slots=True)
@@ -238,6 +311,7 @@ class Cluster:
     scope: Scope = Scope()
     path: str | None = None
     health: dict[ServiceKey, ServiceHealth] = field(default_factory=dict)
+    ha: Ha | None = None
 
 
 @dataclass(slots=True)
@@ -249,3 +323,4 @@ class Observed:
     sysctls: dict[str, int] = field(default_factory=dict)
     # (interface, setting) -> value, for the settings `ipvsctl run` may manage (tunables.py)
     interface_sysctls: dict[tuple[str, str], int] = field(default_factory=dict)
+    sync_daemons: dict[str, SyncDaemon] = field(default_factory=dict)  # by state

@@ -25,7 +25,7 @@ RANKS = {
     "ipvsctl.realserver.ops": 1, "ipvsctl.realserver.facts": 1, "ipvsctl.realserver.record": 1,
     # planners, adapters and loaders
     "ipvsctl.director": 2, "ipvsctl.realserver": 2, "ipvsctl.ipvs": 2, "ipvsctl.host": 2,
-    "ipvsctl.config": 2,
+    "ipvsctl.config": 2, "ipvsctl.ha": 2,
     # health: the state machine and the pure step (planners), the checkers and their runner
     # (adapters: sockets and processes); the daemon's sd_notify and event log (adapters)
     "ipvsctl.health": 2, "ipvsctl.daemon.notify": 2, "ipvsctl.daemon.log": 2,
@@ -45,7 +45,7 @@ PURE = ("ipvsctl.model", "ipvsctl.errors", "ipvsctl.config.vocabulary", "ipvsctl
         "ipvsctl.realserver.planner", "ipvsctl.realserver.checker", "ipvsctl.realserver.cluster",
         "ipvsctl.realserver.request", "ipvsctl.health.spec", "ipvsctl.health.policy",
         "ipvsctl.health.target", "ipvsctl.health.state", "ipvsctl.health.step",
-        "ipvsctl.health.marks")
+        "ipvsctl.health.marks", "ipvsctl.ha.node", "ipvsctl.ha.keepalived")
 # The health checkers and their runner are adapters too: sockets, processes, the event loop.
 CHECKING = ("ipvsctl.health.checkers", "ipvsctl.health.runner", "ipvsctl.health.poller")
 IMPURE = ("os", "subprocess", "socket", "ctypes", "fcntl", "shutil", "select", "asyncio",

@@ -23,7 +23,8 @@ COMMANDS = {
     "show": "cmd_director", "export": "cmd_director", "schema": "cmd_director",
     "doctor": "cmd_doctor", "import": "cmd_import", "lab": "cmd_lab",
     "backend-setup": "cmd_backend", "backend-teardown": "cmd_backend",
-    "backend-check": "cmd_backend", "run": "cmd_run",
+    "backend-check": "cmd_backend", "ha-render": "cmd_ha", "ha-notify": "cmd_ha",
+    "run": "cmd_run",
 }
 MODULES = sorted(set(COMMANDS.values()))
 

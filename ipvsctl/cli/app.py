@@ -50,6 +50,11 @@ NetnsOpt = Annotated[
     typer.Option("--netns", help="Work inside this named network namespace (ip netns).",
                  show_default=False),
 ]
+NodeOpt = Annotated[
+    str | None,
+    typer.Option("--node", help="Act as this director of the file's ha.directors (its name or "
+                                "hostname). Default: this host's name.", show_default=False),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable JSON on stdout.")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")]
 

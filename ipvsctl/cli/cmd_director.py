@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ipvsctl.cli.app import DryRunOpt, JsonOpt, NetnsOpt, command, echo, echo_lines
+from ipvsctl.cli.app import DryRunOpt, JsonOpt, NetnsOpt, NodeOpt, command, echo, echo_lines
 from ipvsctl.errors import ExitCode
 from ipvsctl.plan import printer
 
@@ -37,6 +37,12 @@ def _load(path: Path) -> Cluster:
     return load(path)
 
 
+def _load_as_node(path: Path, node: str | None) -> Cluster:
+    from ipvsctl.director.workflow import as_node
+
+    return as_node(_load(path), node)
+
+
 def _only(cluster: Cluster, refs: list[str] | None) -> frozenset[ServiceKey] | None:
     """The --service selection (None: the whole file), checked before the kernel is read."""
     if not refs:
@@ -47,9 +53,10 @@ def _only(cluster: Cluster, refs: list[str] | None) -> frozenset[ServiceKey] | N
 
 
 @command()
-def validate(file: FileArg, json_out: JsonOpt = False) -> None:
-    """Check a cluster file without touching the kernel; every problem at once, at file:line:col."""
-    cluster = _load(file)
+def validate(file: FileArg, node: NodeOpt = None, json_out: JsonOpt = False) -> None:
+    """Check a cluster file without touching the kernel; every problem at once, at file:line:col.
+    With --node, also check that the file's ha section has that director."""
+    cluster = _load(file) if node is None else _load_as_node(file, node)
     if json_out:
         echo(printer.to_json(printer.validated_json(cluster)))
     else:
@@ -57,14 +64,14 @@ def validate(file: FileArg, json_out: JsonOpt = False) -> None:
 
 
 @command()
-def plan(file: FileArg, netns: NetnsOpt = None, prune: PruneOpt = False,
+def plan(file: FileArg, netns: NetnsOpt = None, node: NodeOpt = None, prune: PruneOpt = False,
          service: ServiceOpt = None, json_out: JsonOpt = False,
          verbose: VerboseOpt = False) -> ExitCode:
     """Show what `apply` would change in the live kernel table. Exit 0: nothing to do;
     2: changes pending; 1: error."""
     from ipvsctl.director.workflow import plan_cluster
 
-    cluster = _load(file)
+    cluster = _load_as_node(file, node)
     the_plan, _ = plan_cluster(cluster, netns=netns, prune=prune, only=_only(cluster, service))
     if json_out:
         echo(printer.to_json(the_plan.to_json()))
@@ -74,7 +81,7 @@ def plan(file: FileArg, netns: NetnsOpt = None, prune: PruneOpt = False,
 
 
 @command()
-def apply(file: FileArg, netns: NetnsOpt = None, prune: PruneOpt = False,
+def apply(file: FileArg, netns: NetnsOpt = None, node: NodeOpt = None, prune: PruneOpt = False,
           service: ServiceOpt = None, dry_run: DryRunOpt = False, json_out: JsonOpt = False,
           verbose: VerboseOpt = False,
           wait: Annotated[bool, typer.Option(
@@ -97,7 +104,7 @@ def apply(file: FileArg, netns: NetnsOpt = None, prune: PruneOpt = False,
         if not json_out:
             echo_lines(printer.waiting_lines(current))
 
-    cluster = _load(file)
+    cluster = _load_as_node(file, node)
     only = _only(cluster, service)
     if wait and not dry_run:
         the_plan, result = apply_and_wait(cluster, netns=netns, prune=prune, progress=progress,

@@ -29,19 +29,25 @@ OutputOpt = Annotated[Path | None, typer.Option(
     show_default=False)]
 StrictOpt = Annotated[bool, typer.Option(
     "--strict", help="Fail (exit 1, write nothing) if anything could not be translated.")]
+ConfigIdOpt = Annotated[str | None, typer.Option(
+    "--config-id", help="keepalived's -i: the config id `@ID` lines are matched against "
+                        "(keepalived's default is the director's node name).",
+    show_default=False)]
 
 
 @command("import")
 def import_(source: SourceArg, from_: FromOpt, output: OutputOpt = None,
-            strict: StrictOpt = False) -> None:
+            strict: StrictOpt = False, config_id: ConfigIdOpt = None) -> None:
     """Translate an ipvsadm save file or a keepalived.conf into a cluster file (YAML).
 
-    What cannot be translated (health checks, VRRP, sorry servers, ...) is listed on stderr
-    with its file:line, and as comments at the top of the output."""
+    keepalived.conf is read as keepalived 2.2.7 reads it (includes, definitions, ~SEQ) and
+    translated to what it programs. What cannot be translated (VRRP, notification scripts,
+    ...) is listed on stderr, one line per kind with its file:line, and as comments at the top
+    of the output."""
     from ipvsctl.host.records import atomic_write
     from ipvsctl.importers import cluster_file, import_file
 
-    result = import_file(from_.value, source)
+    result = import_file(from_.value, source, config_id=config_id)
     for line in result.warnings:
         warn(f"# {line}")
     text = cluster_file(result, from_.value, source, strict=strict,

@@ -61,7 +61,8 @@ _KEYS = {name: frozenset(keys) for name, keys in (
     ("top", R.TOP_KEYS), ("defaults", R.DEFAULTS_KEYS), ("scope", R.SCOPE_KEYS),
     ("director", R.DIRECTOR_KEYS), ("timeouts", R.TIMEOUT_KEYS), ("service", R.SERVICE_KEYS),
     ("persistence", R.PERSISTENCE_KEYS), ("real_server", R.REAL_SERVER_KEYS),
-    ("tunnel", R.TUNNEL_KEYS), ("check", R.CHECK_KEYS), ("sorry_server", R.SORRY_SERVER_KEYS))}
+    ("tunnel", R.TUNNEL_KEYS), ("check", R.CHECK_KEYS), ("sorry_server", R.SORRY_SERVER_KEYS),
+    ("ha", R.HA_KEYS), ("ha_director", R.HA_DIRECTOR_KEYS), ("sync", R.SYNC_KEYS))}
 
 
 def suggest(word: str, choices: Sequence[str]) -> str:
@@ -273,8 +274,15 @@ class _Builder:
                 service = self._service(items, index)
                 if service is not None:
                     services.setdefault(service.key, service)
+        ha = None
+        if "ha" in top:
+            from ipvsctl.config.ha_rules import build_ha, check_vips  # only for a pair
+
+            ha = build_ha(self, top)
+            if ha is not None:
+                check_vips(self, top, ha, services)
         return Cluster(services=services, director=director, scope=scope, path=self.path,
-                       health=self.health)
+                       health=self.health, ha=ha)
 
     def _defaults(self, top: dict[str, Any]) -> None:
         m = self.mapping(top, "defaults", "defaults", "defaults") or {}
@@ -802,4 +810,5 @@ def sorted_keys(keys: str) -> tuple[str, ...]:
             "director": R.DIRECTOR_KEYS, "timeouts": R.TIMEOUT_KEYS, "service": R.SERVICE_KEYS,
             "persistence": R.PERSISTENCE_KEYS, "real_server": R.REAL_SERVER_KEYS,
             "tunnel": R.TUNNEL_KEYS, "check": R.CHECK_KEYS,
-            "sorry_server": R.SORRY_SERVER_KEYS}[keys]
+            "sorry_server": R.SORRY_SERVER_KEYS, "ha": R.HA_KEYS,
+            "ha_director": R.HA_DIRECTOR_KEYS, "sync": R.SYNC_KEYS}[keys]

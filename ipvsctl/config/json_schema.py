@@ -16,6 +16,9 @@ from ipvsctl.model import (
     DEFAULT_PERSISTENCE_TIMEOUT,
     DEFAULT_RECONCILE_INTERVAL,
     DEFAULT_SCHEDULER,
+    DEFAULT_SYNC_GROUP,
+    DEFAULT_SYNC_PORT,
+    DEFAULT_SYNC_TTL,
     DEFAULT_WEIGHT,
 )
 
@@ -217,6 +220,54 @@ def schema() -> dict[str, Any]:
             "defaults": defaults,
             "scope": scope,
             "director": director,
+            "ha": _ha(),
             "services": {"type": "array", "items": service, "description": "Virtual services."},
         },
     }
+
+
+def _ha() -> dict[str, Any]:
+    interface = {"type": "string", "pattern": R.INTERFACE_PATTERN,
+                 "description": "Interface name (the VIPs and VRRP adverts go there)."}
+    director = _object({
+        "name": {"type": "string", "pattern": R.NAME_PATTERN,
+                 "description": "The director's name (`--node`), unique in the file."},
+        "hostname": {"type": "string", "pattern": R.HOSTNAME_PATTERN,
+                     "description": "Its host name, if not its name (`--node` default)."},
+        "address": _address("Its address on the VRRP interface (required with unicast)."),
+        "priority": _int(R.PRIORITY, "VRRP base priority; healthy adds health_weight."),
+        "interface": {**interface, "description": "Its VRRP interface, if not ha.interface."},
+    }, "A director sharing this file.", nullable=False, required=["name"])
+    sync = {"description": "The IPVS connection sync daemon: true (defaults), false (stopped), "
+                           "or settings. Unset: left as it is.",
+            "oneOf": [{"type": "boolean"}, _object({
+                "interface": {**interface, "description": "Multicast interface (default: the "
+                                                          "VRRP interface)."},
+                "id": _int(R.SYNC_ID, "Sync id (default: virtual_router_id)."),
+                "maxlen": _int(R.SYNC_MAXLEN, "UDP payload size (default: MTU - 28)."),
+                "port": _int(R.SYNC_PORT, "Multicast port.", default=DEFAULT_SYNC_PORT),
+                "ttl": _int(R.SYNC_TTL, "Multicast TTL.", default=DEFAULT_SYNC_TTL),
+                "group": {"type": "string", "default": DEFAULT_SYNC_GROUP,
+                          "description": "Multicast group (IPv4 or IPv6)."},
+            }, "Sync daemon settings.")]}
+    advert = {"description": "Seconds between adverts; fractions (0.01 steps) need VRRPv3.",
+              "anyOf": [_int(R.ADVERT_V2, "Whole seconds."),
+                        {"type": "number", "minimum": 0.01, "maximum": 40.95}],
+              "default": 1}
+    return _object({
+        "virtual_router_id": _int(R.VIRTUAL_ROUTER_ID, "VRRP virtual router id."),
+        "interface": interface,
+        "advert_interval": advert,
+        "vrrp_version": {"type": "integer", "enum": list(R.VRRP_VERSIONS),
+                         "description": "VRRP version (default 2; 3 for a fractional advert)."},
+        "transport": _enum(R.TRANSPORTS, "Adverts to the other directors' addresses, or to "
+                                         "224.0.0.18.", default="unicast"),
+        "health_weight": _int(R.HEALTH_WEIGHT, "Priority added while `ipvsctl run` reports "
+                                               "healthy.", default=R.DEFAULT_HEALTH_WEIGHT),
+        "vips": {"type": ["array", "null"], "items": _address("An address."),
+                 "description": "Addresses keepalived holds beyond the services' VIPs."},
+        "directors": {"type": "array", "minItems": 2, "maxItems": R.MAX_DIRECTORS,
+                      "items": director, "description": "The directors sharing this file."},
+        "sync": sync,
+    }, "Director HA: keepalived's VRRP (rendered by `ipvsctl ha render`) and the sync daemon.",
+        required=["virtual_router_id", "directors"])

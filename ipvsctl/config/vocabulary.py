@@ -35,7 +35,7 @@ def scheduler_flag(scheduler: str, number: int) -> str | None:
     return None
 
 
-TOP_KEYS = ("defaults", "scope", "director", "services")
+TOP_KEYS = ("defaults", "scope", "director", "ha", "services")
 DEFAULTS_KEYS = ("scheduler", "forward", "weight", "protocol", "check", "min_healthy")
 SCOPE_KEYS = ("vips", "fwmarks")
 DIRECTOR_KEYS = ("timeouts", "sysctls", "drain_timeout", "reconcile_interval")
@@ -75,6 +75,15 @@ DNS_RCODES = ("NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED")
 HTTP_PATH_PATTERN = r"^/[\x21-\x7e]*$"  # printable ASCII, no space: one request-target
 HTTP_STATUS_PATTERN = r"^\s*[1-5][0-9][0-9]\s*(-\s*[1-5][0-9][0-9]\s*)?$"
 MIN_HEALTHY_PERCENT_PATTERN = r"^(100|[0-9]{1,2})(\.[0-9]{1,2})?%$"
+# The director pair: keepalived's VRRP (rendered by ipvsctl) and the kernel's sync daemon.
+HA_KEYS = (
+    "virtual_router_id", "interface", "advert_interval", "vrrp_version", "transport",
+    "health_weight", "vips", "directors", "sync",
+)
+HA_DIRECTOR_KEYS = ("name", "hostname", "address", "priority", "interface")
+SYNC_KEYS = ("interface", "id", "maxlen", "port", "ttl", "group")
+TRANSPORTS = ("unicast", "multicast")
+VRRP_VERSIONS = (2, 3)
 
 # Settings under net.ipv4.vs that ipvsctl may manage (integer-valued ones).
 SYSCTLS = (
@@ -121,3 +130,19 @@ CHECK_ARGV = 64  # arguments of an exec check
 HTTP_STATUS = (100, 599)
 MIN_HEALTHY = (0, 65535)  # a count of real servers
 RECONCILE_INTERVAL = (1.0, 86400.0)  # seconds between full reads of the live table
+VIRTUAL_ROUTER_ID = (1, 255)
+PRIORITY = (1, 254)  # 255 is the address owner's, which a pair of directors never is
+HEALTH_WEIGHT = (1, 253)
+ADVERT_V2 = (1, 255)  # whole seconds
+ADVERT_V3_CENTIS = (1, 4095)  # 0.01..40.95 s
+DEFAULT_HEALTH_WEIGHT = 60
+DEFAULT_PRIORITIES = (190, 180)  # first and second director; healthy: 250 and 240
+SYNC_ID = (0, 255)  # the sync message header carries it in one byte
+SYNC_MAXLEN = (1, 65507)  # the largest UDP payload over IPv4
+SYNC_PORT = (1, 65535)
+SYNC_TTL = (1, 255)
+# A Linux interface name: 1..15 bytes (IFNAMSIZ - 1), not "." or "..", no '/', ':' or space.
+INTERFACE_PATTERN = r"^(?!\.\.?$)[A-Za-z0-9_.+-]{1,15}$"
+HOSTNAME_PATTERN = r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?" \
+                   r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+MAX_DIRECTORS = 8

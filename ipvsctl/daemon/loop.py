@@ -38,7 +38,7 @@ from ipvsctl.daemon.stats import Stats
 from ipvsctl.daemon.status import snapshot_of
 from ipvsctl.director.ops import DeleteService
 from ipvsctl.director.table import IpvsTable
-from ipvsctl.director.workflow import WRITER_LOCK, Only, Shape, apply_locked
+from ipvsctl.director.workflow import WRITER_LOCK, Only, Shape, apply_locked, as_node
 from ipvsctl.errors import IpvsctlError
 from ipvsctl.gcpause import gc_paused
 from ipvsctl.health.runner import Runner
@@ -54,6 +54,12 @@ from ipvsctl.plan.executor import Result
 
 WATCH_INTERVAL = 1.0  # seconds between looks at the cluster file
 SETTLE = 0.25  # seconds a changed file must hold still before it is read
+
+
+def read(path: Path) -> Cluster:
+    """The file as this director applies it (for a file with `ha`: the director of the pair
+    this host's name picks)."""
+    return as_node(load(path), None)
 
 
 def owners_of(cluster: Cluster) -> dict[CheckTarget, set[ServiceKey]]:
@@ -108,7 +114,7 @@ class Daemon:
                 "or stop it first")
         with exclusive_lock(WRITER_LOCK, self.netns, holder=holder, hint=hint):
             self._seen = self._stat()
-            self.cluster = load(self.path)
+            self.cluster = read(self.path)
             asyncio.run(self._main())
 
     async def _main(self) -> None:
@@ -165,7 +171,7 @@ class Daemon:
         self._seen = self._stat()
         now = time.time()
         try:
-            new = load(self.path)
+            new = read(self.path)
         except (IpvsctlError, OSError, ValueError) as exc:
             lines = exc.lines() if isinstance(exc, IpvsctlError) else [f"{self.path}: {exc}"]
             more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
@@ -347,7 +353,7 @@ def run_director(path: Path, netns: str | None, log_format: str) -> None:
     from ipvsctl.host.netns import enter
     from ipvsctl.ipvs import IpvsAdapter
 
-    load(path)  # a bad file fails here, before anything is locked, entered or opened
+    read(path)  # a bad file fails here, before anything is locked, entered or opened
     if netns is not None:
         enter(netns)
     log = EventLog(log_format)

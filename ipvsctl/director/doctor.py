@@ -13,11 +13,13 @@ from pathlib import Path
 
 from ipvsctl.host.netns import run_in_netns
 from ipvsctl.host.sysctl import read_sysctls, sysctl_path_parts
-from ipvsctl.model import Cluster
+from ipvsctl.model import SYNC_STATES, Cluster, HaDirector, SyncDaemon
 from ipvsctl.plan.findings import Finding
 from ipvsctl.tunables import applicable, kernel_version
 
 IPVS_MODULE_DIR = "kernel/net/netfilter/ipvs"
+_IFF_UP = 0x1
+_IFF_MULTICAST = 0x1000
 
 
 @dataclass(slots=True)
@@ -32,6 +34,8 @@ class Facts:
     send_redirects: dict[str, int] = field(default_factory=dict)  # interface (and "all") -> value
     routes: dict[str, str] = field(default_factory=dict)  # asked-about address -> interface
     default_iface: str | None = None  # the IPv4 default route's interface
+    links: dict[str, tuple[bool, bool]] = field(default_factory=dict)  # name -> (up, multicast)
+    sync_daemons: dict[str, SyncDaemon] | None = None  # running threads; None: IPVS unreadable
 
 
 def _available_modules(release: str) -> set[str]:
@@ -66,7 +70,11 @@ def gather(netns: str | None, route_to: Sequence[str] = ()) -> Facts:
         from pyroute2.netlink.exceptions import NetlinkError
 
         with IPRoute() as ipr:
-            links = {link["index"]: link.get_attr("IFLA_IFNAME") for link in ipr.get_links()}
+            found_links = ipr.get_links()
+            links = {link["index"]: link.get_attr("IFLA_IFNAME") for link in found_links}
+            flags = {link.get_attr("IFLA_IFNAME"): (bool(link["flags"] & _IFF_UP),
+                                                    bool(link["flags"] & _IFF_MULTICAST))
+                     for link in found_links}
             addresses = {a.get_attr("IFA_ADDRESS"): links.get(a["index"], "?")
                          for a in ipr.get_addr()}
             routes: dict[str, str] = {}
@@ -94,9 +102,24 @@ def gather(netns: str | None, route_to: Sequence[str] = ()) -> Facts:
 
         return Facts(release, Path("/proc/net/ip_vs").exists(), _available_modules(release),
                      vs, _as_int(values[forward]), addresses, per_iface(arp_paths),
-                     per_iface(redirect_paths), routes, default[0] if default else None)
+                     per_iface(redirect_paths), routes, default[0] if default else None,
+                     flags)
 
-    return run_in_netns(netns, inside)
+    facts = run_in_netns(netns, inside)
+    if facts.ipvs_loaded:
+        facts.sync_daemons = _sync_daemons(netns)
+    return facts
+
+
+def _sync_daemons(netns: str | None) -> dict[str, SyncDaemon] | None:
+    from ipvsctl.errors import IpvsctlError
+    from ipvsctl.ipvs import IpvsAdapter
+
+    try:
+        with IpvsAdapter(netns, load_modules=False) as adapter:
+            return adapter.sync_daemons()
+    except (IpvsctlError, OSError):
+        return None
 
 
 def nat_real_servers(cluster: Cluster | None) -> list[str]:
@@ -108,7 +131,9 @@ def nat_real_servers(cluster: Cluster | None) -> list[str]:
                    if rs.spec.forward == "nat" and ":" not in rs.key.address})
 
 
-def diagnose(facts: Facts, cluster: Cluster | None = None) -> list[Finding]:
+def diagnose(facts: Facts, cluster: Cluster | None = None,
+             node: HaDirector | None = None) -> list[Finding]:
+    """Every finding; `node` is the director of the file's pair this host acts as."""
     out: list[Finding] = []
     out += _module_findings(facts, cluster)
     uses_persistence = bool(cluster and any(s.spec.persistence
@@ -137,6 +162,67 @@ def diagnose(facts: Facts, cluster: Cluster | None = None) -> list[Finding]:
                                "sysctl -w net.ipv4.ip_forward=1 (and persist it)"))
         out += _redirect_findings(facts, cluster)
         out += _version_findings(facts, cluster)
+        if node is not None:
+            out += _ha_findings(facts, cluster, node)
+    return out
+
+
+def _ha_findings(facts: Facts, cluster: Cluster, node: HaDirector) -> list[Finding]:
+    """This director of the pair: its VRRP interface and address, and its sync threads."""
+    out = []
+    link = facts.links.get(node.interface)
+    if link is None:
+        out.append(Finding("fail", f"interface {node.interface}", f"director {node.name}'s VRRP "
+                           "interface does not exist", "fix ha.interface (or the director's "
+                           "interface) in the cluster file"))
+    elif not link[0]:
+        out.append(Finding("fail", f"interface {node.interface}", "is down: keepalived goes "
+                           "FAULT and never holds the VIPs", f"ip link set {node.interface} up"))
+    else:
+        out.append(Finding("ok", f"interface {node.interface}", f"up (director {node.name}'s "
+                           "VRRP interface)"))
+    if node.address is not None:
+        where = facts.addresses.get(node.address)
+        if where != node.interface:
+            found = f"is on {where}" if where else "is not an address of this host"
+            out.append(Finding("fail", f"address {node.address}", f"{found}: director "
+                               f"{node.name} sends and receives its VRRP adverts there",
+                               f"ip addr add {node.address}/<prefix> dev {node.interface}, or "
+                               "fix the director's address (or pick another --node)"))
+        else:
+            out.append(Finding("ok", f"address {node.address}", f"on {node.interface}"))
+    want = cluster.director.sync_daemons
+    if want is None:
+        return out
+    have = facts.sync_daemons
+    if have is None:
+        out.append(Finding("warn", "sync daemon", "not read: IPVS is not loaded yet",
+                           f"ipvsctl apply {cluster.path or 'FILE'} --node {node.name}"))
+        return out
+    fix = f"ipvsctl apply {cluster.path or 'FILE'} --node {node.name}"
+    for interface in sorted({d.interface for d in want.values()}):
+        link = facts.links.get(interface)
+        if link is None or not link[0] or not link[1]:
+            why = "does not exist" if link is None else "is down" if not link[0] else \
+                "cannot multicast"
+            out.append(Finding("fail", f"sync interface {interface}", f"{why}: the sync "
+                               "daemon multicasts there", "fix ha.sync.interface, or the link"))
+    for state in SYNC_STATES:
+        subject = f"sync daemon {state}"
+        new, old = want.get(state), have.get(state)
+        if new is None and old is None:
+            out.append(Finding("ok", subject, "not running (the file says sync: false)"))
+        elif new is None and old is not None:
+            out.append(Finding("fail", subject, f"runs ({old.describe()}) but the file says "
+                               "sync: false", fix))
+        elif new is not None and old is None:
+            out.append(Finding("fail", subject, f"not running; the file declares "
+                               f"{new.describe()}", fix))
+        elif new is not None and old is not None and not new.satisfied_by(old):
+            out.append(Finding("fail", subject, f"runs {old.describe()}; the file declares "
+                               f"{new.describe()}", fix))
+        elif old is not None:
+            out.append(Finding("ok", subject, f"running: {old.describe()}"))
     return out
 
 
@@ -177,6 +263,10 @@ def _vip_findings(facts: Facts, cluster: Cluster) -> list[Finding]:
     vips = sorted({k.address for k in cluster.services if not k.is_fwmark})
     for vip in vips:
         iface = facts.addresses.get(vip)
+        if iface is None and cluster.ha is not None:
+            out.append(Finding("ok", f"VIP {vip}", "not on this director now: keepalived adds "
+                               "it while this director is the VRRP master"))
+            continue
         if iface is None:
             out.append(Finding("fail", f"VIP {vip}", "is not an address of this director: IPVS "
                                "only sees packets delivered to a local address",

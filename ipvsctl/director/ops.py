@@ -18,6 +18,7 @@ from ipvsctl.model import (
     Service,
     ServiceKey,
     ServiceSpec,
+    SyncDaemon,
     Timeouts,
     fields_dict,
 )
@@ -100,11 +101,39 @@ class SetInterfaceSysctl:
     value: int
 
 
+@dataclass(frozen=True, slots=True)
+class StartSyncDaemon:
+    action: ClassVar[str] = "start"
+    subject: ClassVar[str] = "sync-daemon"
+    daemon: SyncDaemon  # IPVS_CMD_NEW_DAEMON
+
+
+@dataclass(frozen=True, slots=True)
+class StopSyncDaemon:
+    action: ClassVar[str] = "stop"
+    subject: ClassVar[str] = "sync-daemon"
+    daemon: SyncDaemon  # as observed; IPVS_CMD_DEL_DAEMON of its state
+
+
+@dataclass(frozen=True, slots=True)
+class RestartSyncDaemon:
+    """The kernel has no in-place change for a sync thread: stop it, start it as declared.
+    The connection table is untouched (threads only carry updates)."""
+
+    action: ClassVar[str] = "restart"
+    subject: ClassVar[str] = "sync-daemon"
+    old: SyncDaemon
+    new: SyncDaemon
+
+
 ServiceOp = AddService | EditService | DeleteService
 RealServerOp = AddRealServer | EditRealServer | DrainRealServer | DeleteRealServer
-DirectorOp = ServiceOp | RealServerOp | SetTimeouts | SetSysctl | SetInterfaceSysctl
+SyncDaemonOp = StartSyncDaemon | StopSyncDaemon | RestartSyncDaemon
+DirectorOp = (ServiceOp | RealServerOp | SetTimeouts | SetSysctl | SetInterfaceSysctl
+              | SyncDaemonOp)
 SERVICE_OPS = (AddService, EditService, DeleteService)
 REAL_SERVER_OPS = (AddRealServer, EditRealServer, DrainRealServer, DeleteRealServer)
+SYNC_DAEMON_OPS = (StartSyncDaemon, StopSyncDaemon, RestartSyncDaemon)
 
 
 # ---- how director changes describe themselves ------------------------------------------------

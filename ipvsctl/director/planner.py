@@ -20,15 +20,19 @@ from ipvsctl.director.ops import (
     AddService,
     EditRealServer,
     EditService,
+    RestartSyncDaemon,
     SetInterfaceSysctl,
     SetSysctl,
     SetTimeouts,
+    StartSyncDaemon,
+    StopSyncDaemon,
     describe,
     named,
     rs_target,
     spec_json,
 )
 from ipvsctl.model import (
+    SYNC_STATES,
     Cluster,
     Observed,
     RealServer,
@@ -36,6 +40,7 @@ from ipvsctl.model import (
     Service,
     ServiceKey,
     ServiceSpec,
+    SyncDaemon,
     Timeouts,
 )
 from ipvsctl.plan.changes import Change, Noop, Plan
@@ -138,6 +143,34 @@ def _plan_settings(desired: Cluster, observed: Observed, out: list[Change], plan
                               before=current, after=value))
         else:
             plan.noops.append(Noop("sysctl", full, f"sysctl {full} already {value}"))
+    if desired.director.sync_daemons is not None:
+        _plan_sync(desired.director.sync_daemons, observed.sync_daemons, out, plan)
+
+
+def _plan_sync(want: Mapping[str, SyncDaemon], have: Mapping[str, SyncDaemon],
+               out: list[Change], plan: Plan) -> None:
+    """Each sync thread (master, backup) started, stopped or restarted to match the file."""
+    for state in SYNC_STATES:
+        new, old = want.get(state), have.get(state)
+        target = f"sync-daemon/{state}"
+        what = f"IPVS sync daemon {state} thread"
+        if new is not None and old is None:
+            out.append(Change(StartSyncDaemon(new), target, f"start {what} ({new.describe()})",
+                              after=new._asdict()))
+        elif new is None and old is not None:
+            out.append(Change(StopSyncDaemon(old), target,
+                              f"stop {what} ({old.describe()}): the file says sync: false",
+                              before=old._asdict()))
+        elif new is not None and old is not None and not new.satisfied_by(old):
+            out.append(Change(RestartSyncDaemon(old, new), target,
+                              f"restart {what} (no in-place change exists; connections stay): "
+                              f"{_field_diffs(old, new)}", before=old._asdict(),
+                              after=new._asdict()))
+        elif old is not None:
+            plan.noops.append(Noop("sync-daemon", target,
+                                   f"{what} already running ({old.describe()})"))
+        else:
+            plan.noops.append(Noop("sync-daemon", target, f"{what} not running, as declared"))
 
 
 def _add_service(service: Service) -> Change:
@@ -145,10 +178,11 @@ def _add_service(service: Service) -> Change:
     return Change(AddService(service), str(service.key), text, after=spec_json(service.spec))
 
 
-def _field_diffs(old: ServiceSpec | RealServerSpec, new: ServiceSpec | RealServerSpec) -> str:
+def _field_diffs(old: ServiceSpec | RealServerSpec | SyncDaemon,
+                 new: ServiceSpec | RealServerSpec | SyncDaemon) -> str:
     parts = []
     for name, a, b in zip(new._fields, old, new, strict=True):
-        if a != b:
+        if a != b and not (isinstance(new, SyncDaemon) and b is None):
             parts.append(f"{name.replace('_', ' ')} {_show(a)} -> {_show(b)}")
     return ", ".join(parts)
 

@@ -1,11 +1,12 @@
-"""Render the live table (`ipvsctl show`): settings, connections and traffic counters."""
+"""Render the live table (`ipvsctl show`): settings, connections and traffic counters, and the
+sync daemon's threads."""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Any
 
-from ipvsctl.model import Connections, Observed, Stats, fields_dict
+from ipvsctl.model import SYNC_STATES, Connections, Observed, Stats, fields_dict
 
 HEADER = (f"{'SERVICE / REAL SERVER':<34} {'FORWARD':<8} {'WEIGHT':>6} {'ACTIVE':>7} "
           f"{'INACT':>6} {'CONNS':>8} {'INPKTS':>10} {'OUTPKTS':>10} {'INBYTES':>12} "
@@ -30,6 +31,10 @@ def show_lines(observed: Observed) -> list[str]:
                          f"{c.active:>7} {c.inactive:>6} {_counters(rs.stats)}")
     t = observed.timeouts
     lines.append(f"timeouts: tcp {t.tcp}s, tcpfin {t.tcpfin}s, udp {t.udp}s")
+    for state in SYNC_STATES:
+        daemon = observed.sync_daemons.get(state)
+        lines.append(f"sync daemon {state}: "
+                     + (daemon.describe() if daemon else "not running"))
     return lines
 
 
@@ -52,4 +57,6 @@ def show_json(observed: Observed) -> dict[str, Any]:
             } for _, rs in sorted(svc.real_servers.items())],
         })
     return {"services": services, "timeouts": dataclasses.asdict(observed.timeouts),
-            "sysctls": dict(sorted(observed.sysctls.items()))}
+            "sysctls": dict(sorted(observed.sysctls.items())),
+            "sync_daemons": {state: daemon._asdict()
+                             for state, daemon in sorted(observed.sync_daemons.items())}}

@@ -20,9 +20,10 @@ from ipvsctl.director.ops import DeleteRealServer, DeleteService, DrainRealServe
 from ipvsctl.director.planner import Ownership, plan_director
 from ipvsctl.director.record import Record
 from ipvsctl.director.table import IpvsTable
+from ipvsctl.errors import ConfigError
 from ipvsctl.gcpause import gc_paused
 from ipvsctl.host.locks import exclusive_lock
-from ipvsctl.model import Cluster, Director, Observed, ServiceKey
+from ipvsctl.model import Cluster, Director, HaDirector, Observed, ServiceKey
 from ipvsctl.plan.changes import Change, Plan
 from ipvsctl.plan.executor import Outcome, Result, execute, partial_error
 
@@ -39,6 +40,30 @@ def _open_table(netns: str | None) -> IpvsTable:
     from ipvsctl.ipvs import IpvsAdapter  # the only module that speaks IPVS netlink
 
     return IpvsAdapter(netns)
+
+
+def as_node(cluster: Cluster, node: str | None) -> Cluster:
+    """The cluster as this director applies it. For a file with `ha`, that is one of its
+    directors, chosen by `node` (a name or hostname) or else by this host's name; its share
+    (the sync threads) becomes director settings. Without `ha`, the file as it is."""
+    from ipvsctl.ha.node import for_node
+
+    director = this_director(cluster, node)
+    return cluster if director is None else for_node(cluster, director)
+
+
+def this_director(cluster: Cluster, node: str | None) -> HaDirector | None:
+    """The director of the file's pair this run acts as (None for a file without `ha`)."""
+    if cluster.ha is None:
+        if node is not None:
+            raise ConfigError([f"--node {node}: {cluster.path or 'the cluster file'} has no "
+                               "ha section (no directors to choose from)"])
+        return None
+    import socket
+
+    from ipvsctl.ha.node import choose
+
+    return choose(cluster.ha, node, socket.gethostname(), cluster.path)
 
 
 def narrowed(cluster: Cluster, only: frozenset[ServiceKey]) -> Cluster:

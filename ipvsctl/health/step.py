@@ -27,6 +27,7 @@ The daemon keeps the table up to date service by service (`step_service`, `check
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 
@@ -153,8 +154,8 @@ def with_paths(director: Director, probes: Mapping[CheckTarget, Probe],
     settings = path_settings(probes, routes)
     if not settings:
         return director
-    return Director(director.timeouts, director.sysctls, director.drain_timeout,
-                    director.reconcile_interval, {**director.interface_sysctls, **settings})
+    return dataclasses.replace(director, interface_sysctls={**director.interface_sysctls,
+                                                            **settings})
 
 
 def with_marks(scope: Scope) -> Scope:

@@ -8,12 +8,20 @@ are only known when a hand-written script sets them.
 
 Lines are split with shlex (a save file has no quotes, but a script might), then walked by a
 small option table shaped like ipvsadm's popt table, so every message can name its line.
+
+A restore script is read as the shell would run its ipvsadm commands: `sudo`, `env`, `exec`
+and the like in front are dropped, ipvsadm may be named by any path, `;`, `&&` and `||`
+separate commands, `NAME=value` assignments are substituted where `$NAME` / `${NAME}` is used
+later, and commands that only read the table (-L, -S, -h...) are skipped, each kind reported
+once with its places. Input that mentions ipvsadm but yields no service is an error, never an
+empty file.
 """
 
 from __future__ import annotations
 
 import difflib
 import functools
+import re
 import shlex
 import socket
 from dataclasses import dataclass
@@ -33,6 +41,7 @@ from ipvsctl.config.vocabulary import (
     WEIGHT,
     scheduler_flag,
 )
+from ipvsctl.errors import ConfigError
 from ipvsctl.importers._common import (
     ImportResult,
     LineError,
@@ -105,6 +114,16 @@ THRESHOLD = (0, 2**31 - 1)  # ipvsadm reads -x and -y as an int
 _FLAG_NUMBER = {**{name: n for n, name in enumerate(GENERIC_FLAGS, 1)},
                 **{name: n for name, (_, n) in SCHEDULER_FLAG_BITS.items()}}
 _CSUM_OF = {"tun-nocsum": "nocsum", "tun-csum": "csum", "tun-remcsum": "remcsum"}
+_LISTING = ("list", "save", "help", "version")
+# Commands that run the command after them (and the options of theirs that take a value).
+_WRAPPERS: dict[str, tuple[str, ...]] = {
+    "sudo": ("-u", "-g", "-C", "-D", "-h", "-p", "-r", "-t", "-U", "-T", "-R"),
+    "doas": ("-u", "-C"), "env": ("-u", "-C", "-S"), "command": (), "exec": (), "nohup": (),
+    "nice": ("-n",), "time": (), "builtin": (),
+}
+_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*|[0-9@*#?$!-])")
+_SEPARATORS = (";", "&&", "||", "&", "|")
 # ipvsadm's tunnel_types_v_options: which checksum options each tunnel type accepts.
 _TUNNEL_CSUMS = {"ipip": (), "gue": ("nocsum", "csum", "remcsum"), "gre": ("nocsum", "csum")}
 
@@ -197,6 +216,14 @@ def _walk(tokens: list[str]) -> tuple[list[_Opt], list[str]]:
     return opts, args
 
 
+def _shell_words(line: str) -> list[str]:
+    """The words of a shell line, `;`, `&&`, `||`, `|`, `&`, `<` and `>` as words of their own."""
+    lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|<>()")
+    lexer.whitespace_split = True
+    lexer.commenters = ""
+    return list(lexer)
+
+
 def _hint(name: str) -> str:
     close = difflib.get_close_matches(name, list(_OPTIONS), n=1, cutoff=0.6)
     return f" (did you mean '--{close[0]}'?)" if close else ""
@@ -244,6 +271,9 @@ class _Importer:
         self.services: dict[ServiceKey, Service] = {}
         self.lines: dict[ServiceKey, int] = {}
         self.timeouts = Timeouts()
+        self.variables: dict[str, str] = {}
+        self.rules = 0  # -A, -a, -E, -e, -D, -d seen
+        self.skipped_mentions = 0  # skipped lines that name ipvsadm
 
     def run(self, text: str) -> ImportResult:
         for number, line in _logical_lines(text):
@@ -252,24 +282,116 @@ class _Importer:
             except LineError as exc:
                 self.notes.error(number, str(exc))
         self.notes.raise_if_errors()
+        if not self.services and (self.rules or self.skipped_mentions):
+            what = (f"{self.rules:,} rule(s) read" if self.rules else
+                    f"{self.skipped_mentions:,} line(s) name ipvsadm")
+            raise ConfigError([f"{self.notes.path}: {what}, but no service comes of them (see "
+                               "the warnings); nothing to write"])
         cluster = Cluster(services=self.services, director=Director(timeouts=self.timeouts),
                           path=self.notes.path)
         return ImportResult(cluster, self.notes.warnings)
 
     def _line(self, number: int, line: str) -> None:
+        if line.startswith("IP Virtual Server version"):
+            raise LineError("this is the output of `ipvsadm -L` (a listing for people), not a "
+                             "save file: import `ipvsadm -Sn` instead")
+        if "$" in line:
+            line = self._substitute(number, line, strict="ipvsadm" in line or
+                                    line.lstrip().startswith("-"))
         try:  # shlex is slow; a save file has nothing for it to do
-            tokens = shlex.split(line) if any(c in line for c in "'\"\\") else line.split()
+            shell = any(c in line for c in "'\"\\;&|<>()`")
+            tokens = _shell_words(line) if shell else line.split()
         except ValueError as exc:
             raise LineError(f"cannot split the line into words: {exc}") from None
         # A comment starts with a word beginning with '#', as in the shell ("a#b" is one word).
         tokens = tokens[:next((i for i, t in enumerate(tokens) if t.startswith("#")), None)]
-        if tokens and (tokens[0] == "ipvsadm" or tokens[0].endswith("/ipvsadm")):
-            tokens = tokens[1:]  # a restore script written as shell commands
+        command: list[str] = []
+        for word in [*tokens, ";"]:
+            if word not in _SEPARATORS:
+                command.append(word)
+                continue
+            if command:
+                self._command(number, command)
+            if word == "|":
+                self.notes.warn(number, "a pipe: only the command before the first '|' is "
+                                "read", kind="shell-pipe")
+                return
+            command = []
+
+    def _substitute(self, number: int, line: str, *, strict: bool) -> str:
+        """$NAME and ${NAME} replaced by what an earlier NAME=value line of the script set;
+        `strict` (an ipvsadm line): an unknown variable is an error, else it stays."""
+        if not strict:
+            return _VARIABLE.sub(lambda m: self.variables.get(m[1] or m[2], m[0]), line)
+        if "$(" in line or "`" in line:
+            raise LineError("command substitution ($(...) or `...`) cannot be evaluated here: "
+                             "write its output into the script")
+
+        def value(match: re.Match[str]) -> str:
+            name = match[1] or match[2]
+            if name not in self.variables:
+                raise LineError(f"${name} is not set by an earlier line of the script (from "
+                                 "the environment or the script's arguments?): write its value")
+            return self.variables[name]
+
+        replaced = _VARIABLE.sub(value, line.split("#", 1)[0] if "#" in line else line)
+        if replaced != line:
+            names = sorted({m[1] or m[2] for m in _VARIABLE.finditer(line)})
+            self.notes.warn(number, "shell variable(s) substituted from the script's own "
+                            "assignments: " + ", ".join(f"${n}={self.variables[n]}"
+                                                       for n in names), kind="shell-variable")
+        return replaced
+
+    def _command(self, number: int, tokens: list[str]) -> None:
+        """One shell command: assignments recorded, wrappers dropped, then an ipvsadm rule."""
+        while tokens and tokens[0] in ("export", "readonly", "local", "declare"):
+            tokens = tokens[1:]
+        if tokens and all(_ASSIGNMENT.match(t) for t in tokens):
+            for token in tokens:
+                name, _, value = token.partition("=")
+                self.variables[name] = value
+            return
+        while tokens and _ASSIGNMENT.match(tokens[0]):
+            tokens = tokens[1:]  # VAR=value before a command: its environment only
+        wrapped = []
+        while tokens and tokens[0] in _WRAPPERS:
+            wrapper = tokens.pop(0)
+            wrapped.append(wrapper)
+            while tokens and tokens[0].startswith("-"):
+                option = tokens.pop(0)
+                if option in _WRAPPERS[wrapper] and tokens:
+                    tokens.pop(0)
+            while wrapper == "env" and tokens and _ASSIGNMENT.match(tokens[0]):
+                tokens.pop(0)
         if not tokens:
             return
-        if not tokens[0].startswith("-"):
-            self.notes.warn(number, f"'{tokens[0]}' is not an ipvsadm rule; line ignored")
+        program = tokens[0].rsplit("/", 1)[-1]
+        if wrapped and program == "ipvsadm":
+            self.notes.warn(number, f"'{' '.join(wrapped)}' before ipvsadm: read as the ipvsadm "
+                            "command it runs", kind=f"wrapper:{wrapped[0]}")
+        if program == "ipvsadm":  # by name or by any path: a script of shell commands
+            tokens = tokens[1:]
+        elif program in ("ipvsadm-restore", "ipvsadm-save"):
+            self.skipped_mentions += 1
+            self.notes.warn(number, f"'{program}' reads or writes a saved table elsewhere: "
+                            "import that saved file itself", kind=f"shell:{program}")
             return
+        elif not tokens[0].startswith("-"):
+            self.notes.warn(number, f"'{tokens[0]}' is not an ipvsadm rule; line ignored",
+                            kind=f"shell:{tokens[0]}")
+            self.skipped_mentions += any("ipvsadm" in t for t in tokens)
+            return
+        if not tokens:
+            return
+        if "<" in tokens:
+            where = tokens[tokens.index("<") + 1:tokens.index("<") + 2]
+            self.notes.warn(number, "ipvsadm reads its input from " + (where[0] if where else
+                            "a file") + ": import that file itself (ipvsctl import --from "
+                            "ipvsadm FILE)", kind="shell-redirect")
+            return
+        self._rule_line(number, [t for t in tokens if t not in (">", ">>", "2>&1")])
+
+    def _rule_line(self, number: int, tokens: list[str]) -> None:
         opts, args = _walk(tokens)
         commands = [o for o in opts if o.name in COMMANDS]
         if not commands:
@@ -278,12 +400,21 @@ class _Importer:
             raise LineError(f"two commands on one line: {commands[0].shown} and "
                              f"{commands[1].shown}")
         command = commands[0]
+        if command.name in _LISTING:
+            self.notes.warn(number, f"{command.shown} only reads the table (lists, saves, or "
+                            "prints help): it changes nothing; skipped", kind="listing")
+            return
+        if command.name == "restore":
+            self.notes.warn(number, f"{command.shown} reads rules from its standard input: "
+                            "import that input itself", kind="shell-redirect")
+            return
         if command.name == "set":
             self._set_timeouts(number, opts, args)
             return
         if args:
             raise LineError(f"unexpected argument '{args[0]}'")
         if command.name in _ALLOWED:
+            self.rules += 1
             self._rule(number, command, [o for o in opts if o is not command])
         elif command.name == "clear":
             dropped = ""

@@ -24,15 +24,19 @@ from ipvsctl.director.ops import (
     DrainRealServer,
     EditRealServer,
     EditService,
+    RestartSyncDaemon,
     SetInterfaceSysctl,
     SetSysctl,
     SetTimeouts,
+    StartSyncDaemon,
+    StopSyncDaemon,
 )
 from ipvsctl.errors import HostError, IpvsctlError, KernelError
 from ipvsctl.gcpause import gc_paused
 from ipvsctl.host.netns import run_in_netns
 from ipvsctl.host.sysctl import sysctl_path_parts, write_sysctl
 from ipvsctl.ipvs import _consts as C
+from ipvsctl.ipvs import _daemon as sd
 from ipvsctl.ipvs import _decode as d
 from ipvsctl.ipvs import _fast as f
 from ipvsctl.ipvs import _translate as t
@@ -170,7 +174,8 @@ class IpvsAdapter:
         if only is not None:
             return m.Observed(services=services)
         return m.Observed(services=services, timeouts=self.timeouts(),
-                          sysctls=self.sysctls(), interface_sysctls=self.interface_sysctls())
+                          sysctls=self.sysctls(), interface_sysctls=self.interface_sysctls(),
+                          sync_daemons=self.sync_daemons())
 
     @staticmethod
     def _service_record(chan: Channel, key: m.ServiceKey,
@@ -218,6 +223,11 @@ class IpvsAdapter:
 
         return m.Timeouts(get(C.CMD_ATTR_TIMEOUT_TCP), get(C.CMD_ATTR_TIMEOUT_TCP_FIN),
                           get(C.CMD_ATTR_TIMEOUT_UDP))
+
+    def sync_daemons(self) -> dict[str, m.SyncDaemon]:
+        """The running sync threads by state (IPVS_CMD_GET_DAEMON: one reply per thread)."""
+        found = self._channel().dump(C.CMD_GET_DAEMON, b"", sd.daemon_of)
+        return {daemon.state: daemon for daemon in found if daemon is not None}
 
     def sysctls(self) -> dict[str, int]:
         """Every integer in /proc/sys/net/ipv4/vs/ of the namespace (others, e.g. cpu lists,
@@ -374,11 +384,25 @@ class IpvsAdapter:
             elif isinstance(op, SetInterfaceSysctl):
                 path = sysctl_path_parts("net", "ipv4", "conf", op.interface, op.setting)
                 write_sysctl(path, str(int(op.value)), self.netns)
+            elif isinstance(op, StartSyncDaemon):
+                self._daemon(chan, op, C.CMD_NEW_DAEMON, sd.start_body(op.daemon))
+            elif isinstance(op, StopSyncDaemon):
+                self._daemon(chan, op, C.CMD_DEL_DAEMON, sd.stop_body(op.daemon.state))
+            elif isinstance(op, RestartSyncDaemon):
+                self._daemon(chan, op, C.CMD_DEL_DAEMON, sd.stop_body(op.old.state))
+                self._daemon(chan, op, C.CMD_NEW_DAEMON, sd.start_body(op.new))
             else:
                 return Outcome(change, f"the IPVS adapter cannot {op.action} a {op.subject}")
         except (KernelError, HostError) as exc:
             return Outcome(change, str(exc))
         return Outcome(change)
+
+    def _daemon(self, chan: Channel, op: Operation, cmd: int, body: bytes) -> None:
+        self.writes += 1
+        try:
+            chan.request(cmd, body)
+        except Refused as exc:
+            raise KernelError(change_error(exc.errno, op)) from exc
 
     def _set_timeouts(self, chan: Channel, op: SetTimeouts) -> None:
         # An absent attribute keeps the kernel's current value (and so does 0).

@@ -8,6 +8,7 @@ import os
 from ipvsctl.director.ops import (
     REAL_SERVER_OPS,
     SERVICE_OPS,
+    SYNC_DAEMON_OPS,
     AddRealServer,
     AddService,
     DeleteRealServer,
@@ -15,6 +16,9 @@ from ipvsctl.director.ops import (
     RealServerOp,
     ServiceOp,
     SetTimeouts,
+    StartSyncDaemon,
+    StopSyncDaemon,
+    SyncDaemonOp,
 )
 from ipvsctl.plan.changes import Operation
 
@@ -80,6 +84,21 @@ def real_server_error(err: int, op: RealServerOp) -> str:
     return _generic(err)
 
 
+def sync_daemon_error(err: int, op: SyncDaemonOp) -> str:
+    daemon = op.daemon if isinstance(op, StartSyncDaemon | StopSyncDaemon) else op.new
+    thread = f"the sync daemon's {daemon.state} thread"
+    if err == errno.EEXIST:
+        return f"{thread} is already running (started by another tool?)"
+    if err == errno.ESRCH:
+        return f"{thread} is not running"
+    if err == errno.ENODEV:
+        return f"no interface {daemon.interface} in this network namespace"
+    if err == errno.EINVAL:
+        return (f"the kernel refused {thread}'s settings (the group must be multicast, the "
+                "interface up and able to multicast)")
+    return _generic(err)
+
+
 def change_error(err: int, op: Operation, module_problem: str | None = None) -> str:
     if err == errno.EPERM:
         return "permission denied: changing IPVS needs root (CAP_NET_ADMIN)"
@@ -87,6 +106,8 @@ def change_error(err: int, op: Operation, module_problem: str | None = None) -> 
         return service_error(err, op, module_problem)
     if isinstance(op, REAL_SERVER_OPS):
         return real_server_error(err, op)
+    if isinstance(op, SYNC_DAEMON_OPS):
+        return sync_daemon_error(err, op)
     if isinstance(op, SetTimeouts) and err == errno.EINVAL:
         return "the kernel rejected the timeouts (each must be 0..2147483 seconds)"
     return _generic(err)

@@ -18,10 +18,11 @@ class Operation(Protocol):
     """What a change does, as the adapter that executes it reads it."""
 
     @property
-    def action(self) -> str: ...  # add | edit | delete | drain | set | write | remove
+    def action(self) -> str: ...  # add | edit | delete | drain | set | write | remove |
+    #                                 start | stop | restart (a sync daemon thread)
 
     @property
-    def subject(self) -> str: ...  # service | real-server | timeouts | sysctl | address | ...
+    def subject(self) -> str: ...  # service | real-server | timeouts | sysctl | sync-daemon | ...
 
 
 @dataclass(frozen=True, slots=True)

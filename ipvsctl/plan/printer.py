@@ -11,8 +11,8 @@ if TYPE_CHECKING:  # types only: every command imports the printer, even for --h
     from ipvsctl.plan.executor import Outcome, Result
     from ipvsctl.plan.findings import Finding
 
-SYMBOLS = {"add": "+", "write": "+", "edit": "~", "set": "~", "drain": "v", "delete": "-",
-           "remove": "-"}
+SYMBOLS = {"add": "+", "write": "+", "start": "+", "edit": "~", "set": "~", "restart": "~",
+           "drain": "v", "delete": "-", "remove": "-", "stop": "-"}
 
 
 def symbol(change: Change) -> str:

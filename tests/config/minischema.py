@@ -16,7 +16,7 @@ def _type_ok(value: Any, name: str) -> bool:
     if name == "integer":
         return isinstance(value, int) and not isinstance(value, bool)
     if name == "number":
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
+        return isinstance(value, int | float) and not isinstance(value, bool)
     if name == "boolean":
         return isinstance(value, bool)
     if name == "string":
@@ -47,7 +47,7 @@ def errors(schema: dict[str, Any], value: Any, where: str = "$") -> list[str]:
             if value != arg:
                 out.append(f"{where}: const")
         elif keyword in ("minimum", "maximum"):
-            if isinstance(value, (int, float)) and not isinstance(value, bool) and (
+            if isinstance(value, int | float) and not isinstance(value, bool) and (
                     value < arg if keyword == "minimum" else value > arg):
                 out.append(f"{where}: {keyword}")
         elif keyword == "pattern":

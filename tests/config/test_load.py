@@ -11,6 +11,7 @@ from ipvsctl.errors import ConfigError
 from ipvsctl.model import (
     Cluster,
     Director,
+    HaDirector,
     Persistence,
     RealServer,
     RealServerKey,
@@ -18,6 +19,7 @@ from ipvsctl.model import (
     Scope,
     ServiceKey,
     ServiceSpec,
+    SyncSettings,
     Timeouts,
     Tunnel,
 )
@@ -145,7 +147,7 @@ services:
     with pytest.raises(ConfigError) as caught:
         loads(text, "a.yaml")
     assert caught.value.problems == ["a.yaml:6:1: x-common: unknown key (expected one of: "
-                                     "defaults, scope, director, services)"]
+                                     "defaults, scope, director, ha, services)"]
     text = text.replace("x-common: &rs {weight: 4, forward: tunnel}\n", "").replace(
         "    real_servers:\n",
         "    real_servers:\n      - &rs {address: 10.0.0.9, weight: 4, forward: tunnel}\n")
@@ -276,3 +278,35 @@ def test_dump_of_a_cluster_built_in_code_round_trips() -> None:
                        RealServer(RealServerKey("2001:db8::7", 0), RealServerSpec(0, "dr"))}),
     })
     assert loads(dump(built)).services == built.services
+
+
+def test_full_file_ha_section() -> None:
+    ha = load(FULL).ha
+    assert ha is not None
+    assert (ha.virtual_router_id, ha.advert_centis, ha.vrrp_version, ha.unicast,
+            ha.health_weight, ha.vips) == (51, 200, 3, True, 50, ("198.51.100.7",))
+    assert ha.directors == (
+        HaDirector("d1", "lb1.example.net", "10.10.0.1", 200, "eth0"),
+        HaDirector("d2", None, "10.10.0.2", 160, "bond0.100"))
+    assert ha.directors[0].source == f"{FULL}:67:7"
+    assert ha.sync == SyncSettings(True, "eth1", 7, 1400, 8849, 2, "224.0.0.82")
+
+
+@pytest.mark.parametrize(("text", "expect"), [
+    ("", {"advert_centis": 100, "vrrp_version": 2, "unicast": True, "health_weight": 60,
+          "sync": None}),
+    ("advert_interval: 3\n  ", {"advert_centis": 300, "vrrp_version": 2}),
+    ("advert_interval: 0.25\n  ", {"advert_centis": 25, "vrrp_version": 3}),
+    ("sync: true\n  ", {"sync": SyncSettings(syncid=9)}),
+    ("sync: false\n  ", {"sync": SyncSettings(enabled=False)}),
+    ("sync: {}\n  ", {"sync": SyncSettings(syncid=9)}),
+])
+def test_ha_defaults(text: str, expect: dict[str, object]) -> None:
+    doc = ("ha:\n  virtual_router_id: 9\n  interface: eth0\n  " + text +
+           "directors: [{name: a, address: 10.0.0.1}, {name: b, address: 10.0.0.2}]\n"
+           "  vips: [192.0.2.1]\n"
+           "services: []\n")
+    ha = loads(doc).ha
+    assert ha is not None
+    assert {k: getattr(ha, k) for k in expect} == expect
+    assert [d.priority for d in ha.directors] == [190, 180]

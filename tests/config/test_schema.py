@@ -37,6 +37,8 @@ SCHEMA_REFUSES = {
     "69-key-with-line-break", "70-check-types-and-keys", "71-check-timing", "72-check-http",
     "73-check-udp-dns-exec", "74-check-via", "75-min-healthy-sorry-server",
     "76-reconcile-interval", "77-reconcile-interval-quoted",
+    "70-ha-ranges", "74-ha-sync", "75-ha-missing-keys",
+    "76-ha-one-director",
 }
 # Bad files about the loader's input bounds (nesting, alias and merge bombs, a recursive alias):
 # documents no schema judges, and yaml.safe_load would take long or recurse without end.

@@ -91,3 +91,63 @@ def test_one_armed_nat_with_icmp_redirects_on_is_a_warning() -> None:
     two_armed = diagnose(facts(ip_forward=1, routes={"10.0.0.13": "eth1"},
                                default_iface="eth0", send_redirects={"all": 1}), cluster)
     assert not [f for f in two_armed if "send_redirects" in f.subject]
+
+
+PAIR = """
+ha:
+  virtual_router_id: 51
+  interface: eth0
+  directors:
+    - {name: d1, address: 10.10.0.1}
+    - {name: d2, address: 10.10.0.2}
+  sync: {interface: eth1, id: 7}
+services:
+  - {vip: 192.0.2.10, port: 80, real_servers: [{address: 10.0.0.11}]}
+"""
+
+
+def pair_findings(**over: object) -> dict[str, list]:  # type: ignore[type-arg]
+    from ipvsctl.ha.node import for_node
+
+    cluster = loads(PAIR, "pair.yaml")
+    assert cluster.ha is not None
+    d1 = cluster.ha.directors[0]
+    base: dict[str, object] = dict(addresses={"10.10.0.1": "eth0"},
+                                   links={"eth0": (True, True), "eth1": (True, True)},
+                                   sync_daemons={})
+    base.update(over)
+    return by_subject(diagnose(facts(**base), for_node(cluster, d1), d1))
+
+
+def test_a_backup_director_without_its_vip_is_fine() -> None:
+    got = pair_findings()
+    assert got["VIP 192.0.2.10"][0].level == "ok"
+    assert "keepalived adds it" in got["VIP 192.0.2.10"][0].message
+    assert got["interface eth0"][0].level == "ok"
+    assert got["address 10.10.0.1"][0].level == "ok"
+
+
+def test_sync_threads_missing_or_different_fail_with_the_fix() -> None:
+    from ipvsctl.model import SyncDaemon
+
+    got = pair_findings(sync_daemons={"master": SyncDaemon("master", "eth1", 7, 1472),
+                                      "backup": SyncDaemon("backup", "eth0", 9, 1472)})
+    assert got["sync daemon master"][0].level == "ok"
+    backup = got["sync daemon backup"][0]
+    assert backup.level == "fail"
+    assert backup.message == ("runs syncid 9 on eth0, group 224.0.0.81:8848 ttl 1, maxlen "
+                              "1472; the file declares syncid 7 on eth1, group "
+                              "224.0.0.81:8848 ttl 1")
+    assert backup.fix == "ipvsctl apply pair.yaml --node d1"
+    got = pair_findings()
+    assert [f.level for f in got["sync daemon master"] + got["sync daemon backup"]] == \
+        ["fail", "fail"]
+
+
+def test_vrrp_interface_and_address_problems() -> None:
+    got = pair_findings(addresses={"10.10.0.1": "eth1"},
+                        links={"eth0": (False, True), "eth1": (True, False)})
+    assert got["interface eth0"][0].level == "fail"
+    assert "is down" in got["interface eth0"][0].message
+    assert got["address 10.10.0.1"][0].message.startswith("is on eth1")
+    assert got["sync interface eth1"][0].message.startswith("cannot multicast")

@@ -93,5 +93,10 @@ def replay(plan: Any, have: Any) -> None:
             have.sysctls[op.name] = op.value
         elif isinstance(op, ops.SetInterfaceSysctl):
             have.interface_sysctls[(op.interface, op.setting)] = op.value
+        elif isinstance(op, ops.StartSyncDaemon | ops.RestartSyncDaemon):
+            new = op.daemon if isinstance(op, ops.StartSyncDaemon) else op.new
+            have.sync_daemons[new.state] = new._replace(maxlen=new.maxlen or 1472)
+        elif isinstance(op, ops.StopSyncDaemon):
+            del have.sync_daemons[op.daemon.state]
         else:
             raise AssertionError(f"a director plan holds {op!r}")

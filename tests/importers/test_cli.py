@@ -22,8 +22,10 @@ def test_stdout_is_a_loadable_cluster_file() -> None:
     cluster = loads(res.stdout, "out.yaml")
     assert len(cluster.services) == 2
     # Warnings go to stderr as comments, and into the file's header.
-    assert f"# {sample}:22: HTTP_GET health checker" in res.stderr
-    assert f"#   {sample}:22: HTTP_GET health checker" in res.stdout
+    line = f"{sample}:22: HTTP_GET translates to `check: {{type: http, ...}}`, but this"
+    assert f"# {line}" in res.stderr
+    assert f"#   {line}" in res.stdout
+    assert "# 4 health check(s) translated; this ipvsctl's cluster file" in res.stdout
 
 
 def test_standard_input_and_output_file(tmp_path: Path) -> None:

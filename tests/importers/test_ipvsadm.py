@@ -76,6 +76,19 @@ def test_long_options_attached_values_and_shell_lines() -> None:
     assert service.real_servers[RealServerKey("10.0.0.1", 80)].spec.weight == 3
 
 
+def test_restore_script_as_the_shell_runs_it() -> None:
+    """sudo, a full path, shell variables and a trailing listing: the rules, each named."""
+    text = ("VIP=192.0.2.10 PORT=80\n"
+            "sudo -u root /usr/sbin/ipvsadm -A -t ${VIP}:$PORT -s rr\n"
+            "sudo ipvsadm -a -t $VIP:$PORT -r 10.0.0.1 -g && echo ok; ipvsadm -L -n\n"
+            "ipvsadm -L -n\n")
+    result = parse(text, "t.sh")
+    assert list(result.cluster.services[VIP].real_servers) == [RealServerKey("10.0.0.1", 80)]
+    assert [w.split(": ", 1)[0] for w in result.warnings] == ["t.sh:2"] * 2 + ["t.sh:3"] * 2
+    assert any("-L only reads the table" in w and "(2 in all; also at line(s) 4)" in w
+               for w in result.warnings), result.warnings
+
+
 def test_edit_and_delete_follow_the_script() -> None:
     text = ("-A -t 192.0.2.10:80 -s rr\n"
             "-a -t 192.0.2.10:80 -r 10.0.0.1 -w 5 -x 9\n"
@@ -113,7 +126,11 @@ def test_set_timeouts_zero_means_unchanged() -> None:
     ("-A -t 192.0.2.10:80\n-a -t 192.0.2.10:80 -r 192.0.2.10\n",
      "t.save:2: real server 192.0.2.10:80 is the VIP itself"),
     ("-Z\n", "t.save:1: -Z (zero the counters) is not translated"),
-    ("service ipvsadm restart\n", "t.save:1: 'service' is not an ipvsadm rule"),
+    ("service ipvsadm restart\n-A -t 192.0.2.10:80\n",
+     "t.save:1: 'service' is not an ipvsadm rule"),
+    ("-A -t 192.0.2.10:80\nipvsadm -L -n\n", "t.save:2: -L only reads the table"),
+    ("-A -t 192.0.2.10:80\nsudo ipvsadm -a -t 192.0.2.10:80 -r 10.0.0.1\n",
+     "t.save:2: 'sudo' before ipvsadm: read as the ipvsadm command it runs"),
 ])
 def test_lossy_constructs_warn_with_their_line(text: str, warning: str) -> None:
     warnings = parse(text, "t.save").warnings
@@ -158,7 +175,10 @@ def test_lossy_constructs_warn_with_their_line(text: str, warning: str) -> None:
     ("-A -t 192.0.2.10:80\n-a -t 192.0.2.10:80 -r 10.0.0.1 -w 70000\n",
      "t.save:2: weight (-w) '70000' must be an integer 0..65535"),
     ("-A -t 192.0.2.10:80 -w 3\n", "t.save:1: -w does not apply to -A"),
-    ("-L -n\n", "t.save:1: -L is not a rule"),
+    ("service ipvsadm restart\n", "t.save: 1 line(s) name ipvsadm, but no service comes"),
+    ("-A -t $VIP:80\n", "t.save:1: $VIP is not set by an earlier line of the script"),
+    ("-A -t $(cat vip):80\n", "t.save:1: command substitution"),
+    ("IP Virtual Server version 1.2.1 (size=4096)\n", "t.save:1: this is the output of"),
     ("-A -t '192.0.2.10:80\n", "t.save:1: cannot split the line into words"),
     ("-A -t 224.0.0.1:80\n", "t.save:1: virtual service address 224.0.0.1 is not a unicast"),
 ])

@@ -54,14 +54,16 @@ def test_keepalived_defaults_are_applied_and_reported() -> None:
 
 
 def test_tunnels_per_virtual_and_real_server() -> None:
-    text = vs("lb_algo rr\nlb_kind TUN type gue port 6080 csum\nprotocol TCP\n"
+    text = vs("lb_algo rr\nlb_kind TUN\nprotocol TCP\n"
               "real_server 10.0.0.1 80 {\n}\n"
-              "real_server 10.0.0.2 80 {\n lvs_method TUN type gre\n}\n"
-              "real_server 2001:db8::3 80 {\n lvs_method TUN\n}")
-    servers = parse(text, "k.conf").cluster.services[VIP].real_servers
-    assert servers[RealServerKey("10.0.0.1", 80)].spec.tunnel == Tunnel("gue", 6080, "csum")
-    assert servers[RealServerKey("10.0.0.2", 80)].spec.tunnel == Tunnel("gre")
-    assert servers[RealServerKey("2001:db8::3", 80)].spec.tunnel == Tunnel()
+              "real_server 10.0.0.2 80 {\n lvs_method TUN type gue port 6080 csum\n}\n"
+              "real_server 2001:db8::3 80 {\n lvs_method TUN type gre\n}")
+    result = parse(text, "k.conf")
+    servers = result.cluster.services[VIP].real_servers
+    assert servers[RealServerKey("10.0.0.1", 80)].spec.tunnel == Tunnel()
+    assert servers[RealServerKey("10.0.0.2", 80)].spec.tunnel == Tunnel("gue", 6080, "csum")
+    assert servers[RealServerKey("2001:db8::3", 80)].spec.tunnel == Tunnel("gre")
+    assert result.warnings == []
 
 
 def test_fwmark_family_comes_from_its_real_servers() -> None:
@@ -71,7 +73,7 @@ def test_fwmark_family_comes_from_its_real_servers() -> None:
     assert list(result.cluster.services) == [ServiceKey.mark(5, 6)]
     assert list(result.cluster.services[ServiceKey.mark(5, 6)].real_servers) == [
         RealServerKey("2001:db8::1", 0)]
-    assert result.warnings == ["k.conf:6: IPv4 real server 10.0.0.1 in an IPv6 virtual server "
+    assert result.warnings == ["k.conf:6: IPv4 real_server 10.0.0.1 in an IPv6 virtual server "
                                "needs TUN: keepalived skips it; skipped"]
 
 
@@ -84,16 +86,56 @@ def test_syntax_comments_quotes_braces_and_definitions() -> None:
             '  protocol TCP\n'
             '  real_server 10.0.0.1 $PORT { weight 4 }\n'
             '  real_server 10.0.0.2 80 { MISC_CHECK { misc_path "/bin/check #1 !x" } }\n'
-            '  real_server 10.0.0.3 80 \\\n'
-            '  { weight 2 }\n'
+            '  real_server 10.0.0.3 80 { weight 2 }\n'
             '}\n')
     result = parse(text, "k.conf")
     servers = result.cluster.services[VIP].real_servers
     assert {k.address: rs.spec.weight for k, rs in servers.items()} == \
         {"10.0.0.1": 4, "10.0.0.2": 1, "10.0.0.3": 2}
-    assert len(result.warnings) == 1
-    assert result.warnings[0].startswith("k.conf:8: MISC_CHECK health checker of real server "
-                                         "10.0.0.2 80 (virtual_server 192.0.2.10 80)")
+    check = result.health[VIP]["checks"]["10.0.0.2:80"]
+    assert check["type"] == "exec"
+    assert check["argv"] == ["/bin/check", "#1", "!x"]  # '#' and '!' inside quotes stay
+
+
+def test_templating_as_the_man_page_defines_it() -> None:
+    """Nested and empty definitions, a comment inside a multi-line one, ~SEQ and ~LST."""
+    text = ("$BASE=192.0.2.${SUB}\n$SUB=1\n$EMPTY=\n$EMPTY\n"
+            "$RS= \\\n real_server 10.0.0.${N} 80 { \\\n  weight ${N} \\\n }\n"
+            "$VS= \\\n"
+            "virtual_server ${BASE}${P} 80 { \\\n lb_algo rr \\\n lb_kind DR \\\n"
+            " protocol TCP \\\n ~LST(N, 1, 2) $RS \\\n}\n"
+            "~SEQ(P, 0, 2) $VS\n")
+    result = parse(text, "k.conf")
+    assert sorted(str(k) for k in result.cluster.services) == [
+        "tcp/192.0.2.10:80", "tcp/192.0.2.11:80", "tcp/192.0.2.12:80"]
+    servers = result.cluster.services[ServiceKey.vip("tcp", "192.0.2.11", 80)].real_servers
+    assert {str(k): rs.spec.weight for k, rs in servers.items()} == \
+        {"10.0.0.1:80": 1, "10.0.0.2:80": 2}
+    assert result.warnings == []
+
+
+def test_what_keepalived_tolerates_is_imported_as_it_runs() -> None:
+    text = vs("lb_algo RR\nlb_kind dr\nprotocol TCP\npersistence_timeout 0\n"
+              "real_server 10.0.0.1 80 {\n}")
+    result = parse(text, "k.conf")
+    service = result.cluster.services[VIP]
+    assert service.spec == ServiceSpec("wlc", frozenset(), None, False)
+    assert service.real_servers[RealServerKey("10.0.0.1", 80)].spec.forward == "nat"
+    assert [w.split(": ", 1)[0] for w in result.warnings] == ["k.conf:2", "k.conf:3",
+                                                             "k.conf:5"]
+    assert "so the service runs wlc; imported as wlc; write `lb_algo rr`" in result.warnings[0]
+    assert "write `lb_kind DR` (or `forward: dr`) if that was meant" in result.warnings[1]
+    assert "so the service has no persistence" in result.warnings[2]
+
+
+def test_a_service_without_real_servers_is_dropped_as_keepalived_does() -> None:
+    text = vs("lb_algo rr\nlb_kind DR\nprotocol TCP") + vs(
+        "lb_algo rr\nlb_kind DR\nprotocol TCP\nreal_server 10.0.0.1 80 {\n}",
+        header="192.0.2.11 80")
+    result = parse(text, "k.conf")
+    assert list(result.cluster.services) == [ServiceKey.vip("tcp", "192.0.2.11", 80)]
+    assert result.warnings[0].startswith("k.conf:1: virtual_server 192.0.2.10 80 has no real "
+                                         "servers (left): keepalived ignores it")
 
 
 def test_scheduler_flags_follow_keepalived_order_rules() -> None:
@@ -101,15 +143,15 @@ def test_scheduler_flags_follow_keepalived_order_rules() -> None:
               "real_server 10.0.0.1 80 {\n}")
     result = parse(text, "k.conf")
     assert result.cluster.services[VIP].spec.scheduler_flags == frozenset({"sh-fallback"})
-    assert result.warnings == ["k.conf:2: sh-port is ignored by keepalived unless 'lb_algo sh' "
-                               "comes before it; not translated"]
+    assert result.warnings == ["k.conf:2: sh-port counts only after 'lb_algo sh' (keepalived "
+                               "reads the flags in order and ignores it here); not translated"]
 
 
 def test_granularity_implies_persistence_and_takes_a_prefix() -> None:
     text = vs("lb_algo rr\nlb_kind DR\nprotocol UDP\npersistence_granularity 255.255.0.0\n"
               "persistence_engine sip\nreal_server 10.0.0.1 80 {\n}")
     service = parse(text, "k.conf").cluster.services[ServiceKey.vip("udp", "192.0.2.10", 80)]
-    assert service.spec.persistence == Persistence(300, 16, "sip")
+    assert service.spec.persistence == Persistence(360, 16, "sip")  # keepalived's 6 minutes
 
 
 def test_vrrp_blocks_warn_once_per_kind_with_every_line() -> None:
@@ -117,34 +159,56 @@ def test_vrrp_blocks_warn_once_per_kind_with_every_line() -> None:
             + vs("lb_algo rr\nlb_kind DR\nprotocol TCP\nreal_server 10.0.0.1 80 {\n}"))
     warnings = parse(text, "k.conf").warnings
     assert len(warnings) == 1
-    assert warnings[0].startswith("k.conf:1: vrrp_instance blocks (lines 1, 4) are not "
+    assert warnings[0].startswith("k.conf:1: vrrp_instance block(s) (2 of them) not "
                                   "translated: VRRP / director high availability is out of scope")
 
 
+def test_one_warning_line_per_kind_however_many_services() -> None:
+    body = "lb_algo rr\nlb_kind DR\nprotocol TCP\nreal_server 10.0.0.1 80 {\n smtp_alert\n}"
+    text = "".join(vs(body, header=f"192.0.2.{n} 80") for n in range(1, 101))
+    warnings = parse(text, "k.conf").warnings
+    assert len(warnings) == 1
+    assert "(100 in all; also at line(s) 14, 22, 30, 38, 46, ...)" in warnings[0]
+
+
 @pytest.mark.parametrize(("text", "error"), [
-    (vs("lb_algo rr\nreal_server 10.0.0.1 80 {\n weight 2\n"), "k.conf:1: block opened here is "
-                                                              "never closed (missing '}')"),
-    ("}\n", "k.conf:1: unexpected '}' (no block is open)"),
-    ("virtual_server 192.0.2.10 80 {\n lb_algo \"rr\n}\n", "k.conf:2: unterminated quote"),
-    (vs("lb_algo roundrobin"), "k.conf:2: lb_algo: unknown scheduler 'roundrobin'"),
-    (vs("lb_kind DSR"), "k.conf:2: lb_kind: expected NAT, DR or TUN"),
-    (vs("lb_kind TUN type gue"), "k.conf:2: lb_kind: gue tunnels need 'port N'"),
-    (vs("lb_kind TUN type ipip csum"), "k.conf:2: lb_kind: ipip tunnels carry no checksum"),
-    (vs("lb_kind DR port 5"), "k.conf:2: lb_kind: tunnel options need TUN, not DR"),
-    (vs("real_server 10.0.0.1 80 {\n weight 100000\n}"),
-     "k.conf:3: weight: '100000' must be an integer 0..65535"),
-    (vs("real_server backend1 80 {\n}"), "k.conf:2: real_server: 'backend1' is not a unicast"),
-    ("virtual_server www.example.com 80 {\n}\n", "k.conf:1: virtual_server: 'www.example.com' "
-                                                 "is not a unicast IP address"),
-    (vs("protocol ICMP"), "k.conf:2: protocol: 'icmp' is not TCP, UDP or SCTP"),
-    (vs("protocol TCP\npersistence_granularity 255.0.255.0\nreal_server 10.0.0.1 80 {\n}"),
-     "k.conf:3: persistence_granularity '255.0.255.0' is not a contiguous"),
-    (vs("protocol TCP\nreal_server 10.0.0.1 80 {\n uthreshold 5\n lthreshold 9\n}"),
-     "k.conf:3: lthreshold 9 exceeds uthreshold 5"),
-    (vs("protocol TCP\nreal_server 10.0.0.1 80 {\n}") * 2,
-     "k.conf:6: duplicate virtual_server tcp/192.0.2.10:80, first at line 1"),
-    ("global_defs {\n lvs_timeouts tcp\n}\n", "k.conf:2: lvs_timeouts takes pairs"),
+    ("virtual_server 192.0.2.10 80 {\n lb_algo \"rr\n}\n",
+     "k.conf:2: 'lb_algo' needs a value: keepalived 2.2.7 exits on this line"),
+    ("virtual_server\n", "k.conf:1: virtual_server without an address"),
+    ("virtual_server_group\n", "k.conf:1: virtual_server_group without a name"),
+    (vs("protocol TCP\nreal_server backend1 80 {\n}"),
+     "k.conf: 1 virtual_server block(s) read, but none ends up as a service"),
+    ("$A=$A\n$A\n", "k.conf:2: definitions substitute each other without end"),
 ])
 def test_errors_name_their_line(text: str, error: str) -> None:
     found = problems(text)
     assert any(p.startswith(error) for p in found), found
+
+
+@pytest.mark.parametrize(("text", "warning"), [
+    (vs("lb_algo rr\nreal_server 10.0.0.1 80 {\n weight 2\n"),
+     "k.conf:6: the file ends inside a block"),
+    ("}\n" + vs("protocol TCP\nreal_server 10.0.0.1 80 {\n}"),
+     "k.conf:1: '}' closes no block: keepalived ignores it"),
+    (vs("lb_kind TUN type gue\nprotocol TCP\nreal_server 10.0.0.1 80 {\n}"),
+     "k.conf:2: lb_kind: gue tunnels need 'port N'"),
+    (vs("protocol TCP\nreal_server 10.0.0.1 80 {\n weight 100000\n}"),
+     "k.conf:3: weight 100000 exceeds ipvsctl's 65535; imported as 65535"),
+    (vs("real_server backend1 80 {\n}\nreal_server 10.0.0.1 80 {\n}"),
+     "k.conf:2: real_server backend1 80: not an IP address"),
+    ("virtual_server www.example.com 80 {\n}\n" + vs("real_server 10.0.0.1 80 {\n}"),
+     "k.conf:1: virtual_server www.example.com 80: not an IP address"),
+    (vs("protocol ICMP\nreal_server 10.0.0.1 80 {\n}"),
+     "k.conf:2: protocol 'ICMP' is not TCP, UDP or SCTP"),
+    (vs("protocol TCP\npersistence_granularity 255.0.255.0\nreal_server 10.0.0.1 80 {\n}"),
+     "k.conf:3: persistence_granularity 255.0.255.0 is not a contiguous netmask"),
+    (vs("protocol TCP\nreal_server 10.0.0.1 80 {\n uthreshold 5\n lthreshold 9\n}"),
+     "k.conf:3: lthreshold 9 exceeds uthreshold 5"),
+    (vs("protocol TCP\nreal_server 10.0.0.1 80 {\n}") * 2,
+     "k.conf:6: service tcp/192.0.2.10:80 is defined again (first at k.conf:1)"),
+    ("global_defs {\n lvs_timeouts tcp\n}\n" + vs("real_server 10.0.0.1 80 {\n}"),
+     "k.conf:2: lvs_timeouts needs at least one option and value"),
+])
+def test_tolerated_input_warns_with_its_line(text: str, warning: str) -> None:
+    warnings = parse(text, "k.conf").warnings
+    assert any(w.startswith(warning) for w in warnings), warnings

@@ -8,6 +8,7 @@ fast destination decoder is exercised on the layout it meets in production.
 from __future__ import annotations
 
 import errno
+import ipaddress
 import re
 import struct
 from pathlib import Path
@@ -17,6 +18,7 @@ import pytest
 from ipvsctl import model as m
 from ipvsctl.director import ops
 from ipvsctl.ipvs import _consts as C
+from ipvsctl.ipvs import _daemon as sd
 from ipvsctl.ipvs import _decode as d
 from ipvsctl.ipvs import _fast as f
 from ipvsctl.ipvs import _translate as t
@@ -138,7 +140,8 @@ def test_constants_match_the_kernel_header() -> None:
                 "DEST_ATTR_": "IPVS_DEST_ATTR_", "INFO_ATTR_": "IPVS_INFO_ATTR_",
                 "STATS_ATTR_": "IPVS_STATS_ATTR_", "SVC_F_": "IP_VS_SVC_F_",
                 "CONN_F_": "IP_VS_CONN_F_", "TUNNEL_TYPE_": "IP_VS_CONN_F_TUNNEL_TYPE_",
-                "TUNNEL_FLAG_": "IP_VS_TUNNEL_ENCAP_FLAG_"}
+                "TUNNEL_FLAG_": "IP_VS_TUNNEL_ENCAP_FLAG_", "DAEMON_ATTR_": "IPVS_DAEMON_ATTR_",
+                "SYNC_STATE_": "IP_VS_STATE_"}
     checked = 0
     for ours, value in vars(C).items():
         for prefix, theirs in prefixes.items():
@@ -480,3 +483,71 @@ def test_refusals_are_explained_per_change() -> None:
                                                       ops.AddRealServer(key, v6_in_v4))
     assert change_error(errno.ENOENT, ops.DrainRealServer(key, dr)) == \
         "no such real server in this service"
+
+
+# ---- the sync daemon -------------------------------------------------------------------------
+
+def kernel_daemon_reply(daemon: m.SyncDaemon, maxlen: int = 1472) -> bytes:
+    """A GET_DAEMON dump reply as Linux 6.1 writes it (ip_vs_genl_fill_daemon): every
+    attribute, maxlen as the kernel chose it, the port in host order."""
+    group = ipaddress.ip_address(daemon.group)
+    body = (w.u32(C.DAEMON_ATTR_STATE, sd.STATE[daemon.state])
+            + w.asciiz(C.DAEMON_ATTR_MCAST_IFN, daemon.interface)
+            + w.u32(C.DAEMON_ATTR_SYNC_ID, daemon.syncid)
+            + w.u16(C.DAEMON_ATTR_SYNC_MAXLEN, daemon.maxlen or maxlen)
+            + w.u16(C.DAEMON_ATTR_MCAST_PORT, daemon.port)
+            + w.u8(C.DAEMON_ATTR_MCAST_TTL, daemon.ttl)
+            + w.attr(C.DAEMON_ATTR_MCAST_GROUP6 if group.version == 6
+                     else C.DAEMON_ATTR_MCAST_GROUP, group.packed))
+    return w.message(FAMILY, C.CMD_NEW_DAEMON, C.NLM_F_MULTI, 3,
+                     w.nested(C.CMD_ATTR_DAEMON, body))
+
+
+DAEMONS = [
+    m.SyncDaemon("master", "eth0", 7),
+    m.SyncDaemon("backup", "bond0.100", 255, 1000, 8849, 2, "224.0.0.82"),
+    m.SyncDaemon("master", "eth1", 0, None, 65535, 255, "ff02::8848"),
+]
+
+
+@pytest.mark.parametrize("daemon", DAEMONS, ids=lambda x: f"{x.state}-{x.interface}")
+def test_sync_daemon_read_back_is_what_was_declared(daemon: m.SyncDaemon) -> None:
+    buf, r = parse_one(kernel_daemon_reply(daemon))
+    back = sd.daemon_of(bytearray(buf), r.start, r.end)
+    assert back is not None
+    assert daemon.satisfied_by(back)
+    assert back.maxlen == (daemon.maxlen or 1472)
+
+
+@pytest.mark.parametrize("daemon", DAEMONS, ids=lambda x: f"{x.state}-{x.interface}")
+def test_sync_daemon_start_spells_out_every_setting(daemon: m.SyncDaemon) -> None:
+    data = w.message(FAMILY, C.CMD_NEW_DAEMON, C.NLM_F_REQUEST | C.NLM_F_ACK, 1,
+                     sd.start_body(daemon))
+    buf, r = parse_one(data)
+    (span,) = w.genl_attrs(buf, r.start, r.end).values()
+    a = w.attrs(buf, *span)
+    assert bytes(buf[slice(*a[C.DAEMON_ATTR_MCAST_IFN])]).rstrip(b"\0") == \
+        daemon.interface.encode()
+    # The port goes in host order (nla_get_u16), unlike the big-endian service ports.
+    assert struct.unpack_from("=H", buf, a[C.DAEMON_ATTR_MCAST_PORT][0])[0] == daemon.port
+    assert (C.DAEMON_ATTR_SYNC_MAXLEN in a) == (daemon.maxlen is not None)
+    group = C.DAEMON_ATTR_MCAST_GROUP6 if ":" in daemon.group else C.DAEMON_ATTR_MCAST_GROUP
+    assert bytes(buf[slice(*a[group])]) == ipaddress.ip_address(daemon.group).packed
+    back = sd.daemon_of(bytearray(buf), r.start, r.end)
+    assert back is not None and daemon.satisfied_by(back)
+
+
+def test_sync_daemon_stop_names_only_its_state() -> None:
+    body = sd.stop_body("backup")
+    assert body == w.nested(C.CMD_ATTR_DAEMON, w.u32(C.DAEMON_ATTR_STATE, 2))
+
+
+@pytest.mark.parametrize(("err", "text"), [
+    (errno.EEXIST, "the sync daemon's master thread is already running (started by another "
+                   "tool?)"),
+    (errno.ENODEV, "no interface eth0 in this network namespace"),
+    (errno.EINVAL, "the kernel refused the sync daemon's master thread's settings (the group "
+                   "must be multicast, the interface up and able to multicast)"),
+])
+def test_sync_daemon_refusals_in_words(err: int, text: str) -> None:
+    assert change_error(err, ops.StartSyncDaemon(DAEMONS[0])) == text
