@@ -23,6 +23,7 @@ RANKS = {
     # what both roles share, and each role's typed changes and facts (plain data)
     "ipvsctl.plan": 1, "ipvsctl.director.ops": 1, "ipvsctl.director.table": 1,
     "ipvsctl.realserver.ops": 1, "ipvsctl.realserver.facts": 1, "ipvsctl.realserver.record": 1,
+    "ipvsctl.realserver.paths": 1,
     # planners, adapters and loaders
     "ipvsctl.director": 2, "ipvsctl.realserver": 2, "ipvsctl.ipvs": 2, "ipvsctl.host": 2,
     "ipvsctl.config": 2, "ipvsctl.ha": 2,

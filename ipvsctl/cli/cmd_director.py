@@ -126,7 +126,7 @@ def show(netns: NetnsOpt = None, json_out: JsonOpt = False) -> None:
     from ipvsctl.director.show import show_json, show_lines
     from ipvsctl.ipvs import IpvsAdapter
 
-    with IpvsAdapter(netns) as adapter:
+    with IpvsAdapter(netns, load_modules=False) as adapter:
         observed = adapter.observe(with_stats=True)
     if json_out:
         echo(printer.to_json(show_json(observed)))
@@ -145,7 +145,7 @@ def export(netns: NetnsOpt = None,
     from ipvsctl.ipvs import IpvsAdapter
     from ipvsctl.model import Cluster
 
-    with IpvsAdapter(netns) as adapter:
+    with IpvsAdapter(netns, load_modules=False) as adapter:
         observed = adapter.observe()
     text = dump(Cluster(services=observed.services))
     if output:

@@ -100,7 +100,8 @@ def gather(netns: str | None, route_to: Sequence[str] = ()) -> Facts:
             return {i: v for i, p in zip(ifaces, paths, strict=True)
                     if (v := _as_int(values[p])) is not None}
 
-        return Facts(release, Path("/proc/net/ip_vs").exists(), _available_modules(release),
+        loaded = Path("/proc/thread-self/net/ip_vs").exists()  # this thread's namespace
+        return Facts(release, loaded, _available_modules(release),
                      vs, _as_int(values[forward]), addresses, per_iface(arp_paths),
                      per_iface(redirect_paths), routes, default[0] if default else None,
                      flags)

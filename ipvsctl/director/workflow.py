@@ -36,10 +36,11 @@ Shape = Callable[[Cluster, Observed], Cluster]
 WRITER_LOCK = "apply"
 
 
-def _open_table(netns: str | None) -> IpvsTable:
+def _open_table(netns: str | None, *, load_modules: bool = True) -> IpvsTable:
+    """The live table; only a run that may change it loads kernel modules."""
     from ipvsctl.ipvs import IpvsAdapter  # the only module that speaks IPVS netlink
 
-    return IpvsAdapter(netns)
+    return IpvsAdapter(netns, load_modules=load_modules)
 
 
 def as_node(cluster: Cluster, node: str | None) -> Cluster:
@@ -88,8 +89,8 @@ def _planned(cluster: Cluster, observed: Observed, record: Record, prune: bool, 
 
 def plan_cluster(cluster: Cluster, *, netns: str | None = None, prune: bool = False,
                  adapter: IpvsTable | None = None, only: Only = None) -> tuple[Plan, Observed]:
-    """Read-only: what would `apply` change right now?"""
-    table = adapter or _open_table(netns)
+    """Read-only: what would `apply` change right now? (Loads no module, writes nothing.)"""
+    table = adapter or _open_table(netns, load_modules=False)
     try:
         with gc_paused():
             return _plan(cluster, table, netns, prune, only)

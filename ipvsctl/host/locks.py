@@ -1,7 +1,9 @@
 """The locks that keep two applies (or two real-server setups) from running at once.
 
 Lock files live under IPVSCTL_RUN_DIR (default /run/ipvsctl), one per kind and network
-namespace. flock locks die with the process, so a crashed run never leaves a stale lock behind.
+namespace (the namespace itself, however it was reached: host/identity.py), in a folder only
+root may write, opened without following links (host/trust.py). flock locks die with the
+process, so a crashed run never leaves a stale lock behind.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ipvsctl.errors import HostError, LockError
-from ipvsctl.host.records import scoped_name
+from ipvsctl.host.identity import identify
+from ipvsctl.host.trust import open_trusted, trusted_folder
 
 
 def run_dir() -> Path:
@@ -21,18 +24,23 @@ def run_dir() -> Path:
 
 
 @contextlib.contextmanager
-def exclusive_lock(kind: str, netns: str | None, *, holder: str = "",
-                   hint: str = "") -> Iterator[Path]:
+def exclusive_lock(kind: str, netns: str | None, *, scope: str | None = None,
+                   holder: str = "", hint: str = "") -> Iterator[Path]:
     """Hold a non-blocking exclusive lock; a second holder is refused at once, not queued.
 
-    The lock file names its holder: its pid, what it is (`holder`, e.g. "ipvsctl run
-    cluster.yaml") and what to do about it (`hint`), so a refusal says who holds the lock.
-    flock locks die with the process, so a crashed holder never leaves a stale lock behind.
+    The lock is the namespace's (netns None: this thread's); `scope` names another thing to
+    lock instead (an image tree for `--root`). The namespace is identified, and its name
+    checked, before anything touches the disk. The lock file names its holder: its pid, what
+    it is (`holder`, e.g. "ipvsctl run cluster.yaml") and what to do about it (`hint`), so a
+    refusal says who holds the lock. flock locks die with the process, so a crashed holder
+    never leaves a stale lock behind.
     """
-    path = run_dir() / f"{scoped_name(kind, netns)}.lock"
+    name = f"{kind}.{scope}" if scope else identify(netns).scoped(kind)
+    folder = trusted_folder(run_dir(), create=True, mode=0o755)
+    assert folder is not None
+    path = folder / f"{name}.lock"
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = open_trusted(path, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as exc:
         raise HostError(f"cannot open lock file {path}: {exc.strerror}") from exc
     try:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ipvsctl.errors import HostError
+from ipvsctl.host.identity import check_name
 
 T = TypeVar("T")
 CLONE_NEWNET = 0x40000000
@@ -30,9 +31,7 @@ def _setns(fd: int) -> None:
 
 
 def netns_path(name: str) -> Path:
-    if not name or "/" in name or name in (".", ".."):
-        raise HostError(f"network namespace name {name!r} is not valid")
-    path = NETNS_DIR / name
+    path = NETNS_DIR / check_name(name)
     if not path.exists():
         raise HostError(f"network namespace {name!r} does not exist (no {path}); "
                         f"create it with `ip netns add {name}`")

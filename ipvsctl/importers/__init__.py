@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import sys
-from pathlib import Path
 
 from ipvsctl.errors import ConfigError
 from ipvsctl.importers import ipvsadm, keepalived
-from ipvsctl.importers._common import ImportResult
+from ipvsctl.importers._common import MAX_BYTES, ImportResult
 
 FORMATS = ("ipvsadm", "keepalived")
 
@@ -32,15 +33,35 @@ def import_text(fmt: str, text: str, path: str, *, config_id: str | None = None
 
 
 def import_file(fmt: str, path: str, *, config_id: str | None = None) -> ImportResult:
-    """Read `path` ("-" for standard input) and translate it. Bytes that are not UTF-8 read as
-    U+FFFD: in a comment (a Latin-1 name, say) they change nothing, elsewhere the importer
-    reports them."""
+    """Read `path` ("-" for standard input), at most MAX_BYTES of it, and translate it. Bytes
+    that are not UTF-8 read as U+FFFD: in a comment (a Latin-1 name, say) they change nothing,
+    elsewhere the importer reports them."""
     name = "<stdin>" if path == "-" else path
     try:
-        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+        raw = _read_bounded(path, name)
     except OSError as exc:
         raise ConfigError([f"{name}: cannot read: {exc.strerror or exc}"]) from exc
     return import_text(fmt, raw.decode("utf-8", "replace"), name, config_id=config_id)
+
+
+def _read_bounded(path: str, name: str) -> bytes:
+    """The source's bytes; a file (or stream: /dev/zero, a pipe) beyond MAX_BYTES is refused,
+    a regular file before reading any of it."""
+    too_big = ConfigError([f"{name}: larger than {MAX_BYTES >> 20} MiB (the import limit): "
+                           "not a configuration file?"])
+    if path == "-":
+        raw = sys.stdin.buffer.read(MAX_BYTES + 1)
+    else:
+        with open(path, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            if stat.S_ISDIR(st.st_mode):
+                raise ConfigError([f"{name}: a folder, not a file"])
+            if stat.S_ISREG(st.st_mode) and st.st_size > MAX_BYTES:
+                raise too_big
+            raw = fh.read(MAX_BYTES + 1)
+    if len(raw) > MAX_BYTES:
+        raise too_big
+    return raw
 
 
 def cluster_file(result: ImportResult, fmt: str, source: str, *, strict: bool = False,
@@ -52,11 +73,11 @@ def cluster_file(result: ImportResult, fmt: str, source: str, *, strict: bool = 
 
     origin = "standard input" if source == "-" else source
     if strict and result.warnings:
-        raise ConfigError([f"--strict: {len(result.warnings)} construct(s) of {origin} could "
+        raise ConfigError([f"--strict: {result.warning_count} construct(s) of {origin} could "
                            "not be translated (listed above); nothing written"])
     header = [f"# Imported by `ipvsctl import --from {fmt}` from {origin}."]
     if result.warnings:
-        header.append(f"# {len(result.warnings)} warning(s) from the import:")
+        header.append(f"# {result.warning_count} warning(s) from the import:")
         header += [f"#   {line}" for line in result.warnings]
     if result.health:
         # The cluster file takes checks once `ipvsctl run` lands (docs/health.md); until then

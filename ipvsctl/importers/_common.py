@@ -1,13 +1,27 @@
-"""What both importers share: the result type, file:line notes, the line error, netmasks."""
+"""What both importers share: the result type, file:line notes, the line error, netmasks,
+and the bounds every source is held to before either parser sees it."""
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from ipvsctl.errors import ConfigError
 from ipvsctl.model import Cluster
+
+# The bounds of an import source (docs/import.md). A 10,000-service x 10 `ipvsadm -Sn` save is
+# about 6 MB with lines under 100 characters.
+MAX_BYTES = 16 << 20
+MAX_LINE = 4096
+MAX_DIGITS = 20  # every number in either format fits in 64 bits
+MAX_LISTED = 100  # problems (and warnings) listed; the rest are counted
+SHOWN = 64  # a longer word of the input is cut to this in messages
+# Characters no configuration line holds: C0 and C1 controls but tab, line and paragraph
+# separators, and a byte-order mark past the start. Each would split or corrupt a message line.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
+_LONG_WORD = re.compile(rf"\S{{{SHOWN + 4},}}")
 
 
 @dataclass(slots=True)
@@ -20,6 +34,25 @@ class ImportResult:
     cluster: Cluster
     warnings: list[str] = field(default_factory=list)
     health: dict[Any, dict[str, Any]] = field(default_factory=dict)
+    unlisted: int = 0  # warnings beyond MAX_LISTED, counted (in a last line) but not listed
+
+    @property
+    def warning_count(self) -> int:
+        return len(self.warnings) - (1 if self.unlisted else 0) + self.unlisted
+
+
+def clip(message: str) -> str:
+    """The message with every word of more than SHOWN characters cut: a 100 MB token from the
+    input must not come back whole."""
+    return _LONG_WORD.sub(lambda m: f"{m[0][:SHOWN]}...", message)
+
+
+def listed(messages: list[str], path: str, what: str) -> tuple[list[str], int]:
+    """The first MAX_LISTED messages, a line counting the rest, and how many were cut."""
+    if len(messages) <= MAX_LISTED:
+        return messages, 0
+    more = len(messages) - MAX_LISTED
+    return [*messages[:MAX_LISTED], f"{path}: {more} more {what} not listed"], more
 
 
 class Place(NamedTuple):
@@ -58,6 +91,7 @@ class Notes:
 
     def warn(self, where: int | Place, message: str, kind: str | None = None) -> None:
         place = self._place(where)
+        message = clip(message)
         if kind is None:
             kind = f"{len(self._groups)}\0{message}"  # a group of its own
         group = self._groups.get(kind)
@@ -76,11 +110,44 @@ class Notes:
         return (place.file != self.path, place.file, place.line)
 
     def error(self, where: int | Place, message: str) -> None:
-        self.errors.append(f"{self._place(where)}: {message}")
+        self.errors.append(f"{self._place(where)}: {clip(message)}")
 
     def raise_if_errors(self) -> None:
         if self.errors:
-            raise ConfigError(self.errors)
+            raise ConfigError(listed(self.errors, self.path, "problem(s)")[0])
+
+    def result(self, cluster: Cluster) -> ImportResult:
+        shown, more = listed(self.warnings, self.path, "warning(s)")
+        return ImportResult(cluster, shown, unlisted=more)
+
+
+def checked_text(text: str, path: str) -> str:
+    """The source with CRLF line ends and a leading byte-order mark dropped, after refusing
+    lines longer than MAX_LINE and characters no configuration holds (ConfigError, every bad
+    line at once). What the parsers then see splits into lines only at '\\n'."""
+    text = text.removeprefix("\ufeff")
+    problems = []
+    lines = text.split("\n")
+    for number, line in enumerate(lines, 1):
+        if line.endswith("\r"):
+            line = lines[number - 1] = line[:-1]
+        if len(line) > MAX_LINE:
+            problems.append(f"{path}:{number}: longer than {MAX_LINE} characters (the import "
+                            "limit): not a configuration file?")
+        elif match := _CONTROL.search(line):
+            problems.append(f"{path}:{number}:{match.start() + 1}: control character "
+                            f"U+{ord(match[0]):04X}: not a text configuration file?")
+    if problems:
+        raise ConfigError(listed(problems, path, "problem(s)")[0])
+    return "\n".join(lines)
+
+
+def small_int(text: str) -> int | None:
+    """The value of a plain decimal number of at most MAX_DIGITS digits, else None (Python's
+    int() refuses 4,300 digits with a ValueError, and accepts forms no config file means)."""
+    if not text or len(text) > MAX_DIGITS or not text.isascii() or not text.isdigit():
+        return None
+    return int(text)
 
 
 def _grouped(group: _Group) -> str:
@@ -112,7 +179,18 @@ def prefix_of_netmask(text: str) -> int | None:
 
 
 def parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """An address, or None; zone-indexed ones (fe80::1%eth0) are refused by zone_index()."""
+    if "%" in text:
+        return None
     try:
         return ipaddress.ip_address(text)
     except ValueError:
         return None
+
+
+def zone_index(text: str) -> str | None:
+    """The complaint for an address with a zone index, None if it has none."""
+    if "%" not in text:
+        return None
+    return (f"'{text}' carries a zone index (%...): IPVS addresses have none; give the "
+            "address alone")

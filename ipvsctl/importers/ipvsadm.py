@@ -46,8 +46,11 @@ from ipvsctl.importers._common import (
     ImportResult,
     LineError,
     Notes,
+    checked_text,
     parse_ip,
     prefix_of_netmask,
+    small_int,
+    zone_index,
 )
 from ipvsctl.model import (
     DEFAULT_PERSISTENCE_TIMEOUT,
@@ -137,7 +140,7 @@ class _Opt:
 
 def parse(text: str, path: str = "<ipvsadm>") -> ImportResult:
     """Translate ipvsadm save/restore text into a Cluster; raises ConfigError on bad lines."""
-    return _Importer(path).run(text)
+    return _Importer(path).run(checked_text(text, path))
 
 
 def _logical_lines(text: str) -> list[tuple[int, str]]:
@@ -230,9 +233,10 @@ def _hint(name: str) -> str:
 
 
 def _number(text: str | None, lo: int, hi: int, what: str) -> int:
-    if text is None or not text.isdigit() or not lo <= int(text) <= hi:
+    value = small_int(text or "")
+    if value is None or not lo <= value <= hi:
         raise LineError(f"{what} '{text}' must be an integer {lo}..{hi}")
-    return int(text)
+    return value
 
 
 @functools.lru_cache(maxsize=65536)  # a save file names each VIP on every one of its lines
@@ -248,6 +252,8 @@ def _endpoint(text: str, protocol: str, what: str) -> tuple[str, int | None]:
         host = text
     else:
         host, _, port_text = text.rpartition(":")
+    if zoned := zone_index(host):
+        raise LineError(f"{what} {zoned}")
     ip = parse_ip(host)
     if ip is None:
         raise LineError(f"{what} '{host}' is a host name, not an address: ipvsctl does not "
@@ -256,7 +262,7 @@ def _endpoint(text: str, protocol: str, what: str) -> tuple[str, int | None]:
         raise LineError(f"{what} address {ip} is not a unicast address")
     if port_text is None:
         return ip.compressed, None
-    if port_text.isdigit():
+    if port_text.isascii() and port_text.isdigit():
         return ip.compressed, _number(port_text, *PORT, f"{what} port")
     try:
         return ip.compressed, socket.getservbyname(port_text, protocol)
@@ -289,7 +295,7 @@ class _Importer:
                                "the warnings); nothing to write"])
         cluster = Cluster(services=self.services, director=Director(timeouts=self.timeouts),
                           path=self.notes.path)
-        return ImportResult(cluster, self.notes.warnings)
+        return self.notes.result(cluster)
 
     def _line(self, number: int, line: str) -> None:
         if line.startswith("IP Virtual Server version"):

@@ -26,7 +26,7 @@ from ipvsctl.config.vocabulary import (
     scheduler_flag,
 )
 from ipvsctl.errors import ConfigError
-from ipvsctl.importers._common import ImportResult, Notes, Place
+from ipvsctl.importers._common import ImportResult, Notes, Place, checked_text, listed
 from ipvsctl.importers.keepalived_checks import (
     Checker,
     CheckTranslator,
@@ -219,6 +219,9 @@ class _Importer:
         self.notes.warn(place, message, kind=kind)
 
     def run(self, text: str) -> ImportResult:
+        # The bounds (line length, control characters), checked before keepalived's reader,
+        # which then reads the text as keepalived does (a byte-order mark and all).
+        checked_text(text, self.notes.path)
         reader = LineReader(self.notes, text, self.notes.path, config_id=self.config_id,
                             read=self.read, folder=self.folder)
         try:
@@ -251,7 +254,8 @@ class _Importer:
                                "(see the warnings); nothing to write"])
         cluster = Cluster(services=self.services, director=Director(timeouts=self.timeouts),
                           path=self.notes.path)
-        return ImportResult(cluster, self.notes.warnings, self.checks.health)
+        shown, unlisted = listed(self.notes.warnings, self.notes.path, "warning(s)")
+        return ImportResult(cluster, shown, self.checks.health, unlisted)
 
     # -- parse-time decisions (skip_block) ---------------------------------------------------
 

@@ -104,7 +104,8 @@ class IpvsAdapter:
             except FamilyMissing:
                 if not self.load_modules:
                     raise KernelError("IPVS is not available: the ip_vs kernel module is not "
-                                      "loaded") from None
+                                      "loaded (this command loads none; `modprobe ip_vs` "
+                                      "loads it, and so does `ipvsctl apply`)") from None
                 problem = modprobe("ip_vs")
                 if problem is not None:
                     raise KernelError("IPVS is not available: the ip_vs kernel module is not "

@@ -1,10 +1,15 @@
-"""Loading IPVS kernel modules. Modules are global, so modprobe runs in the host namespace."""
+"""Loading IPVS kernel modules. Modules are global, so modprobe runs in the host namespace.
+
+modprobe runs by its absolute path, never found through $PATH (whoever sets the environment
+of a root process must not choose the program it runs), and never through a shell.
+"""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
+
+MODPROBE = ("/usr/sbin/modprobe", "/sbin/modprobe")
 
 
 def module_loaded(name: str) -> bool:
@@ -13,10 +18,9 @@ def module_loaded(name: str) -> bool:
 
 def modprobe(name: str) -> str | None:
     """Load a module; None on success, else modprobe's own complaint."""
-    exe = shutil.which("modprobe") or next(
-        (p for p in ("/usr/sbin/modprobe", "/sbin/modprobe") if Path(p).exists()), None)
+    exe = next((p for p in MODPROBE if Path(p).exists()), None)
     if exe is None:
-        return "modprobe not found"
+        return f"modprobe not found at {' or '.join(MODPROBE)} (Debian package kmod)"
     try:
         done = subprocess.run([exe, name], capture_output=True, text=True, timeout=60,
                               check=False)

@@ -16,11 +16,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
+from pathlib import Path
 from types import FrameType
 
-from ipvsctl.errors import ConfigError
-from ipvsctl.host.locks import run_dir
-from ipvsctl.host.records import state_dir
+from ipvsctl.errors import ConfigError, HostError
+from ipvsctl.host.records import files_of, forget
 from ipvsctl.lab import topology as topo_mod
 from ipvsctl.lab.addressing import lab_services, plan_addresses
 from ipvsctl.lab.report import LabReport, RunReport, ServiceRun, Transfer, judge
@@ -158,8 +158,9 @@ def run_once(cluster: Cluster, mode: str, options: LabOptions, say: Progress) ->
         with _uninterrupted():
             servers.close()
             if options.keep:
-                run.kept = [*topo.delete_commands(),
-                            f"rm -f {state_dir()}/*.{topo.prefix}-*.json"]
+                kept = [str(p) for ns in topo.namespaces for p in _records_of(ns)]
+                run.kept = [*topo.delete_commands(), *([f"rm -f {' '.join(kept)}"] if kept
+                                                       else [])]
             else:
                 _teardown(topo, say)
     return run
@@ -299,10 +300,16 @@ def _teardown(topo: Topology, say: Progress) -> None:
     if not topo.created:
         return
     say(f"[{topo.mode}] tearing down {topo.prefix}-*")
-    topo_mod.teardown(topo)
-    # The namespaces are gone; so must be the records apply and backend-setup kept for them.
+    # The records apply and backend-setup kept go with their namespaces (found by the
+    # namespace itself, so first, while it exists).
     for ns in topo.namespaces:
-        for folder, suffix in ((state_dir(), "json"), (run_dir(), "lock")):
-            for path in folder.glob(f"*.{ns}.{suffix}"):
-                with contextlib.suppress(OSError):
-                    path.unlink()
+        with contextlib.suppress(HostError):
+            forget(ns)
+    topo_mod.teardown(topo)
+
+
+def _records_of(netns: str) -> list[Path]:
+    try:
+        return files_of(netns)
+    except HostError:
+        return []

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 import secrets
-import shutil
 import socket
 import struct
 import subprocess
@@ -27,6 +27,7 @@ from ipvsctl.host.sysctl import sysctl_path, write_sysctl
 from ipvsctl.lab.addressing import AddressPlan
 
 IFACE = "eth0"  # every node's bridge-facing interface
+IP_PATHS = ("/usr/sbin/ip", "/sbin/ip", "/usr/bin/ip", "/bin/ip")
 SIOCGIFHWADDR = 0x8927
 
 
@@ -83,7 +84,7 @@ def describe(plan: AddressPlan, mode: str, prefix: str | None = None) -> Topolog
 
 
 def _ip_batch(lines: Iterable[str], netns: str | None = None, force: bool = False) -> None:
-    exe = shutil.which("ip") or "/usr/sbin/ip"
+    exe = next((p for p in IP_PATHS if os.path.exists(p)), IP_PATHS[0])  # never via $PATH
     argv = [exe, *(["-n", netns] if netns else []), *(["-force"] if force else []),
             "-batch", "-"]
     text = "".join(f"{line}\n" for line in lines)

@@ -8,6 +8,7 @@ sysctl reads; the planner and the checker read them and nothing else. Sysctls ar
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,18 @@ IFF_LOOPBACK = 0x8
 IFF_NOARP = 0x80
 
 SysctlKey = tuple[str, str, str]  # ("ipv4", "eth0", "arp_ignore")
+# Interface names ipvsctl sets or renders: the kernel's rules (1-15 bytes, not . or .., no '/',
+# ':' or white space) narrowed to what every file it renders takes as is: no '@' (a YAML
+# indicator, and ip(8)'s own separator), no leading '-' (an option to ip, a list item to YAML)
+# or '.' (a hidden file, an empty sysctl path part).
+IFNAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+-]{0,14}")
+IFNAME_RULE = ("1-15 letters, digits, '_', '.', '+' or '-', starting with a letter, digit or "
+               "'_'")
+PSEUDO_INTERFACES = ("all", "default")  # conf/all and conf/default: not interfaces
+
+
+def valid_ifname(name: str) -> bool:
+    return IFNAME.fullmatch(name) is not None
 
 
 def sysctl_name(key: SysctlKey) -> str:
@@ -84,10 +97,23 @@ class Route:
     prefixlen: int
     interface: str
     family: int = 4
+    gateway: str | None = None  # the next hop (RTA_GATEWAY), None for on-link routes
 
     def covers(self, address: str) -> bool:
         net = ipaddress.ip_network(f"{self.dst}/{self.prefixlen}", strict=False)
         return ipaddress.ip_address(address) in net
+
+
+@dataclass(frozen=True, slots=True)
+class FileMeta:
+    """A file's mode and owner: what teardown puts back besides its content."""
+
+    mode: int
+    uid: int
+    gid: int
+
+    def to_json(self) -> dict[str, int]:
+        return {"mode": self.mode, "uid": self.uid, "gid": self.gid}
 
 
 @dataclass(slots=True)
@@ -98,6 +124,7 @@ class HostFacts:
     sysctls: dict[SysctlKey, str | None] = field(default_factory=dict)
     files: dict[str, str | None] = field(default_factory=dict)  # path -> content (None = absent)
     listeners: set[tuple[str, int]] = field(default_factory=set)  # (address, port) in LISTEN
+    file_meta: dict[str, FileMeta] = field(default_factory=dict)  # path -> its mode and owner
 
     def addresses_by_ip(self) -> dict[str, list[Address]]:
         out: dict[str, list[Address]] = {}
@@ -135,9 +162,11 @@ class HostFacts:
         routes = []
         for text in data.get("routes") or []:
             dst, _, iface = text.partition(" dev ")
+            dst, _, gateway = dst.partition(" via ")
             dst = "0.0.0.0/0" if dst == "default" else dst
             net = ipaddress.ip_network(dst, strict=False)
-            routes.append(Route(str(net.network_address), net.prefixlen, iface, net.version))
+            routes.append(Route(str(net.network_address), net.prefixlen, iface, net.version,
+                                gateway or None))
         sysctls: dict[SysctlKey, str | None] = {}
         for name, value in (data.get("sysctls") or {}).items():
             sysctls[parse_record_key(name)] = None if value is None else str(value)

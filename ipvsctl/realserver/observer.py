@@ -7,7 +7,6 @@ one address dump, not looked up one by one.
 from __future__ import annotations
 
 import ipaddress
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,8 @@ from pyroute2.netlink.exceptions import NetlinkError
 from ipvsctl.errors import HostError
 from ipvsctl.host.netns import netns_path, run_in_netns
 from ipvsctl.host.sysctl import read_sysctls, sysctl_path_parts
-from ipvsctl.realserver.facts import Address, HostFacts, Link, Route, SysctlKey
+from ipvsctl.host.tree import Tree
+from ipvsctl.realserver.facts import Address, FileMeta, HostFacts, Link, Route, SysctlKey
 from ipvsctl.tunables import REAL_SERVER_SETTINGS
 
 IPV4_SETTINGS = REAL_SERVER_SETTINGS
@@ -72,7 +72,7 @@ def observe(netns: str | None, *, vip_interface: str = "lo",
             continue  # multipath routes carry no oif; their legs are not client-facing guesses
         fam = 6 if msg["family"] == 10 else 4
         dst = msg.get("dst") or ANY[fam]
-        facts.routes.append(Route(dst, msg["dst_len"], iface, fam))
+        facts.routes.append(Route(dst, msg["dst_len"], iface, fam, msg.get("gateway")))
     facts.sysctls = read_host_sysctls(netns, [*facts.links, "all", "default"], vip_interface)
     if listeners:
         facts.listeners = run_in_netns(netns, read_listeners)
@@ -89,11 +89,13 @@ def read_host_sysctls(netns: str | None, interfaces: Iterable[str],
 
 
 def read_listeners() -> set[tuple[str, int]]:
-    """TCP sockets in LISTEN, from /proc/net/tcp{,6} of the namespace this runs in."""
+    """TCP sockets in LISTEN in the namespace of the calling thread. /proc/net is the main
+    thread's view (it links to /proc/self/net): run_in_netns moved only this thread, whose
+    own view is /proc/thread-self/net."""
     out: set[tuple[str, int]] = set()
     for name, fam in (("tcp", 4), ("tcp6", 6)):
         try:
-            lines = Path(f"/proc/net/{name}").read_text().splitlines()[1:]
+            lines = Path(f"/proc/thread-self/net/{name}").read_text().splitlines()[1:]
         except FileNotFoundError:
             continue
         for line in lines:
@@ -115,18 +117,18 @@ def decode_proc_address(hexaddr: str, family: int) -> str:
     return ip.compressed
 
 
-def read_files(paths: Iterable[str], root: str | None) -> dict[str, str | None]:
-    """Current content of persisted files ("-> target" for symlinks, None when absent)."""
-    out: dict[str, str | None] = {}
+def read_files(paths: Iterable[str], root: str | None
+               ) -> tuple[dict[str, str | None], dict[str, FileMeta]]:
+    """Content of persisted files ("-> target" for a link, None when absent) and their mode
+    and owner, read inside `root` (the live `/` by default) without following any link."""
+    tree = Tree(root or "/")
+    content: dict[str, str | None] = {}
+    meta: dict[str, FileMeta] = {}
     for path in paths:
-        full = Path(root, path.lstrip("/")) if root else Path(path)
         try:
-            if full.is_symlink():
-                out[path] = f"-> {os.readlink(full)}"
-            else:
-                out[path] = full.read_text()
-        except FileNotFoundError:
-            out[path] = None
+            content[path], found = tree.read(path)
         except OSError as exc:
-            raise HostError(f"cannot read {full}: {exc.strerror}") from exc
-    return out
+            raise HostError(f"cannot read {tree.shown(path)}: {exc.strerror}") from exc
+        if found is not None:
+            meta[path] = FileMeta(found.mode, found.uid, found.gid)
+    return content, meta

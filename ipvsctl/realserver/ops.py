@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ipvsctl.realserver.facts import SysctlKey
+from ipvsctl.realserver.facts import FileMeta, SysctlKey
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +71,8 @@ class WriteFile:
     symlink_to: str | None = None  # write a symlink instead (systemd unit enablement)
     record: bool = True  # remember it for teardown (not for --root renders)
     mode: int = 0o644
+    owner: tuple[int, int] | None = None  # uid, gid to give it (None: root's, as made)
+    before_meta: FileMeta | None = None  # mode and owner when planned, kept in the record
 
     @property
     def action(self) -> str:

@@ -15,14 +15,16 @@ import jinja2
 from ipvsctl.errors import HostError
 from ipvsctl.realserver.facts import SysctlKey, sysctl_name
 from ipvsctl.realserver.ops import RenderedFile
+from ipvsctl.realserver.paths import (
+    IFUPDOWN_FILE,
+    NETPLAN_FILE,
+    SYSCTL_DROPIN,
+    UNIT,
+    UNIT_WANTS,
+    networkd_file,
+)
 from ipvsctl.tunables import Tunable
 
-SYSCTL_DROPIN = "/etc/sysctl.d/90-ipvsctl.conf"
-UNIT = "/etc/systemd/system/ipvsctl-vips.service"
-UNIT_WANTS = "/etc/systemd/system/multi-user.target.wants/ipvsctl-vips.service"
-NETWORKD_DIR = "/etc/systemd/network"
-IFUPDOWN_FILE = "/etc/network/interfaces.d/ipvsctl-vips"
-NETPLAN_FILE = "/etc/netplan/90-ipvsctl.yaml"
 IP = "/usr/sbin/ip"
 
 
@@ -68,12 +70,11 @@ def render_files(style: str, *, vips: Sequence[str], interface: str, create_dumm
                                 purpose="systemd unit for the VIPs"))
         out.append(RenderedFile(UNIT_WANTS, symlink_to=UNIT, purpose="enable the unit"))
     elif style == "networkd":
-        base = f"{NETWORKD_DIR}/50-ipvsctl-{interface}"
         if create_dummy:
-            out.append(RenderedFile(f"{base}.netdev",
+            out.append(RenderedFile(networkd_file(interface, "netdev"),
                                     env.get_template("networkd-dummy.netdev.j2").render(ctx),
                                     purpose="dummy interface for systemd-networkd"))
-        out.append(RenderedFile(f"{base}.network",
+        out.append(RenderedFile(networkd_file(interface, "network"),
                                 env.get_template("networkd-vips.network.j2").render(ctx),
                                 purpose="VIPs for systemd-networkd"))
     elif style == "ifupdown":

@@ -15,10 +15,12 @@ from typing import Any
 from ipvsctl.errors import ConfigError, HostError
 from ipvsctl.plan.changes import Change, Noop, Plan
 from ipvsctl.realserver.facts import (
+    IFNAME_RULE,
     HostFacts,
     SysctlKey,
     parse_record_key,
     sysctl_name,
+    valid_ifname,
 )
 from ipvsctl.realserver.ops import (
     AddAddress,
@@ -30,7 +32,8 @@ from ipvsctl.realserver.ops import (
     SetSysctl,
     WriteFile,
 )
-from ipvsctl.realserver.record import sha256
+from ipvsctl.realserver.paths import written_by_ipvsctl
+from ipvsctl.realserver.record import meta_of, sha256
 from ipvsctl.realserver.request import SetupRequest
 from ipvsctl.tunables import ARP, TUNNEL_RP_FILTER, Tunable
 
@@ -174,6 +177,11 @@ def plan_setup(req: SetupRequest, facts: HostFacts, clients: ClientInterfaces,
                             "sit on lo, a dummy or a NOARP interface")
         problems += _ipv6_problems(req, facts)
         problems += _vip_conflicts(req, facts)
+        problems += _gateway_conflicts(req, facts)
+    if files:  # names from the kernel too: every one the boot files name must render as is
+        problems += [f"interface {n!r} faces clients but its name cannot go into boot files "
+                     f"({IFNAME_RULE}); give the interfaces with --client-interface"
+                     for n in clients.names if not valid_ifname(n)]
     if problems:
         raise HostError("; ".join(problems)) if len(problems) == 1 else ConfigError(problems)
 
@@ -195,7 +203,7 @@ def plan_setup(req: SetupRequest, facts: HostFacts, clients: ClientInterfaces,
             plan.noops += [Noop("interface", "-", note) for note in clients.notes]
         _sysctl_steps(wanted, facts, plan)
         _address_steps(req, facts, plan)
-    _file_steps(files, facts, plan, record=live)
+    _file_steps(files, facts, plan, req.root)
     return plan
 
 
@@ -221,6 +229,22 @@ def _vip_conflicts(req: SetupRequest, facts: HostFacts) -> list[str]:
                 out.append(f"VIP {vip} is already on {a.interface}, an interface that answers "
                            f"ARP: this host would claim it on the network; remove it there "
                            f"first (ipvsctl never touches addresses it did not add)")
+    return out
+
+
+def _gateway_conflicts(req: SetupRequest, facts: HostFacts) -> list[str]:
+    """A VIP that is a next hop of this host's routes: on lo it would make the host its own
+    gateway, and every packet for that route would stop here."""
+    hops = {r.gateway: r for r in facts.routes if r.gateway}
+    out = []
+    for vip in req.vips:
+        route = hops.get(vip)
+        if route is not None:
+            dst = "default" if not route.prefixlen else f"{route.dst}/{route.prefixlen}"
+            role = "default gateway" if not route.prefixlen else "gateway"
+            out.append(f"--vip {vip}: is this host's {role} (route {dst} via {vip} dev "
+                       f"{route.interface}); on lo the host would route to itself and lose "
+                       "that route: not a VIP of this real server")
     return out
 
 
@@ -255,19 +279,30 @@ def file_repr(f: RenderedFile) -> str | None:
 
 
 def _file_steps(files: Iterable[RenderedFile], facts: HostFacts, plan: Plan,
-                record: bool) -> None:
+                root: str | None) -> None:
+    """Write what differs. Live, a file replaced is recorded (content, mode, owner) for
+    teardown; under --root there is no record, so only ipvsctl's own earlier renders are
+    replaced, never a file the image's author put there."""
+    foreign = []
     for f in files:
         want = file_repr(f)
         now = facts.files.get(f.path)
         if now == want:
             plan.noops.append(Noop("file", f.path, f"file {f.path} already up to date"))
             continue
+        if root is not None and now is not None and not written_by_ipvsctl(now):
+            foreign.append(f"{root.rstrip('/')}{f.path}: exists and was not written by ipvsctl "
+                           "(no such first line); move it aside or remove it, then rerun")
+            continue
         verb = "write" if now is None else "update"
         what = f"symlink -> {f.symlink_to}" if f.symlink_to else f.purpose
         plan.changes.append(Change(
-            WriteFile(f.path, f.content, now, f.symlink_to, record, f.mode), f.path,
+            WriteFile(f.path, f.content, now, f.symlink_to, root is None, f.mode,
+                      before_meta=facts.file_meta.get(f.path)), f.path,
             f"{verb} {f.path} ({what})", None if now is None else {"sha256": sha256(now)},
             {"sha256": sha256(want or "")}))
+    if foreign:
+        raise HostError(foreign[0]) if len(foreign) == 1 else ConfigError(foreign)
 
 
 # ---------------------------------------------------------------- teardown
@@ -334,8 +369,12 @@ def plan_teardown(record: dict[str, Any], facts: HostFacts) -> Plan:
         else:
             text = f"remove {path}" if before is None else f"restore {path} as it was before"
             symlink = before[3:] if before and before.startswith("-> ") else None
+            meta = meta_of(entry)
+            restore = WriteFile(path, None if symlink else before, now, symlink,
+                                mode=0o644 if meta is None else meta.mode,
+                                owner=None if meta is None else (meta.uid, meta.gid))
             plan.changes.append(Change(
-                WriteFile(path, None if symlink else before, now, symlink), path, text,
+                restore, path, text,
                 None if now is None else {"sha256": sha256(now)},
                 None if before is None else {"sha256": sha256(before)}))
     return plan

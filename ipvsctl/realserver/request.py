@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ipvsctl.errors import ConfigError
+from ipvsctl.realserver.facts import IFNAME_RULE, PSEUDO_INTERFACES, valid_ifname
 
 PERSIST_STYLES = ("systemd", "networkd", "ifupdown", "netplan")
-_IFNAME = re.compile(r"^[A-Za-z0-9_.@+-]{1,15}$")  # IFNAMSIZ-1, no '/', ':' or spaces
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,26 +30,39 @@ def parse_vips(values: Sequence[str], option: str = "--vip") -> tuple[str, ...]:
     for raw in values:
         text = raw.strip()
         addr_text, slash, plen = text.partition("/")
+        if "%" in addr_text:
+            problems.append(f"{option} {_shown(raw)}: a zone index (%...) has no meaning for a "
+                            "VIP (the host accepts it on every interface); give the address "
+                            "alone")
+            continue
         try:
             ip = ipaddress.ip_address(addr_text)
         except ValueError:
-            problems.append(f"{option} {raw!r}: not an IP address")
+            problems.append(f"{option} {_shown(raw)}: not an IP address")
             continue
         if slash:
             host = 32 if ip.version == 4 else 128
             if plen != str(host):
-                problems.append(f"{option} {raw!r}: a VIP is one host address, not a network; "
-                                f"give {ip.compressed} (it is added as /{host})")
+                problems.append(f"{option} {_shown(raw)}: a VIP is one host address, not a "
+                                f"network; give {ip.compressed} (it is added as /{host})")
                 continue
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            problems.append(f"{option} {_shown(raw)}: an IPv4-mapped address is never on the "
+                            f"wire; give {ip.ipv4_mapped}")
+            continue
         bad = _unusable(ip)
         if bad:
-            problems.append(f"{option} {raw!r}: {bad} address, cannot be a VIP")
+            problems.append(f"{option} {_shown(raw)}: {bad} address, cannot be a VIP")
             continue
         if ip.compressed not in out:
             out.append(ip.compressed)
     if problems:
         raise ConfigError(problems)
     return tuple(out)
+
+
+def _shown(text: str) -> str:
+    return repr(text) if len(text) <= 64 else repr(text[:64]) + "..."
 
 
 def _unusable(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
@@ -68,9 +80,16 @@ def _unusable(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
 
 
 def check_ifname(name: str, option: str) -> str:
-    if not _IFNAME.match(name):
-        raise ConfigError([f"{option} {name!r}: not a valid interface name "
-                           "(1-15 characters, no '/', ':' or spaces)"])
+    if not valid_ifname(name):
+        raise ConfigError([f"{option} {_shown(name)}: not a valid interface name "
+                           f"({IFNAME_RULE})"])
+    if name == "all" and option == "--client-interface":
+        raise ConfigError([f"{option} all: conf/all changes every interface of the host; "
+                           "ipvsctl sets it only with --global"])
+    if name in PSEUDO_INTERFACES:
+        raise ConfigError([f"{option} {name}: conf/{name} is not an interface (conf/default "
+                           "is the template for interfaces made later, conf/all applies to "
+                           "every one)"])
     return name
 
 
@@ -97,6 +116,9 @@ def build_request(vips: Sequence[str], *, interface: str = "lo",
         problems.append(f"--persist-style {persist!r}: choose one of {', '.join(PERSIST_STYLES)}")
     if root is not None and persist is None:
         problems.append("--root renders persisted files: it needs --persist")
+    if root is not None and not root.strip("/"):
+        problems.append(f"--root {root}: the live system; use --persist without --root, which "
+                        "records what it writes so backend-teardown can undo it")
     if root is not None and not client_interfaces:
         problems.append("--root renders files for another system: name its client-facing "
                         "interfaces with --client-interface")

@@ -7,17 +7,16 @@ Teardown drops entries from the record as their changes succeed, and saves it on
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 from typing import Any
 
 from pyroute2.netlink.exceptions import NetlinkError
 
 from ipvsctl.errors import HostError
-from ipvsctl.host.records import atomic_write, read_record, write_record
+from ipvsctl.host.records import read_record, write_record
 from ipvsctl.host.sysctl import sysctl_path_parts, write_sysctl
+from ipvsctl.host.tree import Tree
 from ipvsctl.plan.changes import Change, Operation
 from ipvsctl.plan.executor import Outcome
 from ipvsctl.realserver.observer import open_iproute
@@ -30,7 +29,7 @@ from ipvsctl.realserver.ops import (
     SetSysctl,
     WriteFile,
 )
-from ipvsctl.realserver.record import RECORD_KIND, record_after
+from ipvsctl.realserver.record import RECORD_KIND, record_after, record_problem
 
 IFA_F_NODAD = 0x02
 
@@ -45,7 +44,7 @@ class HostTarget:
         self._index: dict[str, int] = {}
 
     def execute(self, changes: Sequence[Change]) -> Iterator[Outcome]:
-        record = read_record(RECORD_KIND, self.netns)
+        record = load_record(self.netns)
         if not self.undo and any(_records(c.op) for c in changes):
             for c in changes:
                 record_after(record, c.op, undo=False)
@@ -121,23 +120,24 @@ class HostTarget:
             raise HostError(f"{what}: {os.strerror(exc.code)}{hint}") from exc
 
 
+def load_record(netns: str | None) -> dict[str, Any]:
+    """The namespace's real-server record, refused unless setup could have written it."""
+    return read_record(RECORD_KIND, netns, validate=record_problem)
+
+
 def write_file(op: WriteFile, root: str | None) -> None:
-    path = Path(root, op.path.lstrip("/")) if root else Path(op.path)
+    """Write inside `root` (the live `/` by default), never through a link ipvsctl did not
+    make (host/tree.py)."""
+    tree = Tree(root or "/")
     try:
         if op.symlink_to is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.parent / f".{path.name}.{os.getpid()}.tmp"
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
-            os.symlink(op.symlink_to, tmp)
-            os.replace(tmp, path)
+            tree.symlink(op.path, op.symlink_to, op.owner)
         elif op.content is None:
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
+            tree.remove(op.path)
         else:
-            atomic_write(path, op.content, mode=op.mode)
+            tree.write(op.path, op.content, op.mode, op.owner)
     except OSError as exc:
-        raise HostError(f"cannot write {path}: {exc.strerror}") from exc
+        raise HostError(f"cannot write {tree.shown(op.path)}: {exc.strerror}") from exc
 
 
 def _records(op: Operation) -> bool:

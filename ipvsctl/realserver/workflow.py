@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import os
+import stat
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 
 from ipvsctl.errors import ConfigError
+from ipvsctl.host.identity import check_name, identify
 from ipvsctl.host.locks import exclusive_lock
-from ipvsctl.host.records import read_record, write_record
+from ipvsctl.host.records import write_record
 from ipvsctl.plan.changes import Plan
 from ipvsctl.plan.executor import Progress, Result, execute
 from ipvsctl.plan.findings import Finding
@@ -34,7 +36,7 @@ from ipvsctl.realserver.planner import (
 )
 from ipvsctl.realserver.record import RECORD_KIND
 from ipvsctl.realserver.request import SetupRequest, build_request, parse_vips
-from ipvsctl.realserver.target import HostTarget
+from ipvsctl.realserver.target import HostTarget, load_record
 
 __all__ = ["check", "file_diffs", "plan_for", "setup", "teardown"]
 # jinja2 (the boot-time files) and the cluster-file loader load only when a run needs them;
@@ -51,12 +53,43 @@ def _cluster_vips(cluster_file: str, facts: HostFacts) -> tuple[list[str], list[
 
 
 @contextlib.contextmanager
-def _locked(netns: str | None, dry_run: bool) -> Iterator[None]:
+def _locked(netns: str | None, dry_run: bool, scope: str | None = None) -> Iterator[None]:
     if dry_run:
         yield
         return
-    with exclusive_lock(RECORD_KIND, netns):
+    with exclusive_lock(RECORD_KIND, netns, scope=scope):
         yield
+
+
+def _image_scope(root: str, dry_run: bool) -> str | None:
+    """The lock scope of an image tree (its folder's identity; made if missing, except by a
+    dry run), after refusing a --root that is no folder or is the live system by another
+    name."""
+    real = os.path.realpath(root)
+    if real == "/":
+        raise ConfigError([f"--root {root}: resolves to /, the live system; use --persist "
+                           "without --root, which records what it writes for teardown"])
+    try:
+        if not dry_run:
+            os.makedirs(real, mode=0o755, exist_ok=True)
+        st = os.stat(real)
+    except FileNotFoundError:
+        return None  # a dry run of a tree still to be made: every file is new
+    except OSError as exc:
+        raise ConfigError([f"--root {root}: {exc.strerror}"]) from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise ConfigError([f"--root {root}: not a folder"])
+    return f"root-{st.st_dev}-{st.st_ino}"
+
+
+def _refuse_foreign_namespace(persist: str | None, netns: str | None, root: str | None) -> None:
+    """Live --persist writes the host's /etc: only from the host's own namespace."""
+    if persist is None or root is not None or netns is not None:
+        return  # build_request refuses --persist with --netns
+    if not identify(None).host:
+        raise ConfigError(["--persist writes the host's boot-time files, but ipvsctl runs in "
+                           "another network namespace (ip netns exec, a container): they "
+                           "would describe this namespace; use --root DIR to render them"])
 
 
 def plan_for(vips: Sequence[str] = (), *, netns: str | None = None, interface: str = "lo",
@@ -90,7 +123,7 @@ def plan_for(vips: Sequence[str] = (), *, netns: str | None = None, interface: s
         create_dummy = req.interface != "lo" and (link is None or link.kind == "dummy")
         files = render_files(req.persist, vips=req.vips, interface=req.interface,
                              create_dummy=create_dummy, sysctls=wanted)
-        facts.files = read_files([f.path for f in files], req.root)
+        facts.files, facts.file_meta = read_files([f.path for f in files], req.root)
     return req, plan_setup(req, facts, clients, files)
 
 
@@ -103,7 +136,16 @@ def setup(vips: Sequence[str] = (), *, netns: str | None = None, interface: str 
     Raises ConfigError / HostError before any change when the input or the host is unfit,
     PartialApplyError when a change fails part-way (rerun converges).
     """
-    with _locked(netns if root is None else f"root-{Path(root).name}", dry_run):
+    # Bad options fail before anything touches the disk: no lock file, no --root folder (and
+    # a --netns name is checked even where --root means the namespace is never entered).
+    if netns is not None:
+        check_name(netns)
+    build_request(vips, interface=interface, client_interfaces=client_interfaces,
+                  global_arp=global_arp, persist=persist, root=root, netns=netns,
+                  require_vips=not cluster_file)
+    scope = _image_scope(root, dry_run) if root is not None else None
+    _refuse_foreign_namespace(persist, netns, root)
+    with _locked(netns, dry_run, scope):
         req, plan = plan_for(vips, netns=netns, interface=interface,
                              client_interfaces=client_interfaces, global_arp=global_arp,
                              cluster_file=cluster_file, persist=persist, root=root)
@@ -116,9 +158,9 @@ def teardown(*, netns: str | None = None, dry_run: bool = False,
              progress: Progress | None = None) -> tuple[Plan, Result | None]:
     """Undo exactly what setup recorded, where it is still as setup left it."""
     with _locked(netns, dry_run):
-        record = read_record(RECORD_KIND, netns)
+        record = load_record(netns)
         facts = observe(netns)
-        facts.files = read_files(list(record.get("files", {})), None)
+        facts.files, facts.file_meta = read_files(list(record.get("files", {})), None)
         plan = plan_teardown(record, facts)
         if dry_run:
             return plan, None
@@ -142,7 +184,7 @@ def check(vips: Sequence[str] = (), *, netns: str | None = None,
         derived, warnings = _cluster_vips(cluster_file, facts)
         wanted += [v for v in derived if v not in wanted]
     if not wanted and not cluster_file:
-        record = read_record(RECORD_KIND, netns)
+        record = load_record(netns)
         wanted = [a["address"] for a in record.get("addresses", [])]
         if not wanted:
             raise ConfigError(["no VIP to check: give --vip ADDRESS or a cluster file "
