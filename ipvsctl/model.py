@@ -316,7 +316,11 @@ class Cluster:
 
 @dataclass(slots=True)
 class Observed:
-    """The director's live state, as the kernel adapter reads it (normalised)."""
+    """The director's live state, as the kernel adapter reads it (normalised).
+
+    `as_desired`: services the adapter was given the desired table for and found exactly as
+    that table has them (same settings, the same real servers with the same settings); they
+    are not built, so they are not in `services`. Empty unless the read was given one."""
 
     services: dict[ServiceKey, Service] = field(default_factory=dict)
     timeouts: Timeouts = Timeouts()
@@ -324,3 +328,8 @@ class Observed:
     # (interface, setting) -> value, for the settings `ipvsctl run` may manage (tunables.py)
     interface_sysctls: dict[tuple[str, str], int] = field(default_factory=dict)
     sync_daemons: dict[str, SyncDaemon] = field(default_factory=dict)  # by state
+    as_desired: frozenset[ServiceKey] = frozenset()
+
+    def present(self) -> set[ServiceKey]:
+        """Every service the kernel has (built or found as desired)."""
+        return set(self.services) | self.as_desired

@@ -60,3 +60,11 @@ def test_tiny_benchmark_reports_every_figure(tmp_path: Path) -> None:
     assert size["validate"] > 0 and results["host"]["validate"][str(N)] > 0
     assert "3s same, apply --service / -Sn" in run.stdout and "2j same, JSON file" in run.stdout
     assert run.stdout.count("  native estimate") == 2 and "emulation, 20 services" in run.stdout
+
+
+def test_the_no_op_read_with_and_without_the_desired_table() -> None:
+    ab = BENCH.parent / "observe_ab.py"
+    run = subprocess.run([sys.executable, str(ab), str(N), "--per", str(PER), "--rounds", "1"],
+                         capture_output=True, text=True, timeout=300, check=False)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "given the desired table:" in run.stdout and "ipvsadm -Sn:" in run.stdout

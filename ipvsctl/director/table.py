@@ -6,10 +6,10 @@ start-up does not pay for it); a daemon or a test may pass any other implementat
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Protocol
 
-from ipvsctl.model import Observed, ServiceKey
+from ipvsctl.model import Observed, Service, ServiceKey
 from ipvsctl.plan.changes import Change
 from ipvsctl.plan.executor import Outcome
 
@@ -18,8 +18,10 @@ class IpvsTable(Protocol):
     writes: int  # netlink write requests sent so far (one per change)
 
     def observe(self, *, with_stats: bool = False,
-                only: frozenset[ServiceKey] | None = None) -> Observed:
-        """The live table, normalised; with `only`, just those services and no settings."""
+                only: frozenset[ServiceKey] | None = None,
+                expect: Mapping[ServiceKey, Service] | None = None) -> Observed:
+        """The live table, normalised; with `only`, just those services and no settings;
+        with `expect`, services found exactly as expected only named (Observed.as_desired)."""
         ...
 
     def execute(self, changes: Sequence[Change]) -> Iterator[Outcome]:

@@ -81,9 +81,10 @@ def _planned(cluster: Cluster, observed: Observed, record: Record, prune: bool, 
                          now=now, drains=record.drains)
     if only is not None:
         plan.only = sorted(str(k) for k in only)
+        present = observed.present()
         plan.warnings += [f"service {k}: neither in {cluster.path or 'the cluster file'} nor in "
                           "the kernel; nothing to do" for k in sorted(only)
-                          if k not in cluster.services and k not in observed.services]
+                          if k not in cluster.services and k not in present]
     return plan
 
 
@@ -103,7 +104,7 @@ def _plan(cluster: Cluster, table: IpvsTable, netns: str | None, prune: bool,
           only: Only) -> tuple[Plan, Observed]:
     if only is not None:
         cluster = narrowed(cluster, only)
-    observed = table.observe(only=only)
+    observed = table.observe(only=only, expect=cluster.services)
     plan = _planned(cluster, observed, Record.load(netns), prune, only, time.time())
     return plan, observed
 
@@ -130,8 +131,10 @@ def apply_locked(cluster: Cluster, table: IpvsTable, *, netns: str | None, prune
     `shape` makes the desired table from the file and what was just read."""
     if only is not None:
         cluster = narrowed(cluster, only)
-    observed = table.observe(only=only)
-    if shape is not None:
+    if shape is None:
+        observed = table.observe(only=only, expect=cluster.services)
+    else:  # the desired table is known only after the read: no byte comparison with it
+        observed = table.observe(only=only)
         cluster = shape(cluster, observed)
     record = Record.load(netns)
     now = time.time()
@@ -186,7 +189,7 @@ def _settle_all(record: Record, cluster: Cluster, observed: Observed, applied: I
             record.drains.setdefault(drain_id(op.service, op.real_server), now)
         elif isinstance(op, DeleteRealServer):
             record.drains.pop(drain_id(op.service, op.real_server), None)
-    present = set(observed.services) - deleted
+    present = observed.present() - deleted
     record.managed = set(cluster.services) | (record.managed & present)
     if not record.drains:  # nothing to forget (and 100,000 drain ids not worth computing)
         return

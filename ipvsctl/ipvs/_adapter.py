@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import errno
 import struct
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import NamedTuple
@@ -39,6 +39,7 @@ from ipvsctl.ipvs import _consts as C
 from ipvsctl.ipvs import _daemon as sd
 from ipvsctl.ipvs import _decode as d
 from ipvsctl.ipvs import _fast as f
+from ipvsctl.ipvs import _match as match
 from ipvsctl.ipvs import _translate as t
 from ipvsctl.ipvs import _wire as w
 from ipvsctl.ipvs._explain import change_error
@@ -82,6 +83,8 @@ class IpvsAdapter:
         self._module_problems: dict[str, str | None] = {}
         self._dests = f.DestDecoder()
         self._services = f.ServiceDecoder()
+        self._match_layouts: dict[int, match.Layout | None] = {}
+        self._templates: dict[match.Layout, match.Templates] = {}
 
     # ---- lifecycle ---------------------------------------------------------------------------
 
@@ -132,13 +135,18 @@ class IpvsAdapter:
     # ---- reading -----------------------------------------------------------------------------
 
     def observe(self, *, with_stats: bool = False,
-                only: frozenset[m.ServiceKey] | None = None) -> m.Observed:
+                only: frozenset[m.ServiceKey] | None = None,
+                expect: Mapping[m.ServiceKey, m.Service] | None = None) -> m.Observed:
         """The live table. With `only`, just those services (one request each instead of the
-        whole-table dump) and no director settings: what a narrowed (--service) run compares."""
-        with gc_paused():  # several objects per real server, none in a cycle
-            return self._observe(with_stats, only)
+        whole-table dump) and no director settings: what a narrowed (--service) run compares.
 
-    def _observe(self, with_stats: bool, only: frozenset[m.ServiceKey] | None) -> m.Observed:
+        With `expect` (the desired services), a service found exactly as expected is compared
+        on the wire and not built: its key goes into Observed.as_desired instead (_match)."""
+        with gc_paused():  # several objects per real server, none in a cycle
+            return self._observe(with_stats, only, None if with_stats else expect)
+
+    def _observe(self, with_stats: bool, only: frozenset[m.ServiceKey] | None,
+                 expect: Mapping[m.ServiceKey, m.Service] | None) -> m.Observed:
         chan = self._channel()
         entries: list[d.ServiceEntry] = []
         counters: list[tuple[int, ...] | None] = []  # per entry, when `show` asks for them
@@ -163,20 +171,61 @@ class IpvsAdapter:
             chan.dump_into(C.CMD_GET_SERVICE, b"", parse)
             counters = [None] * len(entries)
         services: dict[m.ServiceKey, m.Service] = {}
+        as_desired: set[m.ServiceKey] = set()
         for entry, stats in zip(entries, counters, strict=True):
             svc = t.service_from(entry, stats)
+            want = expect.get(svc.key) if expect is not None else None
             try:
-                svc.real_servers = self._real_servers(chan, entry.ident, entry.af, with_stats)
+                if want is not None and want.spec == svc.spec:
+                    found = self._compared(chan, entry.ident, entry.af, want)
+                    if found is None:
+                        as_desired.add(svc.key)
+                        continue
+                    svc.real_servers = found
+                else:
+                    svc.real_servers = self._real_servers(chan, entry.ident, entry.af,
+                                                          with_stats)
             except Refused as exc:
                 if exc.errno == errno.ESRCH:
                     continue  # deleted by someone else since the service dump
                 raise
             services[svc.key] = svc
         if only is not None:
-            return m.Observed(services=services)
+            return m.Observed(services=services, as_desired=frozenset(as_desired))
         return m.Observed(services=services, timeouts=self.timeouts(),
                           sysctls=self.sysctls(), interface_sysctls=self.interface_sysctls(),
-                          sync_daemons=self.sync_daemons())
+                          sync_daemons=self.sync_daemons(),
+                          as_desired=frozenset(as_desired))
+
+    def _compared(self, chan: Channel, ident: bytes, af: int,
+                  want: m.Service) -> dict[m.RealServerKey, m.RealServer] | None:
+        """None if the service's destinations are exactly want's real servers (compared as
+        bytes, nothing built); else its real servers, decoded from the same replies."""
+        first = next(iter(want.real_servers), None)
+        family = 0 if first is None else C.AF_INET6 if ":" in first.address else C.AF_INET
+        dump = match.DumpMatch(self._match_layouts, chan.family, family)
+        kept: list[bytes] = []
+
+        def parse(buf: bytearray, n: int, seq: int) -> tuple[bool, w.Ack | None]:
+            kept.append(bytes(buf[:n]))  # a few kilobytes: decoded again only if it differs
+            return dump.parse(buf, n, seq)
+
+        chan.dump_into(C.CMD_GET_DEST, w.nested(C.CMD_ATTR_SERVICE, ident), parse)
+        if dump.same(len(want.real_servers)):
+            if dump.layout is None:
+                return None  # no real servers, as desired
+            templates = self._templates.get(dump.layout)
+            if templates is None:
+                templates = self._templates[dump.layout] = match.Templates(
+                    dump.layout, t.spec_of, t.FWD_NUM, t.TUN_TYPE_NUM, t.TUN_CSUM_NUM)
+            expected = match.expected_slices(want.real_servers, templates, t.address_text)
+            if expected is not None and expected == (dump.slices, family):
+                return None
+        found: dict[m.RealServerKey, m.RealServer] = {}
+        add, seq = t.real_servers_into(found), chan.seq
+        for data in kept:
+            self._dests.decode_buffer(bytearray(data), len(data), seq, chan.family, af, add)
+        return found
 
     @staticmethod
     def _service_record(chan: Channel, key: m.ServiceKey,

@@ -214,7 +214,7 @@ def _add_real_server(out: dict[m.RealServerKey, m.RealServer], v: tuple[Any, ...
     settings = v[2:9]  # fwd, weight, thresholds, tunnel type/port/flags (ports raw)
     spec = specs.get(settings)
     if spec is None:
-        spec = _spec_of(d.DestRecord(
+        spec = spec_of(d.DestRecord(
             v[12], b"", 0, v[2], v[3], v[4], v[5], 0, 0, 0, v[6], swap(v[7]), v[8], None))
         if len(specs) < 100_000:
             specs[settings] = spec
@@ -232,7 +232,7 @@ def real_servers_into(out: dict[m.RealServerKey, m.RealServer]
     return functools.partial(_add_real_server, out)
 
 
-def _spec_of(rec: d.DestRecord) -> m.RealServerSpec:
+def spec_of(rec: d.DestRecord) -> m.RealServerSpec:
     forward = FWD_NAME.get(rec.fwd & C.CONN_F_FWD_MASK, f"fwd-{rec.fwd}")
     tunnel = None
     if forward == "tunnel":

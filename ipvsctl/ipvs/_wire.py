@@ -208,7 +208,7 @@ def walk_dump(buf: bytes | bytearray | memoryview, n: int, seq: int, family: int
     unpack = NLMSGHDR.unpack_from
     while off + 16 <= n:
         length, kind, flags, rseq, _pid = unpack(buf, off)
-        if length < 16:
+        if length < 16 or off + length > n:  # malformed: no message spans two reads
             break
         if rseq == seq:
             if kind == family:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -10,14 +11,23 @@ import yaml
 
 from ipvsctl.director.planner import Ownership, plan_director
 from ipvsctl.director.workflow import narrowed
-from ipvsctl.model import Observed
+from ipvsctl.model import (
+    Cluster,
+    Observed,
+    RealServerKey,
+    RealServerSpec,
+    Service,
+    ServiceSpec,
+)
 
 from .casefile import desired, observed, service_key
 
 CASES = sorted((Path(__file__).parent / "cases").glob("*.yaml"))
 
 
-def run_case(case: dict[str, Any]) -> Any:
+def run_case(case: dict[str, Any], named: bool = False) -> Any:
+    """The case's plan; with `named`, services observed exactly as desired are only named
+    (Observed.as_desired), as the adapter reports them when given the desired table."""
     own = Ownership(frozenset(service_key(k) for k in case.get("managed", [])),
                     bool(case.get("prune", False)))
     cluster, live = desired(case), observed(case)
@@ -25,6 +35,8 @@ def run_case(case: dict[str, Any]) -> Any:
         only = frozenset(service_key(k) for k in case["only"])
         cluster = narrowed(cluster, only)
         live = Observed(services={k: s for k, s in live.services.items() if k in only})
+    if named:
+        live = as_the_adapter_names_them(cluster, live)
     return plan_director(cluster, live, own, now=float(case.get("now", 0)),
                          drains=case.get("drains") or {})
 
@@ -40,6 +52,34 @@ def test_case(path: Path) -> None:
         assert plan.unchanged == case["expect_unchanged"]
     for text in case.get("expect_warnings", []):
         assert any(text in w for w in plan.warnings), (text, plan.warnings)
+
+
+def specs(service: Service) -> tuple[ServiceSpec, dict[RealServerKey, RealServerSpec]]:
+    return service.spec, {k: rs.spec for k, rs in service.real_servers.items()}
+
+
+def as_the_adapter_names_them(cluster: Cluster, live: Observed) -> Observed:
+    same = {k for k, s in live.services.items()
+            if k in cluster.services and specs(s) == specs(cluster.services[k])}
+    return dataclasses.replace(
+        live, services={k: s for k, s in live.services.items() if k not in same},
+        as_desired=frozenset(same))
+
+
+@pytest.mark.parametrize("path", CASES, ids=[p.stem for p in CASES])
+def test_services_found_as_desired_plan_alike_when_only_named(path: Path) -> None:
+    case = yaml.safe_load(path.read_text())
+    built, named = run_case(case), run_case(case, named=True)
+    assert [c.describe() for c in named.changes] == [c.describe() for c in built.changes]
+    assert [n.describe() for n in named.noops] == [n.describe() for n in built.noops]
+    assert (named.unchanged, named.warnings) == (built.unchanged, built.warnings)
+
+
+def test_many_cases_have_services_found_as_desired() -> None:
+    named = [path for path in CASES
+             if as_the_adapter_names_them(desired(c := yaml.safe_load(path.read_text())),
+                                          observed(c)).as_desired]
+    assert len(named) >= 4
 
 
 def test_there_are_many_cases() -> None:

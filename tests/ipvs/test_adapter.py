@@ -324,3 +324,23 @@ def test_family_id_is_the_one_pyroute2_finds(adapter: IpvsAdapter) -> None:
     expected = pyroute2_family_id()
     assert expected is not None
     assert adapter._channel().family == expected
+
+
+def test_a_read_given_the_desired_table_builds_only_what_differs(
+        netns: str, adapter: IpvsAdapter) -> None:
+    """The no-op read's shortcut on the kernel's own replies: every service of the corpus found
+    as desired is only named (the mixed-family one is decoded: it is never compared); after
+    ipvsadm changes one weight, that service reads exactly as a plain read gives it."""
+    services = [svc for svc, _ in CASES.values()]
+    apply_all(adapter, add_changes(*services))
+    desired = {s.key: s for s in services}
+    mixed, edited = CASES["mixed-family-tunnel"][0].key, CASES["tcp-dr"][0].key
+    found = adapter.observe(expect=desired)
+    assert found.as_desired == set(desired) - {mixed}
+    assert found.services == {mixed: desired[mixed]}
+    run_in_netns(netns, ["ipvsadm", "-e", "-t", "192.0.2.10:80", "-r", "192.0.2.21:80",
+                         "-g", "-w", "9"])
+    after, plain = adapter.observe(expect=desired), adapter.observe()
+    assert after.as_desired == set(desired) - {mixed, edited}
+    assert after.services == {k: plain.services[k] for k in (mixed, edited)}
+    assert after.services[edited].real_servers[RK("192.0.2.21", 80)].spec.weight == 9
