@@ -1,5 +1,5 @@
 # `make test` is the whole test run, as in CI (.ci/run): see scripts/test.
-.PHONY: test demo bench bootstrap lint
+.PHONY: test demo bench bench-checks bootstrap lint
 
 test:
 	scripts/test
@@ -11,6 +11,10 @@ demo:
 # Scale: ipvsctl against ipvsadm at 1,000 and 10,000 services x 10 real servers (docs/bench.md).
 bench: bootstrap
 	bench/run $(BENCH_ARGS)
+
+# Health-check cost: ipvsctl's checker against keepalived's on the same targets (docs/bench.md).
+bench-checks: bootstrap
+	bench/run --checks $(BENCH_ARGS)
 
 bootstrap:
 	scripts/bootstrap

@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:  # value objects of the file too, which import this module
+    from ipvsctl.health.policy import ServiceHealth
 
 # What a value object holds when the file says nothing (the names and ranges: config/vocabulary).
 DEFAULT_SCHEDULER = "wrr"
 DEFAULT_FORWARD = "dr"
 DEFAULT_WEIGHT = 1
 DEFAULT_PERSISTENCE_TIMEOUT = 300
+# Seconds between `ipvsctl run`'s full reads of the live table (docs/health.md says why 30).
+DEFAULT_RECONCILE_INTERVAL = 30.0
 # The IPVS sync daemon's kernel defaults (net/netfilter/ipvs/ip_vs_sync.c).
 DEFAULT_SYNC_PORT = 8848
 DEFAULT_SYNC_TTL = 1
@@ -273,6 +278,9 @@ class Director:
     timeouts: Timeouts = Timeouts()
     sysctls: dict[str, int] = field(default_factory=dict)  # net.ipv4.vs.<name>
     drain_timeout: int | None = None  # seconds; None = wait for connections to reach 0
+    reconcile_interval: float = DEFAULT_RECONCILE_INTERVAL  # `ipvsctl run` only
+    # net.ipv4.conf.<interface>.<setting>: set by `ipvsctl run` for `via: vip` checks only
+    interface_sysctls: dict[tuple[str, str], int] = field(default_factory=dict)
     # The sync threads this director runs, by state (filled for one node of an HA pair by
     # ha.node.for_node); None = not managed, {} = none may run.
     sync_daemons: dict[str, SyncDaemon] | None = None
@@ -322,12 +330,16 @@ class Ha:
 
 @dataclass(slots=True)
 class Cluster:
-    """The desired state, as loaded and validated from a cluster file."""
+    """The desired state, as loaded and validated from a cluster file.
+
+    `health`: the checks, min_healthy and sorry server of each service that has any (the
+    pure health step reads them; `apply` does not)."""
 
     services: dict[ServiceKey, Service] = field(default_factory=dict)
     director: Director = field(default_factory=Director)
     scope: Scope = Scope()
     path: str | None = None
+    health: dict[ServiceKey, ServiceHealth] = field(default_factory=dict)
     ha: Ha | None = None
 
 
@@ -342,6 +354,8 @@ class Observed:
     services: dict[ServiceKey, Service] = field(default_factory=dict)
     timeouts: Timeouts = Timeouts()
     sysctls: dict[str, int] = field(default_factory=dict)
+    # (interface, setting) -> value, for the settings `ipvsctl run` may manage (tunables.py)
+    interface_sysctls: dict[tuple[str, str], int] = field(default_factory=dict)
     sync_daemons: dict[str, SyncDaemon] = field(default_factory=dict)  # by state
     as_desired: frozenset[ServiceKey] = frozenset()
 

@@ -16,7 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Side = Literal["director", "real server"]
+# "check path": the director's interface towards real servers checked `via: vip`.
+Side = Literal["director", "real server", "check path"]
 # When a row applies: always; director rows only with persistence or on some kernels; the
 # real-server rp_filter row only on a tunnel interface holding VIPs.
 When = Literal["always", "persistence", "kernel<5.9", "kernel>=5.9", "tunnel"]
@@ -82,9 +83,19 @@ TUNABLES: tuple[Tunable, ...] = (
             "decapsulated packets carry the client's source address while its route points "
             "elsewhere: strict filtering (1) drops them; loose (2) wins over all.rp_filter "
             "because the kernel takes the maximum", when="tunnel", ok_values=frozenset({0})),
+    # Set by `ipvsctl run` on the director's interface towards real servers checked via: vip.
+    Tunable("check path", "accept_local", 1,
+            "a via: vip check's reply comes from the VIP, one of the director's own addresses: "
+            "without accept_local the director drops it as a martian source, and the check "
+            "fails however healthy the real server is"),
+    Tunable("check path", "rp_filter", 2,
+            "strict reverse-path filtering (1) drops that same reply (the route back to the "
+            "VIP is local, not through this interface); loose (2) accepts it and wins over "
+            "all.rp_filter because the kernel takes the maximum", ok_values=frozenset({0})),
 )
 
 DIRECTOR = tuple(t for t in TUNABLES if t.side == "director")
+CHECK_PATH = tuple(t for t in TUNABLES if t.side == "check path")
 # The ARP settings every client-facing interface of a real server gets.
 ARP = tuple(t for t in TUNABLES if t.side == "real server" and t.when == "always")
 TUNNEL_RP_FILTER = next(t for t in TUNABLES if t.side == "real server" and t.when == "tunnel")

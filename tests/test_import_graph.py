@@ -17,6 +17,9 @@ RANKS = {
     # the vocabulary of everything: value objects, errors, names and ranges, tunables
     "ipvsctl.model": 0, "ipvsctl.errors": 0, "ipvsctl.config.vocabulary": 0,
     "ipvsctl.tunables": 0, "ipvsctl.gcpause": 0,
+    # what a check is, the rules around it and what it looks at: value objects of the cluster
+    # file too (a Cluster carries them)
+    "ipvsctl.health.spec": 0, "ipvsctl.health.policy": 0, "ipvsctl.health.target": 0,
     # what both roles share, and each role's typed changes and facts (plain data)
     "ipvsctl.plan": 1, "ipvsctl.director.ops": 1, "ipvsctl.director.table": 1,
     "ipvsctl.realserver.ops": 1, "ipvsctl.realserver.facts": 1, "ipvsctl.realserver.record": 1,
@@ -24,9 +27,13 @@ RANKS = {
     # planners, adapters and loaders
     "ipvsctl.director": 2, "ipvsctl.realserver": 2, "ipvsctl.ipvs": 2, "ipvsctl.host": 2,
     "ipvsctl.config": 2, "ipvsctl.metrics": 2, "ipvsctl.ha": 2,
+    # health: the state machine and the pure step (planners), the checkers and their runner
+    # (adapters: sockets and processes); the daemon's sd_notify and event log (adapters)
+    "ipvsctl.health": 2, "ipvsctl.daemon.notify": 2, "ipvsctl.daemon.log": 2,
     # workflows
     "ipvsctl.director.workflow": 3, "ipvsctl.realserver.workflow": 3, "ipvsctl.lab": 3,
     "ipvsctl.importers": 3, "ipvsctl.metrics.scrape": 3, "ipvsctl.metrics.exporter": 3,
+    "ipvsctl.daemon": 3,
     # the command line
     "ipvsctl.cli": 4, "ipvsctl.__main__": 4,
     # the root package (its version), and any module not placed above: the bottom, so it
@@ -40,15 +47,20 @@ PURE = ("ipvsctl.model", "ipvsctl.errors", "ipvsctl.config.vocabulary", "ipvsctl
         "ipvsctl.realserver.planner", "ipvsctl.realserver.checker", "ipvsctl.realserver.cluster",
         "ipvsctl.realserver.request", "ipvsctl.metrics.families", "ipvsctl.metrics.table",
         "ipvsctl.metrics.exposition", "ipvsctl.metrics.status", "ipvsctl.metrics.provider",
-        "ipvsctl.metrics.health", "ipvsctl.metrics.events", "ipvsctl.ha.node",
-        "ipvsctl.ha.keepalived")
-IMPURE = ("os", "subprocess", "socket", "ctypes", "fcntl", "shutil", "pyroute2", "ipvsctl.ipvs",
-          "ipvsctl.host")
+        "ipvsctl.metrics.health", "ipvsctl.metrics.events", "ipvsctl.health.spec",
+        "ipvsctl.health.policy", "ipvsctl.health.target", "ipvsctl.health.state",
+        "ipvsctl.health.step", "ipvsctl.health.marks", "ipvsctl.ha.node", "ipvsctl.ha.keepalived")
+# The health checkers and their runner are adapters too: sockets, processes, the event loop.
+CHECKING = ("ipvsctl.health.checkers", "ipvsctl.health.runner", "ipvsctl.health.poller")
+IMPURE = ("os", "subprocess", "socket", "ctypes", "fcntl", "shutil", "select", "asyncio",
+          "pyroute2", "ipvsctl.ipvs", "ipvsctl.host", *CHECKING)
 # Adapters execute what a planner decided: they never import a planner, a loader or a workflow.
 ADAPTERS = ("ipvsctl.ipvs", "ipvsctl.host", "ipvsctl.realserver.target",
-            "ipvsctl.realserver.observer", "ipvsctl.realserver.persist")
+            "ipvsctl.realserver.observer", "ipvsctl.realserver.persist", *CHECKING,
+            "ipvsctl.daemon.notify", "ipvsctl.daemon.log")
 PLANNERS = ("ipvsctl.director.planner", "ipvsctl.director.drains", "ipvsctl.realserver.planner",
-            "ipvsctl.realserver.checker", "ipvsctl.config.loader")
+            "ipvsctl.realserver.checker", "ipvsctl.config.loader", "ipvsctl.health.step",
+            "ipvsctl.health.marks", "ipvsctl.health.state")
 
 
 def module_name(path: Path) -> str:
@@ -103,6 +115,7 @@ def violations(imports: dict[str, set[str]]) -> list[str]:
 def test_the_import_graph_flows_one_way() -> None:
     imports = graph()
     assert "ipvsctl.director.planner" in imports and "ipvsctl.realserver.planner" in imports
+    assert "ipvsctl.health.step" in imports and "ipvsctl.daemon" in imports
     assert violations(imports) == []
 
 
@@ -116,6 +129,12 @@ def test_the_rules_catch_each_kind_of_violation() -> None:
         ("ipvsctl.plan.executor", "ipvsctl.director.workflow", "a layer above it"),
         ("ipvsctl.ipvs._adapter", "ipvsctl.director.planner", "adapter but imports the planner"),
         ("ipvsctl.lab.run", "ipvsctl.cli.app", "imports the command line"),
+        ("ipvsctl.health.step", "ipvsctl.health.runner", "is pure but imports"),
+        ("ipvsctl.health.step", "socket", "is pure but imports"),
+        ("ipvsctl.health.spec", "ipvsctl.health.step", "a layer above it"),
+        ("ipvsctl.model", "ipvsctl.health.state", "a layer above it"),
+        ("ipvsctl.health.runner", "ipvsctl.health.step", "adapter but imports the planner"),
+        ("ipvsctl.health.checkers.tcp", "ipvsctl.daemon", "a layer above it"),
     ]:
         imports = graph()
         imports[module] = imports[module] | {bad}

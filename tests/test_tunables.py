@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ipvsctl.tunables import ARP, DIRECTOR, TUNABLES, TUNNEL_RP_FILTER, Tunable
+from ipvsctl.tunables import ARP, CHECK_PATH, DIRECTOR, TUNABLES, TUNNEL_RP_FILTER, Tunable
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 WHEN = {"always": "", "persistence": " (with persistence)", "kernel<5.9": " before Linux 5.9",
@@ -29,9 +29,9 @@ def table(header: str) -> list[str]:
 
 
 def test_every_row_has_a_reason_and_a_side() -> None:
-    assert len(TUNABLES) == len(DIRECTOR) + len(ARP) + 1
+    assert len(TUNABLES) == len(DIRECTOR) + len(ARP) + 1 + len(CHECK_PATH)
     for t in TUNABLES:
-        assert len(t.reason) > 40 and t.side in ("director", "real server"), t
+        assert len(t.reason) > 40 and t.side in ("director", "real server", "check path"), t
         assert t.accepts(t.value) and not t.accepts(None)
     assert TUNNEL_RP_FILTER.setting == "rp_filter" and TUNNEL_RP_FILTER.accepts(0)
     assert {t.combine for t in ARP} == {"max", "or"}

@@ -19,11 +19,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from ipvsctl.config import vocabulary as R
+from ipvsctl.config.checks import CheckRules, Layer
 from ipvsctl.config.tree import Odd, Places, Pos, join, kind, shown
 from ipvsctl.errors import ConfigError
+from ipvsctl.health.policy import MinHealthy, ServiceHealth
+from ipvsctl.health.spec import CheckSpec, NoCheck
 from ipvsctl.model import (
     DEFAULT_FORWARD,
     DEFAULT_PERSISTENCE_TIMEOUT,
+    DEFAULT_RECONCILE_INTERVAL,
     DEFAULT_SCHEDULER,
     DEFAULT_WEIGHT,
     Cluster,
@@ -57,8 +61,8 @@ _KEYS = {name: frozenset(keys) for name, keys in (
     ("top", R.TOP_KEYS), ("defaults", R.DEFAULTS_KEYS), ("scope", R.SCOPE_KEYS),
     ("director", R.DIRECTOR_KEYS), ("timeouts", R.TIMEOUT_KEYS), ("service", R.SERVICE_KEYS),
     ("persistence", R.PERSISTENCE_KEYS), ("real_server", R.REAL_SERVER_KEYS),
-    ("tunnel", R.TUNNEL_KEYS), ("ha", R.HA_KEYS), ("ha_director", R.HA_DIRECTOR_KEYS),
-    ("sync", R.SYNC_KEYS))}
+    ("tunnel", R.TUNNEL_KEYS), ("check", R.CHECK_KEYS), ("sorry_server", R.SORRY_SERVER_KEYS),
+    ("ha", R.HA_KEYS), ("ha_director", R.HA_DIRECTOR_KEYS), ("sync", R.SYNC_KEYS))}
 
 
 def suggest(word: str, choices: Sequence[str]) -> str:
@@ -85,6 +89,9 @@ class Problems:
 
     def __bool__(self) -> bool:
         return bool(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     def lines(self) -> list[str]:
         return [item[3] for item in sorted(self._items)]
@@ -130,6 +137,12 @@ class _Builder:
         self.name_places: dict[str, str] = {}
         self.specs: dict[tuple[int, str, int, int, Tunnel | None], RealServerSpec] = {}
         self.plain_specs: dict[str, dict[int, RealServerSpec]] = {}  # forward: weight: spec
+        self.checks = CheckRules(self)
+        self.check_default: Layer | None = None  # defaults.check
+        self.min_healthy_default: MinHealthy | None = None
+        self.check_above: str | None = None  # the check type a real server inherits
+        self.rs_checks: dict[RealServerKey, Layer] = {}  # the current service's real servers'
+        self.health: dict[ServiceKey, ServiceHealth] = {}
 
     # -- places and problems --------------------------------------------------------------------
 
@@ -268,7 +281,8 @@ class _Builder:
             ha = build_ha(self, top)
             if ha is not None:
                 check_vips(self, top, ha, services)
-        return Cluster(services=services, director=director, scope=scope, path=self.path, ha=ha)
+        return Cluster(services=services, director=director, scope=scope, path=self.path,
+                       health=self.health, ha=ha)
 
     def _defaults(self, top: dict[str, Any]) -> None:
         m = self.mapping(top, "defaults", "defaults", "defaults") or {}
@@ -284,6 +298,11 @@ class _Builder:
         if "protocol" in m:
             self.protocol = self.choice(m, "protocol", "defaults.protocol", R.PROTOCOLS,
                                         "protocol") or self.protocol
+        if "check" in m:
+            self.check_default = self.checks.layer(m, "check", "defaults.check", None)
+        if "min_healthy" in m:
+            self.min_healthy_default = self.checks.min_healthy(m, "min_healthy",
+                                                               "defaults.min_healthy")
 
     def _scope(self, top: dict[str, Any]) -> Scope:
         m = self.mapping(top, "scope", "scope", "scope") or {}
@@ -371,7 +390,12 @@ class _Builder:
         if "drain_timeout" in m:
             drain_timeout = self.integer(m, "drain_timeout", "director.drain_timeout",
                                          *R.DRAIN_TIMEOUT)
-        return Director(timeouts=timeouts, sysctls=sysctls, drain_timeout=drain_timeout)
+        reconcile = DEFAULT_RECONCILE_INTERVAL
+        if "reconcile_interval" in m:
+            reconcile = self.checks.seconds(m, "reconcile_interval", "director.reconcile_interval",
+                                            R.RECONCILE_INTERVAL) or reconcile
+        return Director(timeouts=timeouts, sysctls=sysctls, drain_timeout=drain_timeout,
+                        reconcile_interval=reconcile)
 
     # -- services -------------------------------------------------------------------------------
 
@@ -399,9 +423,20 @@ class _Builder:
                                   "forwarding method") or forward
         if key and not key.is_fwmark and key.port == 0 and persistence is None and "port" in m:
             self.error(m, "port", f"{where}.port", "port 0 (all ports) needs persistence")
+        service_check = None
+        default_type = self.check_default.type if self.check_default else None
+        if "check" in m:
+            service_check = self.checks.layer(m, "check", f"{where}.check", default_type)
+        self.check_above = (service_check.type if service_check else None) or default_type
+        self.rs_checks = {}
+        ctx = _Context(key, vip, forward)
         real_servers: dict[RealServerKey, RealServer] = {}
         if "real_servers" in m:
-            real_servers = self._real_servers(m, where, _Context(key, vip, forward))
+            real_servers = self._real_servers(m, where, ctx)
+        min_healthy = None
+        if "min_healthy" in m:
+            min_healthy = self.checks.min_healthy(m, "min_healthy", f"{where}.min_healthy")
+        sorry = self._sorry_server(m, where, ctx, real_servers) if "sorry_server" in m else None
         if key is None:
             return None
         source = self.source(items, index)
@@ -411,7 +446,49 @@ class _Builder:
             return None
         self.service_places[key] = source
         spec = ServiceSpec(scheduler, frozenset(flags), persistence, one_packet)
+        levels = tuple(layer for layer in (self.check_default, service_check) if layer)
+        checks = self._checks(key, levels, real_servers) if levels or self.rs_checks else {}
+        if checks or sorry is not None or min_healthy is not None:
+            self.health[key] = ServiceHealth(
+                checks, min_healthy or self.min_healthy_default or MinHealthy(), sorry)
         return Service(key, spec, real_servers, name=name, source=source)
+
+    def _checks(self, key: ServiceKey, levels: tuple[Layer, ...],
+                real_servers: dict[RealServerKey, RealServer]) -> dict[RealServerKey, CheckSpec]:
+        """Each real server's check (those with none left out)."""
+        out: dict[RealServerKey, CheckSpec] = {}
+        own = self.rs_checks
+        spec_of = self.checks.spec
+        fwmark = key.is_fwmark
+        common: dict[str, CheckSpec | None] = {}  # forward: the service's check
+        for rs_key, rs in real_servers.items():
+            forward = rs.spec.forward
+            layer = own.get(rs_key)
+            if layer is not None:
+                spec = spec_of((*levels, layer), forward, fwmark)
+            elif forward in common:
+                spec = common[forward]
+            else:
+                spec = common[forward] = spec_of(levels, forward, fwmark) if levels else None
+            if spec is not None and not isinstance(spec, NoCheck):
+                out[rs_key] = spec
+        return out
+
+    def _sorry_server(self, m: dict[str, Any], where: str, ctx: _Context,
+                      real_servers: dict[RealServerKey, RealServer]) -> RealServer | None:
+        at = f"{where}.sorry_server"
+        rs = self._real_server(m, "sorry_server", at, ctx, keys="sorry_server")
+        if rs is None:
+            return None
+        if rs.key in real_servers:
+            self.error(m, "sorry_server", at, f"{rs.key} is also a real server of this service "
+                                              "(a sorry server stands in for all of them)")
+            return None
+        if rs.spec.weight == 0:
+            self.error(m, "sorry_server", at, "weight 0 would never take a connection: give it "
+                                              "a weight above 0")
+            return None
+        return rs
 
     def _name(self, m: dict[str, Any], where: str) -> str | None:
         name = self.string(m, "name", f"{where}.name")
@@ -616,9 +693,10 @@ class _Builder:
         spec = specs[weight] = self._spec(weight, forward, 0, 0, None)
         return spec
 
-    def _real_server(self, items: list[Any], index: int, where: str, ctx: _Context
-                     ) -> RealServer | None:
-        m = self.mapping(items, index, where, "real_server")
+    def _real_server(self, items: Any, index: Any, where: str, ctx: _Context,
+                     keys: str = "real_server") -> RealServer | None:
+        """A real server at items[index] (a list and an index, or a mapping and a key)."""
+        m = self.mapping(items, index, where, keys)
         if m is None:
             return None
         ip = None
@@ -668,8 +746,12 @@ class _Builder:
         if ip is None:
             return None
         spec = self._spec(0 if draining else weight, forward, upper, lower, tunnel)
-        return RealServer(RealServerKey(ip[1], port), spec, draining,
-                          source=self.source(items, index))
+        key = RealServerKey(ip[1], port)
+        if "check" in m and keys == "real_server":
+            layer = self.checks.layer(m, "check", f"{where}.check", self.check_above)
+            if layer is not None:
+                self.rs_checks.setdefault(key, layer)
+        return RealServer(key, spec, draining, source=self.source(items, index))
 
     def _spec(self, weight: int, forward: str, upper: int, lower: int,
               tunnel: Tunnel | None) -> RealServerSpec:
@@ -727,5 +809,6 @@ def sorted_keys(keys: str) -> tuple[str, ...]:
     return {"top": R.TOP_KEYS, "defaults": R.DEFAULTS_KEYS, "scope": R.SCOPE_KEYS,
             "director": R.DIRECTOR_KEYS, "timeouts": R.TIMEOUT_KEYS, "service": R.SERVICE_KEYS,
             "persistence": R.PERSISTENCE_KEYS, "real_server": R.REAL_SERVER_KEYS,
-            "tunnel": R.TUNNEL_KEYS, "ha": R.HA_KEYS, "ha_director": R.HA_DIRECTOR_KEYS,
-            "sync": R.SYNC_KEYS}[keys]
+            "tunnel": R.TUNNEL_KEYS, "check": R.CHECK_KEYS,
+            "sorry_server": R.SORRY_SERVER_KEYS, "ha": R.HA_KEYS,
+            "ha_director": R.HA_DIRECTOR_KEYS, "sync": R.SYNC_KEYS}[keys]

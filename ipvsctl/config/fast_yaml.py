@@ -30,14 +30,15 @@ from yaml.nodes import ScalarNode
 from yaml.resolver import Resolver
 
 from ipvsctl.config.limits import LIMITS, LimitError
-from ipvsctl.config.tree import TAG, Places
+from ipvsctl.config.tree import TAG, Odd, Places
 
 
 class _GiveUp(Exception):
     pass
 
 
-_STR, _INT, _BOOL, _NULL = (TAG + t for t in ("str", "int", "bool", "null"))
+_STR, _INT, _BOOL, _NULL, _FLOAT = (TAG + t for t in ("str", "int", "bool", "null", "float"))
+_SECONDS = re.compile(r"(?:0|[1-9][0-9]{0,5})\.[0-9]{1,6}")
 _resolver = Resolver()
 _BOOLS = {"yes": True, "no": False, "true": True, "false": False, "on": True, "off": False}
 
@@ -73,7 +74,8 @@ def _skip(line: str, pos: int) -> int:
 
 def plain(text: str) -> Any:
     """A plain scalar's value; _GiveUp unless YAML reads it as a string, a decimal integer
-    without a leading zero, a boolean or null."""
+    without a leading zero, a short decimal fraction (a check's seconds: an Odd, as the
+    careful reader makes it), a boolean or null."""
     if _QUAD.fullmatch(text):  # a VIP: never a number or a date (see _CLASSES)
         return text
     tag = _resolver.resolve(ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
@@ -83,6 +85,8 @@ def plain(text: str) -> Any:
         return text
     if tag == _INT and re.fullmatch(r"-?(?:0|[1-9][0-9]{0,9})", text):
         return int(text)
+    if tag == _FLOAT and _SECONDS.fullmatch(text):
+        return Odd(tag, text)
     if tag == _BOOL and text.lower() in _BOOLS:
         return _BOOLS[text.lower()]
     if tag == _NULL and text in ("~", "null", "Null", "NULL"):

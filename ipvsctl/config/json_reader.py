@@ -21,12 +21,14 @@ import re
 from typing import Any, NoReturn
 
 from ipvsctl.config.limits import LIMITS
-from ipvsctl.config.tree import Places
+from ipvsctl.config.tree import TAG, Odd, Places
 
 _JSON_START = re.compile(r"\s*[{\[]")
 _ONE_OPENER = bytes.maketrans(b"[", b"{")  # '[' -> '{': one split finds every opener
 # Characters where JSON and YAML could disagree, or where YAML counts lines differently.
 _UNSURE = ("\\", "\t", "\r", "\x7f")
+_FLOAT = TAG + "float"
+_SECONDS = re.compile(r"(?:0|[1-9][0-9]{0,5})\.[0-9]{1,6}")  # as fast_yaml reads them
 _SPACED = re.compile(r'"\s+:')
 _KEY_END = re.compile(r'"\s*:(?!:)')
 # A string longer than LIMITS.scalar (or a long run between strings: then the careful reader
@@ -38,8 +40,15 @@ class _GiveUp(Exception):
     pass
 
 
-def _no_number(_text: str) -> NoReturn:  # fractions, exponents, NaN, Infinity
+def _no_number(_text: str) -> NoReturn:  # exponents, NaN, Infinity
     raise _GiveUp()
+
+
+def _fraction(text: str) -> Odd:
+    """A short decimal fraction (a check's seconds) as YAML reads it: a float, kept as text."""
+    if not _SECONDS.fullmatch(text):
+        raise _GiveUp()
+    return Odd(_FLOAT, text)
 
 
 def _integer(text: str) -> int:
@@ -73,7 +82,7 @@ def read(text: str) -> tuple[Any, Places] | None:
             or _LONG.search(text):
         return None
     try:
-        data = json.loads(text, parse_float=_no_number, parse_int=_integer,
+        data = json.loads(text, parse_float=_fraction, parse_int=_integer,
                           parse_constant=_no_number)
     except (_GiveUp, ValueError, RecursionError):
         return None

@@ -10,9 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from ipvsctl.config import vocabulary as R
+from ipvsctl.health.spec import DEFAULT_FALL, DEFAULT_INTERVAL, DEFAULT_RISE, DEFAULT_TIMEOUT
 from ipvsctl.model import (
     DEFAULT_FORWARD,
     DEFAULT_PERSISTENCE_TIMEOUT,
+    DEFAULT_RECONCILE_INTERVAL,
     DEFAULT_SCHEDULER,
     DEFAULT_SYNC_GROUP,
     DEFAULT_SYNC_PORT,
@@ -44,6 +46,65 @@ def _address(description: str) -> dict[str, Any]:
     return {**_ADDRESS, "description": description}
 
 
+def _seconds(bounds: tuple[float, float], description: str, **extra: Any) -> dict[str, Any]:
+    lo, hi = bounds
+    return {"type": "number", "minimum": lo, "maximum": hi, "description": description, **extra}
+
+
+def _any_case(words: tuple[str, ...]) -> str:
+    """Upper or lower case (a JSON Schema pattern is ECMA-262: no inline flags)."""
+    return "^(" + "|".join([*words, *(w.lower() for w in words)]) + ")$"
+
+
+def _check() -> dict[str, Any]:
+    """A health check. Without a `type` it refines the check of the level above (any key);
+    with one, only the common keys and that type's own."""
+    status_item = {"oneOf": [_int(R.HTTP_STATUS, "A status code."),
+                             {"type": "string", "pattern": R.HTTP_STATUS_PATTERN}]}
+    text = {"type": "string"}
+    own: dict[str, Any] = {
+        "path": {**text, "pattern": R.HTTP_PATH_PATTERN, "default": "/",
+                 "description": "The request path."},
+        "status": {"description": "Accepted status codes and ranges (\"200-399\").",
+                   "oneOf": [status_item, {"type": "array", "items": status_item,
+                                           "minItems": 1, "maxItems": 32}]},
+        "body": {**text, "description": "A regular expression searched in the body."},
+        "host": {**text, "description": "The Host header (default: the address)."},
+        "sni": {**text, "description": "TLS server name (default: host, when a name)."},
+        "verify": {"type": "boolean", "default": False,
+                   "description": "Verify the certificate chain and name."},
+        "payload": {**text, "description": "Bytes to send (one per character)."},
+        "expect": {**text, "minLength": 1, "description": "Bytes the reply must contain."},
+        "name": {**text, "default": ".", "description": "The name to query."},
+        "query_type": {**text, "description": "The query type.", "default": "SOA",
+                       "pattern": _any_case(R.DNS_TYPES)},
+        "rcode": {**text, "description": "The expected rcode.", "default": "NOERROR",
+                  "pattern": _any_case(R.DNS_RCODES)},
+        "argv": {"type": "array", "minItems": 1, "maxItems": R.CHECK_ARGV,
+                 "items": text, "description": "The program by its absolute path, then its "
+                                               "arguments (no shell)."},
+    }
+    check = _object({
+        "type": _enum(R.CHECK_TYPES, "What to check (inherited from the level above when "
+                                     "left out)."),
+        "interval": _seconds(R.CHECK_INTERVAL, "Seconds between checks.",
+                             default=DEFAULT_INTERVAL),
+        "timeout": _seconds(R.CHECK_TIMEOUT, "Seconds a check may take (at most the "
+                                             "interval).", default=DEFAULT_TIMEOUT),
+        "rise": _int(R.CHECK_COUNT, "Successes in a row to be up.", default=DEFAULT_RISE),
+        "fall": _int(R.CHECK_COUNT, "Failures in a row to be down.", default=DEFAULT_FALL),
+        "port": _int(R.CHECK_PORT, "Port to check (default: the real server's)."),
+        "via": _enum(R.CHECK_VIAS, "vip: along the DR path to VIP:port (default for dr and "
+                                   "tunnel); address: to the real server's own address."),
+        **own,
+    }, "A health check; the most specific level wins, key by key.")
+    check["allOf"] = [
+        {"if": {"type": "object", "required": ["type"], "properties": {"type": {"const": t}}},
+         "then": {"propertyNames": {"enum": [*R.CHECK_COMMON_KEYS, *keys]}}}
+        for t, keys in R.CHECK_TYPE_KEYS.items()]
+    return check
+
+
 def schema() -> dict[str, Any]:
     """The schema as a JSON-ready dict."""
     tunnel = _object({
@@ -66,7 +127,15 @@ def schema() -> dict[str, Any]:
         "tunnel": tunnel,
         "upper_threshold": _int(R.THRESHOLD, "Connection limit; 0 = none.", default=0),
         "lower_threshold": _int(R.THRESHOLD, "Resume below this many connections.", default=0),
+        "check": _check(),
     }, "A real server (destination).", nullable=False, required=["address"])
+    sorry_server = {**real_server, "description": "Pooled when no real server is healthy.",
+                    "properties": {k: v for k, v in real_server["properties"].items()
+                                   if k in R.SORRY_SERVER_KEYS}}
+    min_healthy = {"description": "Never depool below this many healthy real servers: a "
+                                  "count, or a percentage (\"50%\").",
+                   "oneOf": [_int(R.MIN_HEALTHY, "A count."),
+                             {"type": "string", "pattern": R.MIN_HEALTHY_PERCENT_PATTERN}]}
     persistence = {
         "description": "Client affinity: true for the defaults, or settings.",
         "oneOf": [
@@ -99,6 +168,9 @@ def schema() -> dict[str, Any]:
         "one_packet": {"type": "boolean", "default": False,
                        "description": "One-packet scheduling (for UDP)."},
         "forward": _enum(R.FORWARDS, "Default forwarding method of its real servers."),
+        "check": _check(),
+        "min_healthy": min_healthy,
+        "sorry_server": sorry_server,
         "real_servers": {"type": ["array", "null"], "items": real_server,
                          "description": "Real servers."},
     }, "A virtual service: vip + port (+ protocol), or fwmark (+ family).", nullable=False,
@@ -113,6 +185,8 @@ def schema() -> dict[str, Any]:
         "forward": _enum(R.FORWARDS, "Default forwarding method.", default=DEFAULT_FORWARD),
         "weight": _int(R.WEIGHT, "Default real-server weight.", default=DEFAULT_WEIGHT),
         "protocol": _enum(R.PROTOCOLS, "Default protocol.", default="tcp"),
+        "check": _check(),
+        "min_healthy": min_healthy,
     }, "Inherited by every service and real server that does not say otherwise.")
     scope = _object({
         "vips": {"type": ["array", "null"], "description": "Networks whose services this file "
@@ -132,6 +206,9 @@ def schema() -> dict[str, Any]:
                     "additionalProperties": _int(R.SYSCTL_VALUE, "Value.")},
         "drain_timeout": _int(R.DRAIN_TIMEOUT, "Seconds to wait for a removed real server's "
                                                "connections before deleting it."),
+        "reconcile_interval": _seconds(R.RECONCILE_INTERVAL, "`ipvsctl run`: seconds between "
+                                                             "full reads of the live table.",
+                                       default=DEFAULT_RECONCILE_INTERVAL),
     }, "Director-wide settings.")
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

@@ -36,20 +36,45 @@ def scheduler_flag(scheduler: str, number: int) -> str | None:
 
 
 TOP_KEYS = ("defaults", "scope", "director", "ha", "services")
-DEFAULTS_KEYS = ("scheduler", "forward", "weight", "protocol")
+DEFAULTS_KEYS = ("scheduler", "forward", "weight", "protocol", "check", "min_healthy")
 SCOPE_KEYS = ("vips", "fwmarks")
-DIRECTOR_KEYS = ("timeouts", "sysctls", "drain_timeout")
+DIRECTOR_KEYS = ("timeouts", "sysctls", "drain_timeout", "reconcile_interval")
 TIMEOUT_KEYS = ("tcp", "tcpfin", "udp")
 SERVICE_KEYS = (
     "name", "vip", "port", "protocol", "fwmark", "family", "scheduler", "scheduler_flags",
-    "persistence", "one_packet", "forward", "real_servers",
+    "persistence", "one_packet", "forward", "check", "min_healthy", "sorry_server",
+    "real_servers",
 )
 PERSISTENCE_KEYS = ("timeout", "netmask", "engine")
 REAL_SERVER_KEYS = (
     "address", "port", "weight", "state", "forward", "tunnel", "upper_threshold",
-    "lower_threshold",
+    "lower_threshold", "check",
 )
 TUNNEL_KEYS = ("type", "port", "csum")
+# A sorry server is a real server that is never checked.
+SORRY_SERVER_KEYS = tuple(k for k in REAL_SERVER_KEYS if k not in ("check", "state"))
+
+# Health checks (`check:` under defaults, a service or a real server; docs/health.md).
+CHECK_TYPES = ("tcp", "http", "https", "udp", "dns", "exec", "none")
+CHECK_COMMON_KEYS = ("type", "interval", "timeout", "rise", "fall", "port", "via")
+# Each type's own keys; a key of another type is refused.
+CHECK_TYPE_KEYS: dict[str, tuple[str, ...]] = {
+    "tcp": (),
+    "http": ("path", "status", "body", "host"),
+    "https": ("path", "status", "body", "host", "sni", "verify"),
+    "udp": ("payload", "expect"),
+    "dns": ("name", "query_type", "rcode"),
+    "exec": ("argv",),
+    "none": (),
+}
+CHECK_KEYS = CHECK_COMMON_KEYS + tuple(dict.fromkeys(
+    k for keys in CHECK_TYPE_KEYS.values() for k in keys))
+CHECK_VIAS = ("vip", "address")
+DNS_TYPES = ("A", "AAAA", "CNAME", "MX", "NS", "PTR", "SOA", "SRV", "TXT", "ANY")
+DNS_RCODES = ("NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED")
+HTTP_PATH_PATTERN = r"^/[\x21-\x7e]*$"  # printable ASCII, no space: one request-target
+HTTP_STATUS_PATTERN = r"^\s*[1-5][0-9][0-9]\s*(-\s*[1-5][0-9][0-9]\s*)?$"
+MIN_HEALTHY_PERCENT_PATTERN = r"^(100|[0-9]{1,2})(\.[0-9]{1,2})?%$"
 # The director pair: keepalived's VRRP (rendered by ipvsctl) and the kernel's sync daemon.
 HA_KEYS = (
     "virtual_router_id", "interface", "advert_interval", "vrrp_version", "transport",
@@ -95,6 +120,16 @@ SYSCTL_VALUE = (0, 2**31 - 1)
 TUNNEL_PORT = (1, 65535)
 PREFIX_V4 = (1, 32)
 PREFIX_V6 = (1, 128)
+# Health checks: seconds as numbers (integers or with a fraction).
+CHECK_INTERVAL = (0.1, 3600.0)
+CHECK_TIMEOUT = (0.05, 600.0)  # and never more than the interval
+CHECK_COUNT = (1, 100)  # rise, fall
+CHECK_PORT = (1, 65535)
+CHECK_PAYLOAD = 1400  # bytes of a UDP payload or expected reply: one unfragmented packet
+CHECK_ARGV = 64  # arguments of an exec check
+HTTP_STATUS = (100, 599)
+MIN_HEALTHY = (0, 65535)  # a count of real servers
+RECONCILE_INTERVAL = (1.0, 86400.0)  # seconds between full reads of the live table
 VIRTUAL_ROUTER_ID = (1, 255)
 PRIORITY = (1, 254)  # 255 is the address owner's, which a pair of directors never is
 HEALTH_WEIGHT = (1, 253)

@@ -93,6 +93,15 @@ class SetSysctl:
 
 
 @dataclass(frozen=True, slots=True)
+class SetInterfaceSysctl:
+    action: ClassVar[str] = "set"
+    subject: ClassVar[str] = "sysctl"
+    interface: str  # net.ipv4.conf.<interface>.<setting>
+    setting: str
+    value: int
+
+
+@dataclass(frozen=True, slots=True)
 class StartSyncDaemon:
     action: ClassVar[str] = "start"
     subject: ClassVar[str] = "sync-daemon"
@@ -120,7 +129,8 @@ class RestartSyncDaemon:
 ServiceOp = AddService | EditService | DeleteService
 RealServerOp = AddRealServer | EditRealServer | DrainRealServer | DeleteRealServer
 SyncDaemonOp = StartSyncDaemon | StopSyncDaemon | RestartSyncDaemon
-DirectorOp = ServiceOp | RealServerOp | SetTimeouts | SetSysctl | SyncDaemonOp
+DirectorOp = (ServiceOp | RealServerOp | SetTimeouts | SetSysctl | SetInterfaceSysctl
+              | SyncDaemonOp)
 SERVICE_OPS = (AddService, EditService, DeleteService)
 REAL_SERVER_OPS = (AddRealServer, EditRealServer, DrainRealServer, DeleteRealServer)
 SYNC_DAEMON_OPS = (StartSyncDaemon, StopSyncDaemon, RestartSyncDaemon)

@@ -21,6 +21,7 @@ from ipvsctl.director.ops import (
     EditRealServer,
     EditService,
     RestartSyncDaemon,
+    SetInterfaceSysctl,
     SetSysctl,
     SetTimeouts,
     StartSyncDaemon,
@@ -133,6 +134,18 @@ def _plan_settings(desired: Cluster, observed: Observed, out: list[Change], plan
             out.append(Change(SetSysctl(name, value), full,
                               f"set sysctl {full} {current} -> {value}", before=current,
                               after=value))
+        else:
+            plan.noops.append(Noop("sysctl", full, f"sysctl {full} already {value}"))
+    for (interface, setting), value in sorted(desired.director.interface_sysctls.items()):
+        full = f"net.ipv4.conf.{interface}.{setting}"
+        current = observed.interface_sysctls.get((interface, setting))
+        if current is None:
+            plan.warnings.append(f"sysctl {full} does not exist (no interface {interface}?); "
+                                 "not set")
+        elif current != value:
+            out.append(Change(SetInterfaceSysctl(interface, setting, value), full,
+                              f"set sysctl {full} {current} -> {value} (via: vip checks)",
+                              before=current, after=value))
         else:
             plan.noops.append(Noop("sysctl", full, f"sysctl {full} already {value}"))
     if desired.director.sync_daemons is not None:

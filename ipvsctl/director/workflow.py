@@ -28,6 +28,12 @@ from ipvsctl.plan.changes import Change, Plan
 from ipvsctl.plan.executor import Outcome, Result, execute, partial_error
 
 Only = frozenset[ServiceKey] | None  # the services a narrowed run compares; None: all
+# Turns the file (narrowed, when the run is) and the table just read into the desired table:
+# how `ipvsctl run` puts its pure health step between the loader and the planner.
+Shape = Callable[[Cluster, Observed], Cluster]
+# The lock every writer of one namespace's table holds: each `apply` for its run, `ipvsctl
+# run` for its whole life (so an apply there is refused, naming the daemon's pid).
+WRITER_LOCK = "apply"
 
 
 def _open_table(netns: str | None, *, load_modules: bool = True) -> IpvsTable:
@@ -106,23 +112,30 @@ def _plan(cluster: Cluster, table: IpvsTable, netns: str | None, prune: bool,
 def apply_cluster(cluster: Cluster, *, netns: str | None = None, prune: bool = False,
                   dry_run: bool = False, progress: Callable[[Outcome], None] | None = None,
                   adapter: IpvsTable | None = None, only: Only = None) -> tuple[Plan, Result]:
-    """Make the kernel match the cluster; the whole sequence runs under the apply lock."""
-    with exclusive_lock("apply", netns):
+    """Make the kernel match the cluster; the whole sequence runs under the writer lock."""
+    with exclusive_lock(WRITER_LOCK, netns):
         table = adapter or _open_table(netns)
         try:
             with gc_paused():
-                return _apply_locked(cluster, table, netns, prune, dry_run, progress, only)
+                return apply_locked(cluster, table, netns=netns, prune=prune, dry_run=dry_run,
+                                    progress=progress, only=only)
         finally:
             if adapter is None:
                 table.close()
 
 
-def _apply_locked(cluster: Cluster, table: IpvsTable, netns: str | None, prune: bool,
-                  dry_run: bool, progress: Callable[[Outcome], None] | None, only: Only
-                  ) -> tuple[Plan, Result]:
+def apply_locked(cluster: Cluster, table: IpvsTable, *, netns: str | None, prune: bool = False,
+                 dry_run: bool = False, progress: Callable[[Outcome], None] | None = None,
+                 only: Only = None, shape: Shape | None = None) -> tuple[Plan, Result]:
+    """`apply_cluster` for a caller that holds the writer lock already (`ipvsctl run`);
+    `shape` makes the desired table from the file and what was just read."""
     if only is not None:
         cluster = narrowed(cluster, only)
-    observed = table.observe(only=only, expect=cluster.services)
+    if shape is None:
+        observed = table.observe(only=only, expect=cluster.services)
+    else:  # the desired table is known only after the read: no byte comparison with it
+        observed = table.observe(only=only)
+        cluster = shape(cluster, observed)
     record = Record.load(netns)
     now = time.time()
     plan = _planned(cluster, observed, record, prune, only, now)

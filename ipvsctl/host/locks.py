@@ -24,13 +24,16 @@ def run_dir() -> Path:
 
 
 @contextlib.contextmanager
-def exclusive_lock(kind: str, netns: str | None, *, scope: str | None = None
-                   ) -> Iterator[Path]:
+def exclusive_lock(kind: str, netns: str | None, *, scope: str | None = None,
+                   holder: str = "", hint: str = "") -> Iterator[Path]:
     """Hold a non-blocking exclusive lock; a second holder is refused at once, not queued.
 
     The lock is the namespace's (netns None: this thread's); `scope` names another thing to
     lock instead (an image tree for `--root`). The namespace is identified, and its name
-    checked, before anything touches the disk.
+    checked, before anything touches the disk. The lock file names its holder: its pid, what
+    it is (`holder`, e.g. "ipvsctl run cluster.yaml") and what to do about it (`hint`), so a
+    refusal says who holds the lock. flock locks die with the process, so a crashed holder
+    never leaves a stale lock behind.
     """
     name = f"{kind}.{scope}" if scope else identify(netns).scoped(kind)
     folder = trusted_folder(run_dir(), create=True, mode=0o755)
@@ -44,11 +47,22 @@ def exclusive_lock(kind: str, netns: str | None, *, scope: str | None = None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
-            raise LockError(f"another ipvsctl {kind} is running (pid {holder[:20]}, lock "
-                            f"{path}); refusing to run concurrently") from None
+            raise LockError(_refusal(kind, path, os.pread(fd, 4096, 0))) from None
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        os.pwrite(fd, f"{os.getpid()}\n{_one_line(holder)}\n{_one_line(hint)}\n".encode(), 0)
         yield path
     finally:
         os.close(fd)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:1000]
+
+
+def _refusal(kind: str, path: Path, content: bytes) -> str:
+    lines = content.decode(errors="replace").splitlines()
+    pid = lines[0].strip() if lines and lines[0].strip().isdigit() else "unknown"
+    holder = lines[1].strip() if len(lines) > 1 and lines[1].strip() else f"another ipvsctl {kind}"
+    hint = lines[2].strip() if len(lines) > 2 and lines[2].strip() \
+        else "refusing to run concurrently"
+    return f"{holder} is running (pid {pid}, lock {path}); {hint}"

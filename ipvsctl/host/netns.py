@@ -1,7 +1,9 @@
 """Entering a named network namespace for one thread; the caller's own thread never changes.
 
 Whatever depends on the namespace of the calling thread (/proc/sys/net, a new netlink socket)
-runs through run_in_netns on a short-lived thread that joins the namespace first.
+runs through run_in_netns on a short-lived thread that joins the namespace first. A long-lived
+process that lives in one namespace (`ipvsctl run --netns`) enters it once, at start, before it
+starts any thread (`enter`): every thread it starts later, and every socket, is then there.
 """
 
 from __future__ import annotations
@@ -34,6 +36,22 @@ def netns_path(name: str) -> Path:
         raise HostError(f"network namespace {name!r} does not exist (no {path}); "
                         f"create it with `ip netns add {name}`")
     return path
+
+
+def enter(netns: str) -> None:
+    """Move the calling thread into netns for good (call it before any other thread starts:
+    threads started later inherit it, those already running do not)."""
+    path = netns_path(netns)
+    if threading.active_count() > 1:
+        raise HostError("cannot enter a network namespace with other threads running")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            _setns(fd)
+        finally:
+            os.close(fd)
+    except OSError as exc:
+        raise HostError(f"cannot enter network namespace {netns!r}: {exc.strerror}") from exc
 
 
 def run_in_netns(netns: str | None, fn: Callable[[], T]) -> T:

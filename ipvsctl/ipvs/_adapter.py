@@ -25,6 +25,7 @@ from ipvsctl.director.ops import (
     EditRealServer,
     EditService,
     RestartSyncDaemon,
+    SetInterfaceSysctl,
     SetSysctl,
     SetTimeouts,
     StartSyncDaemon,
@@ -46,9 +47,12 @@ from ipvsctl.ipvs._modules import modprobe, module_loaded
 from ipvsctl.ipvs._socket import Channel, FamilyMissing, Refused
 from ipvsctl.plan.changes import Change, Operation
 from ipvsctl.plan.executor import Outcome
+from ipvsctl.tunables import CHECK_PATH
 
 BATCH = 256  # requests per send(): measured fast, and a failure costs at most one batch
 VS_SYSCTL_DIR = Path("/proc/sys/net/ipv4/vs")
+CONF_SYSCTL_DIR = Path("/proc/sys/net/ipv4/conf")
+CHECK_PATH_SETTINGS = tuple(dict.fromkeys(t.setting for t in CHECK_PATH))
 _FLAGS_AT = 6  # offset of nlmsg_flags in a request
 _ACKED = struct.pack("=H", C.NLM_F_REQUEST | C.NLM_F_ACK)
 # The operations sent in batches, and the IPVS command each becomes.
@@ -190,7 +194,8 @@ class IpvsAdapter:
         if only is not None:
             return m.Observed(services=services, as_desired=frozenset(as_desired))
         return m.Observed(services=services, timeouts=self.timeouts(),
-                          sysctls=self.sysctls(), sync_daemons=self.sync_daemons(),
+                          sysctls=self.sysctls(), interface_sysctls=self.interface_sysctls(),
+                          sync_daemons=self.sync_daemons(),
                           as_desired=frozenset(as_desired))
 
     def _compared(self, chan: Channel, ident: bytes, af: int,
@@ -322,6 +327,26 @@ class IpvsAdapter:
 
         return run_in_netns(self.netns, read)
 
+    def interface_sysctls(self) -> dict[tuple[str, str], int]:
+        """The per-interface settings `ipvsctl run` may manage (tunables.CHECK_PATH), for every
+        interface of the namespace: two small reads each."""
+
+        def read() -> dict[tuple[str, str], int]:
+            out: dict[tuple[str, str], int] = {}
+            if not CONF_SYSCTL_DIR.is_dir():
+                return out
+            for folder in sorted(CONF_SYSCTL_DIR.iterdir()):
+                if folder.name in ("all", "default"):
+                    continue
+                for setting in CHECK_PATH_SETTINGS:
+                    try:
+                        out[(folder.name, setting)] = int((folder / setting).read_text())
+                    except (OSError, ValueError):
+                        continue
+            return out
+
+        return run_in_netns(self.netns, read)
+
     def info(self) -> tuple[str, int]:
         """(IPVS version, connection hash table size), as `ipvsadm` prints in its header."""
         (attrs,) = self._channel().request(C.CMD_GET_INFO)
@@ -436,6 +461,9 @@ class IpvsAdapter:
                 self._set_timeouts(chan, op)
             elif isinstance(op, SetSysctl):
                 path = sysctl_path_parts("net", "ipv4", "vs", op.name)
+                write_sysctl(path, str(int(op.value)), self.netns)
+            elif isinstance(op, SetInterfaceSysctl):
+                path = sysctl_path_parts("net", "ipv4", "conf", op.interface, op.setting)
                 write_sysctl(path, str(int(op.value)), self.netns)
             elif isinstance(op, StartSyncDaemon):
                 self._daemon(chan, op, C.CMD_NEW_DAEMON, sd.start_body(op.daemon))

@@ -83,6 +83,12 @@ def errors(schema: dict[str, Any], value: Any, where: str = "$") -> list[str]:
             if isinstance(value, list) and (
                     len(value) < arg if keyword == "minItems" else len(value) > arg):
                 out.append(f"{where}: {keyword}")
+        elif keyword == "minLength":
+            if isinstance(value, str) and len(value) < arg:
+                out.append(f"{where}: minLength")
+        elif keyword == "allOf":
+            for sub in arg:
+                out += errors(sub, value, where)
         elif keyword == "uniqueItems":
             if arg and isinstance(value, list) and len(set(map(repr, value))) != len(value):
                 out.append(f"{where}: uniqueItems")

@@ -27,7 +27,8 @@ ROOT = HERE.parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 import gen  # noqa: E402
 
-GOOD = [HERE / "good" / "full.yaml", ROOT / "examples" / "cluster.yaml"]
+GOOD = [HERE / "good" / "full.yaml", HERE / "good" / "health.yaml",
+        ROOT / "examples" / "cluster.yaml"]
 BAD = sorted((HERE / "bad").glob("*.yaml"))
 
 
@@ -116,7 +117,8 @@ def test_layouts_and_ipv6_texts_read_as_the_careful_reader_does(
 
 
 @pytest.mark.parametrize("text", [
-    '{"services": [{"vip": "192.0.2.1", "port": 80.0}]}',  # a float
+    '{"services": [{"vip": "192.0.2.1", "port": -0.5}]}',  # a float but a check's seconds
+    '{"services": [{"vip": "192.0.2.1", "port": 80.1234567}]}',
     '{"services": [{"vip": "192.0.2.1", "port": 1e2}]}',  # YAML reads 1e2 as a string
     '{"services": [{"vip": "192.0.2.1", "port": NaN}]}',
     '{"services": [{"vip": "192.0.2.\\u0031", "port": 80}]}',  # an escape
@@ -153,6 +155,17 @@ def test_problems_are_worded_and_placed_as_the_careful_reader_does(
     with pytest.raises(ConfigError) as slow:
         careful(text, "c.json", monkeypatch)
     assert fast.value.problems == slow.value.problems
+
+
+def test_seconds_are_read_as_the_careful_reader_reads_them(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    same('{"defaults": {"check": {"type": "tcp", "interval": 0.5, "timeout": 0.25}}, '
+         '"services": [{"vip": "192.0.2.1", "port": 80, "real_servers": '
+         '[{"address": "10.0.0.1", "check": {"rise": 3}}]}]}', monkeypatch)
+    with pytest.raises(ConfigError) as caught:
+        loads('{"services": [{"vip": "192.0.2.1", "port": 80.0}]}', "c.json")
+    assert caught.value.problems == [
+        "c.json:1:44: services[0].port: must be an integer, not a number with a fraction"]
 
 
 def test_one_line_file_is_read_in_linear_time(monkeypatch: pytest.MonkeyPatch) -> None:

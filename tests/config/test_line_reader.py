@@ -27,7 +27,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 import gen  # noqa: E402
 
 BAD = sorted((HERE / "bad").glob("*.yaml"))
-OURS = [HERE / "good" / "full.yaml", ROOT / "examples" / "cluster.yaml"]
+OURS = [HERE / "good" / "full.yaml", HERE / "good" / "health.yaml",
+        ROOT / "examples" / "cluster.yaml"]
 
 
 def readme_example() -> str:

@@ -255,7 +255,7 @@ def test_all_problems_come_at_once_in_document_order() -> None:
     assert caught.value.problems == [
         "x.yaml:2:32: services[0].weight: unknown key (expected one of: name, vip, port, "
         "protocol, fwmark, family, scheduler, scheduler_flags, persistence, one_packet, "
-        "forward, real_servers)",
+        "forward, check, min_healthy, sorry_server, real_servers)",
         "x.yaml:3:11: services[1].vip: 'nope' is not an IP address",
         "x.yaml:3:23: services[1].port: must be 0..65535",
     ]

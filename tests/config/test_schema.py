@@ -17,7 +17,8 @@ from ipvsctl.errors import ConfigError
 from tests.config import minischema
 
 HERE = Path(__file__).parent
-GOOD = [HERE / "good" / "full.yaml", HERE.parent.parent / "examples" / "cluster.yaml"]
+GOOD = [HERE / "good" / "full.yaml", HERE / "good" / "health.yaml",
+        HERE.parent.parent / "examples" / "cluster.yaml"]
 BAD = sorted((HERE / "bad").glob("*.yaml"))
 
 # Bad files whose problem is structural (types, ranges, keys, choices): the schema must refuse
@@ -33,7 +34,10 @@ SCHEMA_REFUSES = {
     "38-leading-zero", "39-bad-addresses", "40-fwmark-has-no-port", "41-services-null",
     "42-enums", "43-name-rules", "44-persistence-types", "45-not-mappings",
     "46-family-with-vip", "50-yaml-tags-and-nulls", "64-integer-digits",
-    "69-key-with-line-break", "70-ha-ranges", "74-ha-sync", "75-ha-missing-keys",
+    "69-key-with-line-break", "70-check-types-and-keys", "71-check-timing", "72-check-http",
+    "73-check-udp-dns-exec", "74-check-via", "75-min-healthy-sorry-server",
+    "76-reconcile-interval", "77-reconcile-interval-quoted",
+    "70-ha-ranges", "74-ha-sync", "75-ha-missing-keys",
     "76-ha-one-director",
 }
 # Bad files about the loader's input bounds (nesting, alias and merge bombs, a recursive alias):

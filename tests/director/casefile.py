@@ -75,6 +75,7 @@ def desired(case: dict[str, Any]) -> Cluster:
         director=Director(timeouts=Timeouts(**(case.get("timeouts") or {})),
                           sysctls=dict(case.get("sysctls") or {}),
                           drain_timeout=case.get("drain_timeout"),
+                          interface_sysctls=interface_sysctls(case.get("interface_sysctls")),
                           sync_daemons=sync_daemons(case.get("sync_daemons"))
                           if "sync_daemons" in case else None),
         scope=Scope(tuple(scope.get("networks", ())),
@@ -88,7 +89,13 @@ def observed(case: dict[str, Any]) -> Observed:
                     timeouts=Timeouts(**(case.get("observed_timeouts") or
                                          {"tcp": 900, "tcpfin": 120, "udp": 300})),
                     sysctls=dict(case.get("observed_sysctls") or {}),
+                    interface_sysctls=interface_sysctls(case.get("observed_interface_sysctls")),
                     sync_daemons=sync_daemons(case.get("observed_sync_daemons")))
+
+
+def interface_sysctls(data: dict[str, int] | None) -> dict[tuple[str, str], int]:
+    """{"eth0.accept_local": 1} -> {("eth0", "accept_local"): 1}"""
+    return {tuple(k.rsplit(".", 1)): v for k, v in (data or {}).items()}  # type: ignore[misc]
 
 
 def sync_daemons(data: dict[str, Any] | None) -> dict[str, SyncDaemon]:

@@ -131,6 +131,8 @@ def replay(plan: Any, have: Any) -> None:
                                   if v is not None})
         elif isinstance(op, ops.SetSysctl):
             have.sysctls[op.name] = op.value
+        elif isinstance(op, ops.SetInterfaceSysctl):
+            have.interface_sysctls[(op.interface, op.setting)] = op.value
         elif isinstance(op, ops.StartSyncDaemon | ops.RestartSyncDaemon):
             new = op.daemon if isinstance(op, ops.StartSyncDaemon) else op.new
             have.sync_daemons[new.state] = new._replace(maxlen=new.maxlen or 1472)

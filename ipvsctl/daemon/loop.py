@@ -1,0 +1,361 @@
+"""`ipvsctl run`: the director's control loop, on one asyncio loop in one thread.
+
+Everything the loop writes goes through the workflow `apply` uses (planner, executor,
+ownership record), with the pure health step between the file and the planner:
+
+- start: the file is read (a bad one: the process exits, nothing changed) and applied with
+  every check UNKNOWN, so each real server keeps the weight the kernel has until its first
+  verdict: a restart, even after `kill -9`, changes nothing by itself;
+- a health transition: the services of that target are planned (a narrowed read of just
+  them) and written: one change for one weight;
+- the file changed (polled once a second) or SIGHUP: a valid file is planned and applied,
+  only the services the edit changed when it touched no director setting; an invalid one is
+  logged as one `file:line:col` line and the table and the checks stay as they were;
+- every director.reconcile_interval: the whole live table is read and planned; what differs
+  was changed by someone else, and is put back and logged as a repair;
+- SIGTERM or SIGINT: checking stops and the table is left as it is (the data plane keeps
+  forwarding; the next start picks up from the kernel).
+
+The process holds the writer lock of its namespace all its life, so `ipvsctl apply` there is
+refused and names this process; the file is the one source of truth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from ipvsctl.config import load
+from ipvsctl.daemon.diff import edit_of
+from ipvsctl.daemon.log import EventLog
+from ipvsctl.daemon.notify import Notifier, watchdog_interval
+from ipvsctl.daemon.snapshot import Reload, Repair, Snapshot
+from ipvsctl.daemon.stats import Stats
+from ipvsctl.daemon.status import snapshot_of
+from ipvsctl.director.ops import DeleteService
+from ipvsctl.director.table import IpvsTable
+from ipvsctl.director.workflow import WRITER_LOCK, Only, Shape, apply_locked, as_node
+from ipvsctl.errors import IpvsctlError
+from ipvsctl.gcpause import gc_paused
+from ipvsctl.health.runner import Runner
+from ipvsctl.health.spec import NoCheck
+from ipvsctl.health.state import State, Tracker
+from ipvsctl.health.step import step, via_vip_addresses
+from ipvsctl.health.target import CheckTarget, Probe, Route, target_of
+from ipvsctl.host.locks import exclusive_lock
+from ipvsctl.host.routes import routes_to
+from ipvsctl.model import Cluster, Observed, Service, ServiceKey
+from ipvsctl.plan.changes import Change
+from ipvsctl.plan.executor import Result
+
+WATCH_INTERVAL = 1.0  # seconds between looks at the cluster file
+SETTLE = 0.25  # seconds a changed file must hold still before it is read
+
+
+def read(path: Path) -> Cluster:
+    """The file as this director applies it (for a file with `ha`: the director of the pair
+    this host's name picks)."""
+    return as_node(load(path), None)
+
+
+def owners_of(cluster: Cluster) -> dict[CheckTarget, set[ServiceKey]]:
+    """The services each check target's verdict weighs on (one target may serve many)."""
+    owners: dict[CheckTarget, set[ServiceKey]] = {}
+    for key, rules in cluster.health.items():
+        service = cluster.services.get(key)
+        if service is None:
+            continue
+        for rs_key in service.real_servers:
+            spec = rules.check_of(rs_key)
+            if not isinstance(spec, NoCheck):
+                owners.setdefault(target_of(key, rs_key, spec), set()).add(key)
+    return owners
+
+
+class Daemon:
+    def __init__(self, path: Path, netns: str | None, table: IpvsTable,
+                 log: EventLog | None = None, notifier: Notifier | None = None) -> None:
+        self.path = path
+        self.netns = netns
+        self.table = table
+        self.log = log or EventLog()
+        self.notifier = notifier or Notifier()
+        self.cluster = Cluster()
+        self.tracker = Tracker()
+        self.stats = Stats()
+        self.started = time.time()
+        self.ready = False
+        self.kernel: dict[ServiceKey, Service] = {}  # as last read or written
+        self.probes: dict[CheckTarget, Probe] = {}
+        self.owners: dict[CheckTarget, set[ServiceKey]] = {}
+        self.routes: dict[str, Route | None] = {}
+        self.notes: set[str] = set()
+        self.kept: dict[ServiceKey, tuple[str, ...]] = {}  # failed servers min_healthy pools
+        self.last_reload: Reload | None = None
+        self.last_good_reload = self.started
+        self.last_repair: Repair | None = None
+        self.last_reconcile: float | None = None
+        self._seen: tuple[int, int, int] | None = None
+        self._pending: set[ServiceKey] = set()
+        self._flush: asyncio.Handle | None = None
+        self._runner: Runner | None = None
+        self._stop: asyncio.Event | None = None
+
+    # -- start and stop ------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Own the namespace's table until SIGTERM; a bad file or a held lock raise at once."""
+        holder = f"ipvsctl run {self.path}" + (f" --netns {self.netns}" if self.netns else "")
+        hint = (f"it owns this table: edit {self.path} (it reloads on change or SIGHUP), "
+                "or stop it first")
+        with exclusive_lock(WRITER_LOCK, self.netns, holder=holder, hint=hint):
+            self._seen = self._stat()
+            self.cluster = read(self.path)
+            asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        self._runner = Runner(loop, self._report, timed=self.stats.check_seconds.observe)
+        self.log.event("start", f"{self.path}: {len(self.cluster.services)} services, "
+                                f"pid {os.getpid()}" + (f", netns {self.netns}"
+                                                        if self.netns else ""))
+        self._reroute()
+        self._apply(None, "apply")
+        self._retarget()
+        self.last_reconcile = time.time()
+        self.ready = True
+        self.notifier.send(READY="1", STATUS=self._status())
+        self.log.event("ready", f"checking {len(self.probes)} targets")
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop.set)
+        loop.add_signal_handler(signal.SIGHUP, lambda: self._guarded(self.reload, "SIGHUP"))
+        tasks = [loop.create_task(self._watch()), loop.create_task(self._reconcile_timer())]
+        ping = watchdog_interval()
+        if ping is not None:
+            tasks.append(loop.create_task(self._watchdog(ping)))
+        try:
+            await self._stop.wait()
+        finally:
+            self.notifier.send(STOPPING="1", STATUS="stopping; the table stays as it is")
+            for task in tasks:
+                task.cancel()
+            await self._runner.aclose()
+            self.log.event("stop", "checks stopped; the table is left as it is")
+
+    # -- the four triggers ----------------------------------------------------------------
+
+    def _report(self, target: CheckTarget, ok: bool, detail: str) -> None:
+        moved = self.tracker.record(target, ok, detail, time.time())
+        if moved is None:
+            return
+        self.stats.transitions[f"{moved.old.value}->{moved.new.value}"] += 1
+        self.log.event("transition", moved.describe(), target=target.describe(),
+                       state=moved.new.value)
+        self._pending |= self.owners.get(target, set())
+        if self._flush is None:  # transitions of one tick share one plan
+            self._flush = asyncio.get_running_loop().call_soon(self._apply_pending)
+
+    def _apply_pending(self) -> None:
+        self._flush = None
+        only, self._pending = frozenset(self._pending), set()
+        if only:
+            self._apply(only, "apply")
+            self._status_changed()
+
+    def reload(self, why: str) -> None:
+        self._seen = self._stat()
+        now = time.time()
+        try:
+            new = read(self.path)
+        except (IpvsctlError, OSError, ValueError) as exc:
+            lines = exc.lines() if isinstance(exc, IpvsctlError) else [f"{self.path}: {exc}"]
+            more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
+            self.stats.reloads_failed += 1
+            self.last_reload = Reload(now, False, tuple(lines))
+            self.log.event("invalid", f"{lines[0]}{more}; the table stays as it is",
+                           level="error", trigger=why)
+            self._status_changed()
+            return
+        edit = edit_of(self.cluster, new)
+        whole = edit.director or via_vip_addresses(new) != via_vip_addresses(self.cluster)
+        self.cluster = new
+        self.stats.reloads_ok += 1
+        self.last_good_reload = now
+        if whole:
+            self._reroute()
+        changes = self._apply(None if whole else edit.services, "apply") \
+            if whole or edit.services else []
+        self._retarget()
+        self.last_reload = Reload(now, True, (), len(changes))
+        self.log.event("reload", f"{self.path} ({why}): {len(edit.services)} service(s) "
+                                 f"changed, {len(changes)} change(s) made", trigger=why)
+        self._status_changed()
+
+    def reconcile(self) -> None:
+        self._reroute()
+        now = time.time()
+        changes = self._apply(None, "repair")
+        self.last_reconcile = now
+        if changes:
+            self.stats.drift_repairs += len(changes)
+            self.last_repair = Repair(now, tuple(c.text for c in changes))
+            self._retarget()
+            self._status_changed()
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(WATCH_INTERVAL)
+            now = self._stat()
+            if now == self._seen:
+                continue
+            # An editor writing in place may be caught mid-write, and a truncated file can
+            # still be valid YAML: read it only once it has held still for a moment.
+            await asyncio.sleep(SETTLE)
+            if self._stat() == now:
+                self._guarded(self.reload, "file changed")
+
+    async def _reconcile_timer(self) -> None:
+        while True:
+            await asyncio.sleep(self.cluster.director.reconcile_interval)
+            self._guarded(self.reconcile)
+
+    def _guarded(self, fn: Callable[..., None], *args: str) -> None:
+        """A trigger that fails is logged; the timers and the process carry on."""
+        try:
+            fn(*args)
+        except Exception as exc:  # the loop must outlive any one trigger
+            self.log.event("error", f"unexpected: {exc!r}", level="error")
+
+    async def _watchdog(self, every: float) -> None:
+        while True:
+            runner = self._runner
+            if runner is not None and runner.overdue() == 0:
+                self.notifier.send(WATCHDOG="1")
+            await asyncio.sleep(every)
+
+    # -- planning and writing ---------------------------------------------------------------
+
+    def _shape(self, only: Only, shaped: list[Cluster]) -> Shape:
+        def shape(cluster: Cluster, observed: Observed) -> Cluster:
+            self.kernel.update(observed.services)
+            if only is None:
+                for gone in [k for k in self.kernel if k not in observed.services]:
+                    del self.kernel[gone]
+            done = step(cluster, self.cluster.health, self.tracker.view(), observed,
+                        only=only, routes=self.routes)
+            self._note(done.notes, only)
+            desired = done.desired
+            if only is not None:  # a narrowed run reads no director settings, sets none
+                desired = Cluster(services=desired.services, director=cluster.director,
+                                  scope=desired.scope, path=cluster.path)
+            shaped.append(desired)
+            return desired
+        return shape
+
+    def _apply(self, only: Only, kind: str) -> list[Change]:
+        started = time.monotonic()
+        shaped: list[Cluster] = []
+        try:
+            with gc_paused():
+                plan, result = apply_locked(self.cluster, self.table, netns=self.netns,
+                                            only=only, shape=self._shape(only, shaped))
+        except IpvsctlError as exc:
+            for line in exc.lines():
+                self.log.event("error", line.strip(), level="error")
+            return []
+        except Exception as exc:  # the loop must outlive any one write
+            self.log.event("error", f"unexpected: {exc!r}; retried at the next reconcile",
+                           level="error")
+            return []
+        self.stats.apply_seconds.observe(time.monotonic() - started)
+        for warning in plan.warnings:
+            self.log.event("warning", warning, level="warning")
+        if result.applied:
+            self.stats.applies += 1
+        for change in result.applied:
+            self.stats.changes[f"{change.action} {change.subject}"] += 1
+            self.log.event(kind, change.text, target=change.target)
+        if shaped:
+            self._mirror(shaped[0], result)
+        return result.applied
+
+    def _mirror(self, desired: Cluster, result: Result) -> None:
+        """What the kernel holds now, as far as this process wrote it (the reconcile's full
+        read corrects it): check marks are kept from it, status pages show its weights."""
+        for change in result.applied:
+            if isinstance(change.op, DeleteService):
+                self.kernel.pop(change.op.service.key, None)
+        if result.ok:
+            self.kernel.update(desired.services)
+
+    def _note(self, notes: list[str], only: Only) -> None:
+        fresh = set(notes)
+        for note in sorted(fresh - self.notes):
+            self.log.event("pooled", note)
+        if only is None:
+            self.notes = fresh
+        else:
+            self.notes |= fresh
+
+    def _retarget(self) -> None:
+        """Check exactly what the file asks for now; kept targets keep their state."""
+        done = step(self.cluster, self.cluster.health, self.tracker.view(),
+                    Observed(self.kernel), routes=self.routes)
+        self.probes = done.probes
+        self.owners = owners_of(self.cluster)
+        self.tracker.keep_only(self.probes)
+        if self._runner is not None:
+            self._runner.update(self.probes)
+
+    def _reroute(self) -> None:
+        try:
+            self.routes = routes_to(via_vip_addresses(self.cluster))
+        except IpvsctlError as exc:
+            self.log.event("error", str(exc), level="error")
+
+    def _stat(self) -> tuple[int, int, int] | None:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+    # -- what others read -------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        runner = self._runner
+        checks = {} if runner is None else {
+            name: getattr(runner.counters, name)
+            for name in ("started", "succeeded", "failed", "timed_out", "overrun", "capped")}
+        return snapshot_of(self, checks, getattr(self.table, "writes", 0))
+
+    def _status(self) -> str:
+        states = self.tracker.view()
+        down = sum(1 for t in self.probes if states.get(t) is State.DOWN)
+        up = sum(1 for t in self.probes if states.get(t) is State.UP)
+        last = self.last_reload
+        tail = "" if last is None or last.ok else f"; last edit invalid: {last.errors[0]}"
+        return (f"{len(self.cluster.services)} services, {len(self.probes)} checks: {up} up, "
+                f"{down} down, {len(self.probes) - up - down} unknown{tail}")
+
+    def _status_changed(self) -> None:
+        self.notifier.send(STATUS=self._status())
+
+
+def run_director(path: Path, netns: str | None, log_format: str) -> None:
+    """`ipvsctl run`: enter the namespace (before any thread starts, so every socket of the
+    checks is there), open the table, and own it until SIGTERM."""
+    from ipvsctl.host.netns import enter
+    from ipvsctl.ipvs import IpvsAdapter
+
+    read(path)  # a bad file fails here, before anything is locked, entered or opened
+    if netns is not None:
+        enter(netns)
+    log = EventLog(log_format)
+    with IpvsAdapter(None) as table:
+        Daemon(path, netns, table, log).run()
