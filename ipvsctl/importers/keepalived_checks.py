@@ -15,8 +15,11 @@ else the checker type's default. Then:
 - Without a sorry server, keepalived takes every failed real server out, the last one too:
   `min_healthy: 0`. A sorry server becomes `sorry_server`.
 
-What a check cannot express (an MD5 digest, a second url, misc_dynamic weights, retries spaced
-by delay_before_retry...) is reported, one line per kind. The result is plain cluster-file data.
+A check every real server of a service shares goes on the service, any other on its real
+server (`health[service]["check"]`, else `["checks"][str(real server)]`); the dumper writes
+them as the cluster file's keys. What a check cannot express (an MD5 digest, a second url,
+misc_dynamic weights, retries spaced by delay_before_retry...) is reported, one line per kind.
+The result is plain cluster-file data.
 """
 
 from __future__ import annotations
