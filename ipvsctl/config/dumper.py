@@ -7,6 +7,7 @@ address, numerically), and faithful: `loads(dump(c))` gives back the same servic
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from typing import Any
 
 import yaml
@@ -47,15 +48,18 @@ _Dumper.add_representer(
     _FlowList, lambda d, data: d.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=True))
 
 
-def dump(cluster: Cluster) -> str:
-    """The cluster as cluster-file YAML text."""
+def dump(cluster: Cluster, health: Mapping[ServiceKey, Mapping[str, Any]] | None = None) -> str:
+    """The cluster as cluster-file YAML text. `health`: per service, the cluster-file values of
+    its `check`, `min_healthy` and `sorry_server`, and of its real servers' own checks under
+    `checks` (by real server, as `str(RealServerKey)`), written as given (the importers')."""
     doc: dict[str, Any] = {}
     if scope := _scope(cluster.scope):
         doc["scope"] = scope
     if director := _director(cluster.director):
         doc["director"] = director
     services = sorted(cluster.services.values(), key=lambda s: _service_order(s.key))
-    doc["services"] = [_service(service) for service in services]
+    health = health or {}
+    doc["services"] = [_service(service, health.get(service.key)) for service in services]
     text = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False,
                      allow_unicode=True, width=100)
     return str(text)
@@ -89,7 +93,7 @@ def _director(director: Director) -> dict[str, Any]:
     return out
 
 
-def _service(service: Service) -> dict[str, Any]:
+def _service(service: Service, health: Mapping[str, Any] | None = None) -> dict[str, Any]:
     key, spec = service.key, service.spec
     out: dict[str, Any] = {}
     if service.name:
@@ -111,12 +115,30 @@ def _service(service: Service) -> dict[str, Any]:
         out["persistence"] = _persistence(spec.persistence, key.family)
     if spec.one_packet:
         out["one_packet"] = True
+    health = health or {}
+    if "check" in health:
+        out["check"] = _check(health["check"])
+    if "min_healthy" in health:
+        out["min_healthy"] = health["min_healthy"]
+    if "sorry_server" in health:
+        out["sorry_server"] = _Flow(health["sorry_server"])
+    checks: Mapping[str, Any] = health.get("checks", {})
     real_servers = sorted(service.real_servers.values(),
                           key=lambda rs: (rs.key.family, int(ipaddress.ip_address(rs.key.address)),
                                           rs.key.port))
     if real_servers:
-        out["real_servers"] = [_real_server(rs, key) for rs in real_servers]
+        out["real_servers"] = [_real_server(rs, key, checks.get(str(rs.key)))
+                               for rs in real_servers]
     return out
+
+
+def _check(check: Mapping[str, Any]) -> dict[str, Any]:
+    """A check on one line while it stays short (about 70 characters), else one key a line;
+    its lists (status codes, argv) on one line."""
+    out = {name: _FlowList(value) if isinstance(value, (list, tuple)) else value
+           for name, value in check.items()}
+    width = sum(len(str(name)) + len(str(value)) + 4 for name, value in out.items())
+    return _Flow(out) if width <= 70 else out
 
 
 def _persistence(persistence: Persistence, family: int) -> Any:
@@ -130,7 +152,8 @@ def _persistence(persistence: Persistence, family: int) -> Any:
     return _Flow(out) if out else True
 
 
-def _real_server(rs: RealServer, service: ServiceKey) -> dict[str, Any]:
+def _real_server(rs: RealServer, service: ServiceKey,
+                 check: Mapping[str, Any] | None = None) -> dict[str, Any]:
     spec = rs.spec
     out: dict[str, Any] = {"address": rs.key.address}
     if rs.key.port != service.port:
@@ -152,5 +175,12 @@ def _real_server(rs: RealServer, service: ServiceKey) -> dict[str, Any]:
         out["upper_threshold"] = spec.upper_threshold
     if spec.lower_threshold:
         out["lower_threshold"] = spec.lower_threshold
+    if check is not None:
+        out["check"] = _check(check)
     # One line per real server while it stays short; longer ones read better as blocks.
-    return _Flow(out) if len(out) <= 4 and "tunnel" not in out else out
+    return _Flow(out) if len(out) <= 4 and "tunnel" not in out and check is None else out
+
+
+def real_server_fields(rs: RealServer, service: ServiceKey) -> dict[str, Any]:
+    """A real server's cluster-file values as `dump` writes them (for a sorry server)."""
+    return dict(_real_server(rs, service))

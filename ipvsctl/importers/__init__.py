@@ -80,11 +80,9 @@ def cluster_file(result: ImportResult, fmt: str, source: str, *, strict: bool = 
         header.append(f"# {result.warning_count} warning(s) from the import:")
         header += [f"#   {line}" for line in result.warnings]
     if result.health:
-        # The cluster file takes checks once `ipvsctl run` lands (docs/health.md); until then
-        # the translated checks stay in the result (tests compare them) and out of the file.
-        checks = sum(len(h.get("checks", {})) for h in result.health.values())
-        header.append(f"# {checks:,} health check(s) translated; this ipvsctl's cluster file "
-                      "does not take checks yet, so they are not written")
-    text = "\n".join(header) + "\n" + dump(result.cluster)
+        services = sum(1 for h in result.health.values() if "check" in h or "checks" in h)
+        header.append(f"# Health checks translated for {services:,} service(s); they take "
+                      "effect under `ipvsctl run`.")
+    text = "\n".join(header) + "\n" + dump(result.cluster, result.health)
     loads(text, name)
     return text

@@ -15,17 +15,24 @@ else the checker type's default. Then:
 - Without a sorry server, keepalived takes every failed real server out, the last one too:
   `min_healthy: 0`. A sorry server becomes `sorry_server`.
 
-What a check cannot express (an MD5 digest, a second url, misc_dynamic weights, retries spaced
-by delay_before_retry...) is reported, one line per kind. The result is plain cluster-file data.
+A check every real server of a service shares goes on the service, any other on its real
+server (`health[service]["check"]`, else `["checks"][str(real server)]`); the dumper writes
+them as the cluster file's keys. What a check cannot express (an MD5 digest, a second url,
+misc_dynamic weights, retries spaced by delay_before_retry...) is reported, one line per kind.
+The result is plain cluster-file data.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ipvsctl.config.dumper import real_server_fields
+from ipvsctl.config.vocabulary import HTTP_PATH_PATTERN
 from ipvsctl.importers._common import Notes, Place
 from ipvsctl.importers.keepalived_syntax import Stmt
 from ipvsctl.importers.keepalived_values import (
@@ -40,6 +47,8 @@ from ipvsctl.importers.keepalived_values import (
 from ipvsctl.model import RealServer, RealServerKey, RealServerSpec, ServiceKey
 
 # ipvsctl's bounds (ipvsctl/health/spec.py)
+CHECK_PAYLOAD = 1400
+CHECK_ARGV = 64
 INTERVAL = (0.1, 3600.0)
 TIMEOUT = (0.05, 600.0)
 COUNT = (1, 100)
@@ -226,25 +235,18 @@ class CheckTranslator:
             if check is not None:
                 checks[str(rs_key)] = check
         health: dict[str, Any] = {}
-        if checks:
+        shared = next(iter(checks.values()), None)
+        if len(checks) == len(servers) and all(c == shared for c in checks.values()):
+            health["check"] = shared  # every real server's: said once, on the service
+        elif checks:
             health["checks"] = checks
         if sorry is not None:
-            entry: dict[str, Any] = {"address": sorry.key.address, "port": sorry.key.port,
-                                     "forward": sorry.spec.forward}
-            if sorry.spec.tunnel is not None:
-                entry["tunnel"] = sorry.spec.tunnel._asdict()
-            health["sorry_server"] = entry
+            health["sorry_server"] = real_server_fields(sorry, key)
             self._quorum(pool, [spec.weight for _, _, spec in servers], place)
         elif checks:
+            # keepalived takes every failed real server out, the last one too (a quorum
+            # without a sorry server only decides when its scripts run, warned below)
             health["min_healthy"] = 0
-            self.warn(place, "min-healthy", "translates to `min_healthy: 0`: keepalived takes "
-                      "every failed real server out, the last one too; ipvsctl's default (1) "
-                      "keeps the last one pooled when every check fails at once (the checks or "
-                      "the network are then the likelier fault): delete the line to get it")
-            if pool.quorum_place is not None:
-                self.warn(pool.quorum_place, "quorum-no-sorry", "quorum/hysteresis without a "
-                          "sorry server only decide when keepalived runs quorum_up/quorum_down "
-                          "scripts; no effect on the table, so nothing to translate")
         for script_place, kw in pool.scripts:
             self.warn(script_place, f"script:{kw}", f"{kw} is not translated: ipvsctl runs no "
                       "notification scripts; it logs every health change as one line (and "
@@ -298,11 +300,6 @@ class CheckTranslator:
             return None
         check = {"type": body.pop("type"), **check, **body}
         self._notes(first, rs, spec, pool, where)
-        # Until the cluster file takes `check:` (the keys of `ipvsctl run`), say what is lost.
-        self.warn(first.place, f"unwritten:{first.kind}", f"{first.kind} translates to "
-                  f"`check: {{type: {check['type']}, ...}}`, but this ipvsctl's cluster file "
-                  "has no `check:` key yet, so it is not written: the real server keeps its "
-                  "weight whatever its health")
         return check
 
     def _resolved(self, name: str, checker: Checker, rs: ParsedRealServer, pool: Pool) -> Any:
@@ -422,6 +419,11 @@ class CheckTranslator:
             self.warn(url["path"].place, "url-no-path", f"url path missing ({label}): "
                       "keepalived ignores the url")
             return None
+        if not _PATH.match(path):
+            self.warn(url["path"].place, "http-path", f"url path '{path}' ({label}) is not a "
+                      "path ipvsctl's http check sends (it starts with '/', printable ASCII "
+                      "without spaces: percent-encode the rest): no check imported")
+            return None
         if path != "/":
             out["path"] = path
         status = self._status(url.get("status_code"), label)
@@ -439,7 +441,12 @@ class CheckTranslator:
                           f"({label}) is not translated: ipvsctl's body pattern must match; "
                           "checked by status only")
             elif pattern and len(pattern) == 1:
-                out["body"] = pattern[0]
+                if _compiles(pattern[0]):
+                    out["body"] = pattern[0]
+                else:
+                    self.warn(url["regex"].place, "http-regex", f"regex ({label}) is not a "
+                              f"regular expression Python reads (keepalived's is PCRE2), or "
+                              f"longer than {MAX_PATTERN} characters: checked by status only")
                 extras = [k for k in ("regex_options", "regex_min_offset", "regex_max_offset")
                           if k in url]
                 if extras:
@@ -450,12 +457,22 @@ class CheckTranslator:
                 len(url["virtualhost"].words) > 1 else None)
         host = host or self._resolved("virtualhost", checker, rs, pool)
         if host:
+            if not _HOST.match(host):
+                self.warn(checker.place, "http-host", f"virtualhost '{host}' ({label}) is not "
+                          "one Host header value ipvsctl sends (printable ASCII without "
+                          "spaces): no check imported")
+                return None
             out["host"] = host
         if tls:
             sni = checker.own.get("enable_sni")
             if sni is not None and host and (len(sni.words) < 2 or sni.words[1].lower() in
                                              ("true", "on", "yes")):
-                out["sni"] = host
+                if _is_dns_name(host):
+                    out["sni"] = host
+                else:
+                    self.warn(sni.place, "https-sni", f"enable_sni ({label}) with the "
+                              f"virtualhost '{host}', not a DNS name: ipvsctl sends no server "
+                              "name then (RFC 6066 allows only names); keepalived sends it")
             out["verify"] = False
         for extra in more:
             self.warn(extra["path"].place, "http-more-urls", f"url {extra['path'].words[1:2]} "
@@ -501,8 +518,11 @@ class CheckTranslator:
             if data is None or masked:
                 self.warn(payload.place, "udp-payload", f"payload ({label}) is not a hex "
                           "string: keepalived sends nothing")
+            elif len(data) > CHECK_PAYLOAD:
+                self._too_big(payload, "payload", len(data), label)
+                return None
             else:
-                out["payload"] = data
+                out["payload"] = data.decode("latin-1")  # one character per byte
         reply = checker.own.get("require_reply")
         if reply is None:
             self.warn(checker.place, "udp-no-reply", f"{label}: without require_reply "
@@ -518,16 +538,23 @@ class CheckTranslator:
             elif masked:
                 self.warn(reply.place, "udp-reply", f"require_reply ({label}) has wildcards "
                           "(x): not translated; any reply counts")
+            elif len(data) > CHECK_PAYLOAD:
+                self._too_big(reply, "require_reply", len(data), label)
+                return None
             else:
-                out["expect"] = data
+                out["expect"] = data.decode("latin-1")
         for kw in ("min_reply_length", "max_reply_length"):
             if kw in checker.own:
                 self.warn(checker.own[kw].place, "udp-length", f"{kw} ({label}) is not "
                           "translated: ipvsctl's udp check has no length bounds")
         return out
 
+    def _too_big(self, stmt: Stmt, what: str, size: int, label: str) -> None:
+        self.warn(stmt.place, "udp-size", f"{what} ({label}): {size:,} bytes, more than "
+                  f"ipvsctl's {CHECK_PAYLOAD} (one unfragmented packet): no check imported")
+
     def _dns_check(self, checker: Checker, rs: ParsedRealServer, pool: Pool,
-                   where: str) -> dict[str, Any]:
+                   where: str) -> dict[str, Any] | None:
         out: dict[str, Any] = {"type": "dns"}
         qtype = checker.own.get("type")
         if qtype is not None:
@@ -540,9 +567,13 @@ class CheckTranslator:
                           "one ipvsctl asks; imported as SOA (keepalived only looks at the "
                           "reply's rcode either way)")
             elif name != "SOA":
-                out["qtype"] = name
+                out["query_type"] = name
         query = checker.own.get("name")
         if query is not None and len(query.words) > 1 and query.words[1] not in ("", "."):
+            if not _is_dns_name(query.words[1]):
+                self.warn(query.place, "dns-name", f"DNS_CHECK name '{query.words[1]}' "
+                          f"({where}) is not a DNS name ipvsctl asks for: no check imported")
+                return None
             out["name"] = query.words[1]
         return out
 
@@ -585,7 +616,37 @@ class CheckTranslator:
                       f"{found} on this host (keepalived looks it up in its PATH); imported "
                       "so: check it is the same on the director")
             argv = [found, *argv[1:]]
+        if len(argv) > CHECK_ARGV:
+            self.warn(stmt.place, "misc-argv", f"misc_path ({label}) has {len(argv)} words, "
+                      f"more than ipvsctl's {CHECK_ARGV}: no check imported")
+            return None
         return {"type": "exec", "argv": argv}
+
+
+_PATH = re.compile(HTTP_PATH_PATTERN)
+_HOST = re.compile(r"[\x21-\x7e]{1,255}$")  # as the loader reads `host` (config/checks.py)
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$")
+MAX_PATTERN = 1024
+
+
+def _compiles(pattern: str) -> bool:
+    if len(pattern) > MAX_PATTERN:
+        return False
+    try:
+        re.compile(pattern.encode("utf-8"))
+    except (re.error, OverflowError, RecursionError):
+        return False
+    return True
+
+
+def _is_dns_name(text: str) -> bool:
+    """A name the loader takes as `sni`: labels, not an IP address."""
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        bare = text[:-1] if text.endswith(".") else text
+        return 0 < len(bare) <= 253 and all(_LABEL.match(x) for x in bare.split("."))
+    return False
 
 
 def _hex(text: str) -> tuple[bytes | None, bool]:

@@ -22,10 +22,30 @@ def test_stdout_is_a_loadable_cluster_file() -> None:
     cluster = loads(res.stdout, "out.yaml")
     assert len(cluster.services) == 2
     # Warnings go to stderr as comments, and into the file's header.
-    line = f"{sample}:22: HTTP_GET translates to `check: {{type: http, ...}}`, but this"
+    line = f"{sample}:37: digest (HTTP_GET of real server 10.0.0.12:80) is not translated"
     assert f"# {line}" in res.stderr
     assert f"#   {line}" in res.stdout
-    assert "# 4 health check(s) translated; this ipvsctl's cluster file" in res.stdout
+    assert "# Health checks translated for 2 service(s)" in res.stdout
+    # The checks are written: under `ipvsctl run` they drive the weights.
+    health = cluster.health[ServiceKey.vip("tcp", "192.0.2.10", 80)]
+    assert {str(rs): spec.type for rs, spec in health.checks.items()} == \
+        {"10.0.0.11:80": "http", "10.0.0.12:80": "http"}
+    assert health.min_healthy.count == 0
+
+
+def test_strict_writes_a_file_whose_checks_all_map(tmp_path: Path) -> None:
+    out = tmp_path / "cluster.yaml"
+    exact = SAMPLES / "keepalived-checks-exact.conf"
+    res = CliRunner().invoke(app, ["import", "--strict", "--from", "keepalived", str(exact),
+                                   "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    assert res.stderr == ""
+    assert len(load(out).health) == 3
+    lossy = SAMPLES / "keepalived-dr-web.conf"
+    res = CliRunner().invoke(app, ["import", "--strict", "--from", "keepalived", str(lossy),
+                                   "-o", str(tmp_path / "no.yaml")])
+    assert res.exit_code == 1
+    assert not (tmp_path / "no.yaml").exists()
 
 
 def test_standard_input_and_output_file(tmp_path: Path) -> None:

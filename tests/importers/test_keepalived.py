@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from ipvsctl.config import loads
 from ipvsctl.errors import ConfigError
+from ipvsctl.importers import cluster_file
 from ipvsctl.importers.keepalived import parse
 from ipvsctl.model import (
     Persistence,
@@ -212,3 +214,51 @@ def test_errors_name_their_line(text: str, error: str) -> None:
 def test_tolerated_input_warns_with_its_line(text: str, warning: str) -> None:
     warnings = parse(text, "k.conf").warnings
     assert any(w.startswith(warning) for w in warnings), warnings
+
+
+def checked(checker: str, protocol: str = "TCP") -> str:
+    """One DR service whose one real server carries `checker` (a checker block)."""
+    return vs(f"lb_algo rr\nlb_kind DR\nprotocol {protocol}\ninhibit_on_failure\n"
+              f"real_server 10.0.0.1 80 {{\n{checker}\n}}")
+
+
+@pytest.mark.parametrize(("checker", "warning"), [
+    ("HTTP_GET {\n url {\n  path healthz\n }\n}",
+     "k.conf:9: url path 'healthz' (HTTP_GET of real server 10.0.0.1:80) is not a path"),
+    ("HTTP_GET {\n url {\n  path /\n  regex \"(?<=a+)b\"\n }\n}",
+     "k.conf:10: regex (HTTP_GET of real server 10.0.0.1:80) is not a regular expression "
+     "Python reads"),
+    ("SSL_GET {\n url {\n  path /\n }\n virtualhost 192.0.2.1\n enable_sni\n}",
+     "k.conf:12: enable_sni (SSL_GET of real server 10.0.0.1:80) with the virtualhost "
+     "'192.0.2.1', not a DNS name"),
+    ("DNS_CHECK {\n name bad..name\n}",
+     "k.conf:8: DNS_CHECK name 'bad..name' (real server 10.0.0.1:80) is not a DNS name"),
+    ("MISC_CHECK {\n misc_path \"/bin/true " + "x " * 64 + "\"\n}",
+     "k.conf:8: misc_path (MISC_CHECK of real server 10.0.0.1:80) has 65 words"),
+])
+def test_checker_values_a_check_cannot_carry_warn_and_still_validate(checker: str,
+                                                                     warning: str) -> None:
+    """What the cluster file's check cannot hold is said on its line, and the file written
+    still loads (no `ipvsctl import` ends in the loader's refusal)."""
+    result = parse(checked(checker), "k.conf")
+    assert any(w.startswith(warning) for w in result.warnings), result.warnings
+    loads(cluster_file(result, "keepalived", "k.conf"), "out.yaml")
+
+
+def test_a_checker_every_real_server_shares_goes_on_the_service() -> None:
+    tcp = "TCP_CHECK {\n connect_timeout 2\n retry 0\n}"
+    shared = parse(vs("lb_algo rr\nlb_kind DR\nprotocol TCP\ninhibit_on_failure\n"
+                      f"real_server 10.0.0.1 80 {{\n{tcp}\n}}\n"
+                      f"real_server 10.0.0.2 80 {{\n{tcp}\n}}"), "k.conf")
+    assert shared.health[VIP] == {
+        "check": {"type": "tcp", "interval": 60, "timeout": 2, "rise": 1, "fall": 1,
+                  "via": "address"},
+        "min_healthy": 0}
+    assert shared.warnings == []
+    # one real server without a checker: keepalived never takes it out, so no service check
+    partly = parse(vs("lb_algo rr\nlb_kind DR\nprotocol TCP\ninhibit_on_failure\n"
+                      f"real_server 10.0.0.1 80 {{\n{tcp}\n}}\n"
+                      "real_server 10.0.0.2 80 {\n}"), "k.conf")
+    assert set(partly.health[VIP]["checks"]) == {"10.0.0.1:80"}
+    cluster = loads(cluster_file(partly, "keepalived", "k.conf"), "out.yaml")
+    assert {str(rs) for rs in cluster.health[VIP].checks} == {"10.0.0.1:80"}
