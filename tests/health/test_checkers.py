@@ -147,8 +147,9 @@ def test_https_verify_and_sni(pair: Pair, servers: Listeners, tmp_path: Path) ->
 def test_https_to_a_plain_http_port_fails(pair: Pair, servers: Listeners) -> None:
     # a plain HTTP server waits for a request line that a ClientHello never completes
     servers.http(pair.server, SERVER_IP, 80, Http())
-    assert check(pair.director, HttpCheck(tls=True, timeout=0.5), 80) == (
-        False, "timed out after 0.5s in the TLS handshake")
+    # the budget is wide enough that a loaded machine still connects within it
+    assert check(pair.director, HttpCheck(tls=True, timeout=2.0), 80) == (
+        False, "timed out after 2s in the TLS handshake")
     # one that answers at once answers in plain text: not TLS
     servers.udp(pair.server, SERVER_IP, 81, lambda d: d)  # keeps the port number distinct
     servers.tcp(pair.server, SERVER_IP, 81)  # accepts and closes: the handshake sees EOF
