@@ -7,6 +7,8 @@ address, numerically), and faithful: `loads(dump(c))` gives back the same servic
 from __future__ import annotations
 
 import ipaddress
+import re
+import socket
 from collections.abc import Mapping
 from typing import Any
 
@@ -52,23 +54,46 @@ def dump(cluster: Cluster, health: Mapping[ServiceKey, Mapping[str, Any]] | None
     """The cluster as cluster-file YAML text. `health`: per service, the cluster-file values of
     its `check`, `min_healthy` and `sorry_server`, and of its real servers' own checks under
     `checks` (by real server, as `str(RealServerKey)`), written as given (the importers')."""
+    doc = _document(cluster, health)
+    text = _emit(doc)
+    return text if text is not None else _yaml_dump(doc)
+
+
+def _document(cluster: Cluster,
+              health: Mapping[ServiceKey, Mapping[str, Any]] | None = None) -> dict[str, Any]:
+    health = health or {}
     doc: dict[str, Any] = {}
     if scope := _scope(cluster.scope):
         doc["scope"] = scope
     if director := _director(cluster.director):
         doc["director"] = director
     services = sorted(cluster.services.values(), key=lambda s: _service_order(s.key))
-    health = health or {}
     doc["services"] = [_service(service, health.get(service.key)) for service in services]
-    text = yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False,
-                     allow_unicode=True, width=100)
-    return str(text)
+    return doc
+
+
+def _yaml_dump(doc: dict[str, Any]) -> str:
+    """PyYAML's emitter: the reference the fast emitter below must match byte for byte."""
+    return str(yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False,
+                         allow_unicode=True, width=100))
+
+
+def _address_order(address: str) -> int:
+    try:  # inet_pton in C; the same number ipaddress gives for every address it accepts
+        return int.from_bytes(socket.inet_pton(
+            socket.AF_INET6 if ":" in address else socket.AF_INET, address), "big")
+    except OSError:
+        return int(ipaddress.ip_address(address))
+
+
+def _real_server_order(address: str, port: int) -> tuple[int, int, int]:
+    return (6 if ":" in address else 4, _address_order(address), port)  # validated addresses
 
 
 def _service_order(key: ServiceKey) -> tuple[int, int, int, str, int]:
     if key.is_fwmark:
         return (1, key.family, key.fwmark, "", 0)
-    return (0, key.family, int(ipaddress.ip_address(key.address)), key.protocol, key.port)
+    return (0, key.family, _address_order(key.address), key.protocol, key.port)
 
 
 def _scope(scope: Scope) -> dict[str, Any]:
@@ -124,8 +149,7 @@ def _service(service: Service, health: Mapping[str, Any] | None = None) -> dict[
         out["sorry_server"] = _Flow(health["sorry_server"])
     checks: Mapping[str, Any] = health.get("checks", {})
     real_servers = sorted(service.real_servers.values(),
-                          key=lambda rs: (rs.key.family, int(ipaddress.ip_address(rs.key.address)),
-                                          rs.key.port))
+                          key=lambda rs: _real_server_order(rs.key.address, rs.key.port))
     if real_servers:
         out["real_servers"] = [_real_server(rs, key, checks.get(str(rs.key)))
                                for rs in real_servers]
@@ -184,3 +208,134 @@ def _real_server(rs: RealServer, service: ServiceKey,
 def real_server_fields(rs: RealServer, service: ServiceKey) -> dict[str, Any]:
     """A real server's cluster-file values as `dump` writes them (for a sorry server)."""
     return dict(_real_server(rs, service))
+
+
+# The fast emitter. PyYAML's pure-Python emitter costs ~0.5 ms per service (an event, a node and
+# a scalar analysis per value); the documents above have a handful of shapes, written here
+# directly. Every scalar is still written as PyYAML writes it (asked of PyYAML once per distinct
+# value and context); whatever this emitter is not sure of (a line near the width where PyYAML
+# would wrap, a multi-line scalar, an empty block, an unknown type) makes it give up, and the
+# whole document goes through PyYAML instead. tests/config/test_dumper.py compares both.
+
+# PyYAML (width=100) breaks a line only once its column is past 100, and each such test comes
+# before the rest of that line is written: a line no longer than 100 was never broken.
+_WIDTH = 100
+_KEY, _BLOCK, _FLOW = 0, 1, 2
+_BREAKS = "\n\r\x85\u2028\u2029"
+_scalars: dict[tuple[int, Any], str | None] = {}
+
+
+class _GiveUp(Exception):
+    pass
+
+
+def _scalar(value: Any, context: int) -> str:
+    kind = type(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if kind is int:
+        return str(value)
+    if kind is not str:
+        raise _GiveUp
+    try:
+        got = _scalars[(context, value)]
+    except KeyError:
+        if len(_scalars) > 100_000:
+            _scalars.clear()
+        got = _known(value, context)
+        if got is None:
+            got = _ask_yaml(value, context)
+        _scalars[(context, value)] = got
+    if got is None:
+        raise _GiveUp
+    return got
+
+
+# The kinds of string a cluster file is mostly made of, answered without asking PyYAML
+# (tests/config/test_dumper.py checks the answers against _ask_yaml): an IPv4 address and a word
+# PyYAML writes plain everywhere (a name, a keyword) unless it reads as another type (`true`,
+# `1.5`); an IPv6 address, plain in block context but quoted in flow context (its colons).
+_DOTTED = re.compile(r"[0-9]+(?:\.[0-9]+){2,}\Z")  # an IPv4 address: no YAML type has two dots
+_WORD = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_./-]*\Z")
+_IPV6 = re.compile(r"[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*[0-9A-Fa-f.]\Z")  # a final colon: a key
+_RESOLVER = yaml.resolver.Resolver()
+_STR = "tag:yaml.org,2002:str"
+
+
+def _plain_is_str(value: str) -> bool:
+    tag: str = _RESOLVER.resolve(yaml.ScalarNode, value, (True, False))  # type: ignore[no-untyped-call]
+    return tag == _STR
+
+
+def _known(value: str, context: int) -> str | None:
+    if _DOTTED.match(value):
+        return value
+    if _WORD.match(value):
+        return value if _plain_is_str(value) else None
+    if _IPV6.match(value):
+        if context == _FLOW:
+            return f"'{value}'"
+        return value if _plain_is_str(value) else f"'{value}'"
+    return None
+
+
+def _ask_yaml(value: str, context: int) -> str | None:
+    """How PyYAML writes this string as a mapping key, a block value or a flow value."""
+    if context == _KEY:
+        text, head, tail = _yaml_dump({value: 0}), "", ": 0\n"
+    elif context == _BLOCK:
+        text, head, tail = _yaml_dump({"k": value}), "k: ", "\n"
+    else:
+        text, head, tail = _yaml_dump({"k": _Flow(k=value)}), "k: {k: ", "}\n"
+    if not (text.startswith(head) and text.endswith(tail)):
+        return None
+    out = text[len(head):len(text) - len(tail)]
+    # A break of any kind (YAML's own line breaks included) depends on the indentation.
+    return None if not out or any(c in out or c in value for c in _BREAKS) else out
+
+
+def _flow(value: Any) -> str:
+    kind = type(value)
+    if kind is _Flow:
+        return "{" + ", ".join(f"{_scalar(k, _FLOW)}: {_scalar(v, _FLOW)}"
+                               for k, v in value.items()) + "}"
+    if kind is _FlowList:
+        return "[" + ", ".join(_scalar(v, _FLOW) for v in value) + "]"
+    if (kind is dict or kind is list) and not value:
+        return "{}" if kind is dict else "[]"
+    return _scalar(value, _BLOCK)
+
+
+def _mapping(out: list[str], doc: dict[str, Any], indent: str, first: str) -> None:
+    """A block mapping; its first line starts with `first` (a list item's dash)."""
+    lead = first
+    for key, value in doc.items():
+        head = f"{lead}{_scalar(key, _KEY)}:"
+        lead = indent
+        kind = type(value)
+        if kind is dict and value:
+            out.append(head)
+            _mapping(out, value, indent + "  ", indent + "  ")
+        elif kind is list and value:
+            out.append(head)
+            item = indent + "  - "
+            inner = indent + "    "
+            for entry in value:
+                if type(entry) is dict and entry:
+                    _mapping(out, entry, inner, item)
+                else:
+                    out.append(item + _flow(entry))
+        else:
+            out.append(f"{head} {_flow(value)}")
+
+
+def _emit(doc: dict[str, Any]) -> str | None:
+    out: list[str] = []
+    try:
+        _mapping(out, doc, "", "")
+    except _GiveUp:
+        return None
+    if any(len(line) > _WIDTH for line in out):
+        return None
+    out.append("")
+    return "\n".join(out)

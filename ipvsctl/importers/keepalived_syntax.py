@@ -11,6 +11,7 @@ virtual server whose address it rejects) are skipped by counting braces, as keep
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
@@ -19,6 +20,7 @@ from ipvsctl.importers.keepalived_lines import Line
 
 WHITE_SPACE = " \t\f\n\r\v"
 _TO_SPACE = str.maketrans("\t\f\n\r\v", "     ")
+_SPLIT_SPACE = re.compile("[\x1c-\x1f]")  # white space to str.split(), not to keepalived
 
 
 @dataclass(slots=True)
@@ -63,6 +65,8 @@ def split_words(text: str) -> list[str]:
     """keepalived's alloc_strvec_r(): words split at white space; a word that starts with '"'
     runs to the next '"' (without the quotes); a word ends at white space or a '"'."""
     if '"' not in text:
+        if text.isascii() and _SPLIT_SPACE.search(text) is None:
+            return text.split()  # in C; ASCII white space to str.split is WHITE_SPACE + these
         return [w for w in text.translate(_TO_SPACE).split(" ") if w]
     words: list[str] = []
     i, n = 0, len(text)
