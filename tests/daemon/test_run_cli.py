@@ -3,6 +3,7 @@ anything: one line, exit 1, nothing left in the run directory (no kernel needed)
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -46,9 +47,9 @@ def taken() -> Iterator[int]:
         yield int(s.getsockname()[1])
 
 
-def refused(args: list[str]) -> str:
+def refused(args: list[str], code: ExitCode = ExitCode.ERROR) -> str:
     res = CliRunner().invoke(app, ["run", *args])
-    assert res.exit_code == ExitCode.ERROR, res.output
+    assert res.exit_code == code, res.output
     assert res.stdout == "" and "Traceback" not in res.output
     lines = res.stderr.splitlines()
     assert len(lines) == 1, lines
@@ -82,8 +83,8 @@ def test_a_running_daemons_status_socket_is_refused_before_the_lock(
     server = StatusServer(socket_path(None), lambda request: {})
     server.start()
     try:
-        line = refused([str(cluster)])
-        assert "another ipvsctl run answers there" in line
+        line = refused([str(cluster)], ExitCode.LOCKED)
+        assert f"another ipvsctl run answers there (pid {os.getpid()})" in line
         assert sorted(p.name for p in run_dir.iterdir()) == [socket_path(None).name]
     finally:
         server.close()
