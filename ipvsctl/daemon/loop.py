@@ -445,8 +445,11 @@ def run_director(path: Path, netns: str | None, log_format: str,
             enter(netns)
         log = EventLog(log_format)
         with IpvsAdapter(None) as table, IpvsAdapter(None) as reader:
-            daemon = Daemon(path, netns, table, log, events=exporter.events,
-                            on_start=exporter.start)
+            def serve() -> None:  # on the loop, before the first apply
+                source.prime()
+                exporter.start()
+
+            daemon = Daemon(path, netns, table, log, events=exporter.events, on_start=serve)
             source.attach(daemon, reader)
             daemon.run()
     finally:

@@ -13,6 +13,7 @@ import asyncio
 import threading
 import time
 from collections.abc import Mapping
+from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
 from ipvsctl.daemon.snapshot import Snapshot
@@ -31,7 +32,8 @@ if TYPE_CHECKING:
     from ipvsctl.ipvs import IpvsAdapter
 
 REUSE = 0.5  # seconds one snapshot serves (a scrape asks for facts, health and min_healthy)
-WAIT = 10.0  # seconds a scrape waits for the loop to make a snapshot
+WAIT = 5.0  # seconds a scrape waits for the loop (busy with a large apply) before it is
+#             given the last snapshot; the one asked for replaces it when it is made
 
 
 class _Picture:
@@ -82,29 +84,45 @@ class DaemonSource:
             raise HostError("the daemon is starting")
         return self._daemon, self._table
 
+    def prime(self) -> None:
+        """Take the first snapshot now (called on the daemon's loop before the exporter
+        serves), so that a scrape during a long first apply has one to fall back on."""
+        daemon, _ = self._parts()
+        self._keep(daemon.snapshot())
+
+    def _keep(self, snap: Snapshot) -> _Picture:
+        picture = self._picture = _Picture(snap)
+        self._at = time.monotonic()
+        return picture
+
     def _now(self) -> _Picture:
         with self._snap_lock:
-            now = time.monotonic()
-            if self._picture is None or now - self._at >= REUSE:
-                self._picture = _Picture(self._snapshot())
-                self._at = now
-            return self._picture
+            picture = self._picture
+            if picture is not None and time.monotonic() - self._at < REUSE:
+                return picture
+            daemon, _ = self._parts()
+            loop = daemon.loop
+            if loop is None or not loop.is_running():  # not started, or stopped: still
+                return self._keep(daemon.snapshot())
 
-    def _snapshot(self) -> Snapshot:
-        daemon, _ = self._parts()
-        loop = daemon.loop
-        if loop is None or not loop.is_running():
-            return daemon.snapshot()  # not started yet, or stopped: nothing moves
+            async def take() -> Snapshot:
+                return daemon.snapshot()
 
-        async def take() -> Snapshot:
-            return daemon.snapshot()
+            future = asyncio.run_coroutine_threadsafe(take(), loop)
+            try:
+                return self._keep(future.result(WAIT))
+            except TimeoutError:
+                if picture is None:
+                    future.cancel()
+                    raise HostError(f"the daemon's loop did not answer within {WAIT:g}s "
+                                    "(starting?)") from None
+                future.add_done_callback(self._late)
+                return picture
 
-        future = asyncio.run_coroutine_threadsafe(take(), loop)
-        try:
-            return future.result(WAIT)
-        except TimeoutError:
-            future.cancel()
-            raise HostError(f"the daemon's loop did not answer within {WAIT:g}s") from None
+    def _late(self, future: Future[Snapshot]) -> None:
+        # Runs on the loop: never takes the lock a scrape may hold while it waits for the loop.
+        if not future.cancelled() and future.exception() is None:
+            self._keep(future.result())
 
     def facts(self) -> DaemonFacts:
         return self._now().facts

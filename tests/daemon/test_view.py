@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -102,6 +103,35 @@ def test_a_snapshot_is_made_on_the_daemons_loop(tmp_path: Path) -> None:
         assert view.health()[(WEB, RealServerKey("10.0.0.12", 80))].state == "down"
         view.facts()  # within the reuse window: the same snapshot
         assert on_loop == [True]
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.close()
+
+
+def test_a_busy_loop_serves_the_last_snapshot(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    daemon = daemon_of(tmp_path)
+    view = DaemonSource()
+    view.attach(daemon, Table())  # type: ignore[arg-type]
+    view.prime()  # as the daemon does before it serves
+    loop = asyncio.new_event_loop()
+    busy = threading.Event()
+    loop.call_soon(lambda: busy.wait(10))  # a long first apply
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    monkeypatch.setattr("ipvsctl.daemon.view.WAIT", 0.2)
+    monkeypatch.setattr("ipvsctl.daemon.view.REUSE", 0.0)
+    try:
+        daemon.loop = loop
+        key = (WEB, RealServerKey("10.0.0.12", 80))
+        daemon.tracker.forget(list(daemon.tracker.view()))  # what the loop will see later
+        assert view.health()[key].state == "down"  # the primed one, not a hang
+        busy.set()
+        deadline = time.monotonic() + 5
+        while view.health()[key].state != "unknown":
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
     finally:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(5)
