@@ -315,7 +315,7 @@ def test_a_stopped_listener_shows_down_in_metrics_status_and_prometheus(
     port = free_port()
     daemon.args = ["--metrics", f"127.0.0.1:{port}"]
     # Prometheus starts first: under emulation it takes longer to be ready than run does.
-    with prometheus(tmp_path / "prometheus", [f"127.0.0.1:{port}"]) as prom:
+    with prometheus(tmp_path / "prometheus", [f"127.0.0.1:{port}"], "2s") as prom:
         daemon.start()
         all_up(topo, daemon)
         text = scrape(port)
