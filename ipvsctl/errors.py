@@ -59,6 +59,10 @@ class LockError(IpvsctlError):
     exit_code = ExitCode.LOCKED
 
 
+class DaemonRunning(LockError, HostError):
+    """Another `ipvsctl run` serves this namespace (found by its live status socket)."""
+
+
 class PartialApplyError(IpvsctlError):
     """An apply stopped part-way. Carries what was applied and what was not."""
 

@@ -48,7 +48,8 @@ from ipvsctl.health.step import step, via_vip_addresses
 from ipvsctl.health.target import CheckTarget, Probe, Route, target_of
 from ipvsctl.host.locks import exclusive_lock
 from ipvsctl.host.routes import routes_to
-from ipvsctl.model import Cluster, Observed, Service, ServiceKey
+from ipvsctl.metrics.events import DaemonMetrics
+from ipvsctl.model import Cluster, Observed, RealServerKey, Service, ServiceKey
 from ipvsctl.plan.changes import Change
 from ipvsctl.plan.executor import Result
 
@@ -62,9 +63,12 @@ def read(path: Path) -> Cluster:
     return as_node(load(path), None)
 
 
-def owners_of(cluster: Cluster) -> dict[CheckTarget, set[ServiceKey]]:
-    """The services each check target's verdict weighs on (one target may serve many)."""
-    owners: dict[CheckTarget, set[ServiceKey]] = {}
+Member = tuple[ServiceKey, str | None, RealServerKey]  # a real server of a named service
+
+
+def members_of(cluster: Cluster) -> dict[CheckTarget, list[Member]]:
+    """The real servers each check target's verdict is about (one target may serve many)."""
+    members: dict[CheckTarget, list[Member]] = {}
     for key, rules in cluster.health.items():
         service = cluster.services.get(key)
         if service is None:
@@ -72,14 +76,29 @@ def owners_of(cluster: Cluster) -> dict[CheckTarget, set[ServiceKey]]:
         for rs_key in service.real_servers:
             spec = rules.check_of(rs_key)
             if not isinstance(spec, NoCheck):
-                owners.setdefault(target_of(key, rs_key, spec), set()).add(key)
-    return owners
+                members.setdefault(target_of(key, rs_key, spec), []).append(
+                    (key, service.name, rs_key))
+    return members
+
+
+def owners_of(cluster: Cluster) -> dict[CheckTarget, set[ServiceKey]]:
+    """The services each check target's verdict weighs on."""
+    return {target: {key for key, _, _ in members}
+            for target, members in members_of(cluster).items()}
 
 
 class Daemon:
     def __init__(self, path: Path, netns: str | None, table: IpvsTable,
-                 log: EventLog | None = None, notifier: Notifier | None = None) -> None:
+                 log: EventLog | None = None, notifier: Notifier | None = None,
+                 events: DaemonMetrics | None = None,
+                 on_start: Callable[[], None] | None = None) -> None:
         self.path = path
+        self.events = events  # the metrics the daemon pushes (None: no exporter)
+        self._on_start = on_start  # called once the file is read and the lock held
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.loaded = False  # self.cluster is the running file (not the empty placeholder)
+        self.members: dict[CheckTarget, list[Member]] = {}
+        self._check_seconds = 0.0
         self.netns = netns
         self.table = table
         self.log = log or EventLog()
@@ -115,18 +134,25 @@ class Daemon:
         with exclusive_lock(WRITER_LOCK, self.netns, holder=holder, hint=hint):
             self._seen = self._stat()
             self.cluster = read(self.path)
+            self.loaded = True
+            if self.events is not None:
+                self.events.reloaded(True, time.time())
             asyncio.run(self._main())
 
     async def _main(self) -> None:
         loop = asyncio.get_running_loop()
+        self.loop = loop
         self._stop = asyncio.Event()
-        self._runner = Runner(loop, self._report, timed=self.stats.check_seconds.observe)
+        self._runner = Runner(loop, self._report, timed=self._timed)
+        if self._on_start is not None:
+            self._on_start()
         self.log.event("start", f"{self.path}: {len(self.cluster.services)} services, "
                                 f"pid {os.getpid()}" + (f", netns {self.netns}"
                                                         if self.netns else ""))
         self._reroute()
-        self._apply(None, "apply")
+        self._apply(None, "apply", "start")
         self._retarget()
+        self._count_kept()
         self.last_reconcile = time.time()
         self.ready = True
         self.notifier.send(READY="1", STATUS=self._status())
@@ -149,8 +175,21 @@ class Daemon:
 
     # -- the four triggers ----------------------------------------------------------------
 
+    def _timed(self, seconds: float) -> None:
+        # The runner times a check just before it reports it: _report takes it from here.
+        self.stats.check_seconds.observe(seconds)
+        self._check_seconds = seconds
+
     def _report(self, target: CheckTarget, ok: bool, detail: str) -> None:
         moved = self.tracker.record(target, ok, detail, time.time())
+        events = self.events
+        if events is not None:
+            kind = target.spec.kind
+            for key, name, _ in self.members.get(target, ()):
+                events.check(key, name, kind, ok, self._check_seconds)
+            if moved is not None:
+                for key, name, rs_key in self.members.get(target, ()):
+                    events.transition(key, name, rs_key, kind, moved.new.value)
         if moved is None:
             return
         self.stats.transitions[f"{moved.old.value}->{moved.new.value}"] += 1
@@ -164,7 +203,7 @@ class Daemon:
         self._flush = None
         only, self._pending = frozenset(self._pending), set()
         if only:
-            self._apply(only, "apply")
+            self._apply(only, "apply", "health")
             self._status_changed()
 
     def reload(self, why: str) -> None:
@@ -179,6 +218,8 @@ class Daemon:
             self.last_reload = Reload(now, False, tuple(lines))
             self.log.event("invalid", f"{lines[0]}{more}; the table stays as it is",
                            level="error", trigger=why)
+            if self.events is not None:
+                self.events.reloaded(False, now)
             self._status_changed()
             return
         edit = edit_of(self.cluster, new)
@@ -186,9 +227,11 @@ class Daemon:
         self.cluster = new
         self.stats.reloads_ok += 1
         self.last_good_reload = now
+        if self.events is not None:
+            self.events.reloaded(True, now)
         if whole:
             self._reroute()
-        changes = self._apply(None if whole else edit.services, "apply") \
+        changes = self._apply(None if whole else edit.services, "apply", "reload") \
             if whole or edit.services else []
         self._retarget()
         self.last_reload = Reload(now, True, (), len(changes))
@@ -199,7 +242,8 @@ class Daemon:
     def reconcile(self) -> None:
         self._reroute()
         now = time.time()
-        changes = self._apply(None, "repair")
+        changes = self._apply(None, "repair", "drift")
+        self._count_kept()
         self.last_reconcile = now
         if changes:
             self.stats.drift_repairs += len(changes)
@@ -257,7 +301,9 @@ class Daemon:
             return desired
         return shape
 
-    def _apply(self, only: Only, kind: str) -> list[Change]:
+    def _apply(self, only: Only, kind: str, cause: str) -> list[Change]:
+        """Plan and write; `kind` words the log lines, `cause` labels the metrics (start,
+        reload, health, drift)."""
         started = time.monotonic()
         shaped: list[Cluster] = []
         try:
@@ -267,12 +313,15 @@ class Daemon:
         except IpvsctlError as exc:
             for line in exc.lines():
                 self.log.event("error", line.strip(), level="error")
+            self._applied(cause, False, [], started)
             return []
         except Exception as exc:  # the loop must outlive any one write
             self.log.event("error", f"unexpected: {exc!r}; retried at the next reconcile",
                            level="error")
+            self._applied(cause, False, [], started)
             return []
         self.stats.apply_seconds.observe(time.monotonic() - started)
+        self._applied(cause, result.ok, result.applied, started)
         for warning in plan.warnings:
             self.log.event("warning", warning, level="warning")
         if result.applied:
@@ -283,6 +332,30 @@ class Daemon:
         if shaped:
             self._mirror(shaped[0], result)
         return result.applied
+
+    def _applied(self, cause: str, ok: bool, changes: list[Change], started: float) -> None:
+        if self.events is not None:
+            self.events.applied(cause, ok, [(c.action, c.subject) for c in changes],
+                                time.monotonic() - started)
+
+    def _count_kept(self) -> None:
+        """After a full plan: per service, the failed real servers min_healthy kept pooled."""
+        if self.events is None:
+            return
+        states = self.tracker.view()
+        for key, service in self.cluster.services.items():
+            rules = self.cluster.health.get(key)
+            live = self.kernel.get(key)
+            if rules is None or live is None:
+                continue
+            kept = 0
+            for rs_key in service.real_servers:
+                spec = rules.check_of(rs_key)
+                had = live.real_servers.get(rs_key)
+                if (not isinstance(spec, NoCheck) and had is not None and had.spec.weight > 0
+                        and states.get(target_of(key, rs_key, spec)) is State.DOWN):
+                    kept += 1
+            self.events.kept_by_min_healthy(key, service.name, kept)
 
     def _mirror(self, desired: Cluster, result: Result) -> None:
         """What the kernel holds now, as far as this process wrote it (the reconcile's full
@@ -307,7 +380,9 @@ class Daemon:
         done = step(self.cluster, self.cluster.health, self.tracker.view(),
                     Observed(self.kernel), routes=self.routes)
         self.probes = done.probes
-        self.owners = owners_of(self.cluster)
+        self.members = members_of(self.cluster)
+        self.owners = {target: {key for key, _, _ in members}
+                       for target, members in self.members.items()}
         self.tracker.keep_only(self.probes)
         if self._runner is not None:
             self._runner.update(self.probes)
@@ -347,15 +422,35 @@ class Daemon:
         self.notifier.send(STATUS=self._status())
 
 
-def run_director(path: Path, netns: str | None, log_format: str) -> None:
-    """`ipvsctl run`: enter the namespace (before any thread starts, so every socket of the
-    checks is there), open the table, and own it until SIGTERM."""
+def run_director(path: Path, netns: str | None, log_format: str,
+                 metrics: str | None = None, real_servers: str = "all") -> None:
+    """`ipvsctl run`: bind the status socket (and /metrics when asked), enter the namespace
+    (before any thread starts, so every socket of the checks is there), open the table, and
+    own it until SIGTERM.
+
+    The exporter binds first: a bad or taken address, or a second daemon for the namespace,
+    fails before anything is locked, entered or opened. Its sockets are made in the namespace
+    `run` was started in, so Prometheus scrapes a daemon that manages a --netns namespace from
+    the host's network."""
+    from ipvsctl.daemon.view import DaemonSource
     from ipvsctl.host.netns import enter
     from ipvsctl.ipvs import IpvsAdapter
+    from ipvsctl.metrics.exporter import Exporter
 
     read(path)  # a bad file fails here, before anything is locked, entered or opened
-    if netns is not None:
-        enter(netns)
-    log = EventLog(log_format)
-    with IpvsAdapter(None) as table:
-        Daemon(path, netns, table, log).run()
+    source = DaemonSource()
+    exporter = Exporter(source, netns, metrics, real_servers)
+    try:
+        if netns is not None:
+            enter(netns)
+        log = EventLog(log_format)
+        with IpvsAdapter(None) as table, IpvsAdapter(None) as reader:
+            def serve() -> None:  # on the loop, before the first apply
+                source.prime()
+                exporter.start()
+
+            daemon = Daemon(path, netns, table, log, events=exporter.events, on_start=serve)
+            source.attach(daemon, reader)
+            daemon.run()
+    finally:
+        exporter.close()

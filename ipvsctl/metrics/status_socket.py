@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ipvsctl.errors import DaemonUnreachable, HostError, IpvsctlError
+from ipvsctl.errors import DaemonRunning, DaemonUnreachable, HostError, IpvsctlError
 from ipvsctl.host.locks import run_dir
 from ipvsctl.host.records import scoped_name
 
@@ -143,6 +143,7 @@ def _clear_stale(path: Path) -> None:
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
     try:
         probe.connect(str(path))
+        pid, _ = peer(probe)
     except ConnectionRefusedError:
         os.unlink(path)
         return
@@ -150,7 +151,8 @@ def _clear_stale(path: Path) -> None:
         raise HostError(f"status socket {path}: {exc.strerror}") from None
     finally:
         probe.close()
-    raise HostError(f"status socket {path}: another ipvsctl run answers there")
+    raise DaemonRunning(f"status socket {path}: another ipvsctl run answers there (pid {pid});"
+                        " it owns this table: stop it first")
 
 
 def ask(netns: str | None, request: dict[str, Any] | None = None,

@@ -14,19 +14,25 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from ipvsctl.config import load
+from ipvsctl.errors import StatusCode
 from ipvsctl.host.netns import run_in_netns
 from ipvsctl.lab import topology as topo_mod
 from ipvsctl.lab.addressing import plan_addresses
+from ipvsctl.metrics.exporter import READ_REUSE
 from ipvsctl.realserver.workflow import setup
 from tests.helpers import ipvsadm_save
 from tests.helpers import run_in_netns as run_in_netns_cmd
+from tests.metrics.prometheus import free_port, prometheus
+from tests.metrics.test_table import promtool
 
 pytestmark = pytest.mark.kernel
 VIP = "10.20.0.100"
@@ -93,13 +99,14 @@ class Daemon:
     def __init__(self, path: Path, netns: str, log: Path) -> None:
         self.path, self.netns, self.log = path, netns, log
         self.proc: subprocess.Popen[bytes] | None = None
+        self.args: list[str] = []  # more options, e.g. --metrics
 
     def start(self) -> None:
         self.offset = self.log.stat().st_size if self.log.exists() else 0
         with self.log.open("ab") as err:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "ipvsctl", "run", str(self.path), "--netns", self.netns,
-                 "--log-format", "json"], stdout=subprocess.DEVNULL, stderr=err)
+                 "--log-format", "json", *self.args], stdout=subprocess.DEVNULL, stderr=err)
         self.wait_for(lambda e: e["event"] == "ready", 60, "ready")
 
     def events(self) -> list[dict[str, Any]]:
@@ -277,3 +284,67 @@ def test_restart_repair_and_one_writer(lab: Any, tmp_path: Path) -> None:
     assert not [e for e in daemon.events() if e["event"] in ("apply", "repair")]
     assert daemon.stop() == 0
 
+
+
+def samples(text: str, name: str) -> dict[str, float]:
+    """remote_address (or service, for per-service families) -> value, in the web service
+    only (the via: vip check paths are fwmark services of their own)."""
+    return {s.labels.get("remote_address", s.labels.get("service", "")): s.value
+            for f in text_string_to_metric_families(text) for s in f.samples
+            if s.name == name and s.labels.get("service", "web") == "web"}
+
+
+def scrape(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as reply:
+        return str(reply.read().decode())
+
+
+def status(netns: str) -> tuple[int, dict[str, str]]:
+    """`ipvsctl status --json`'s exit code and each web real server's state."""
+    res = subprocess.run([sys.executable, "-m", "ipvsctl", "status", "--netns", netns,
+                          "--json"], capture_output=True, text=True, check=False)
+    assert res.stdout, res
+    doc = json.loads(res.stdout)
+    web = next(s for s in doc["services"] if s["name"] == "web")
+    return res.returncode, {r["address"]: r["state"] for r in web["real_servers"]}
+
+
+def test_a_stopped_listener_shows_down_in_metrics_status_and_prometheus(
+        lab: Any, tmp_path: Path) -> None:
+    topo, listeners, daemon = lab
+    director = topo.director.netns
+    port = free_port()
+    daemon.args = ["--metrics", f"127.0.0.1:{port}"]
+    # Prometheus starts first: under emulation it takes longer to be ready than run does.
+    with prometheus(tmp_path / "prometheus", [f"127.0.0.1:{port}"], "2s") as prom:
+        daemon.start()
+        all_up(topo, daemon)
+        text = scrape(port)
+        assert samples(text, "ipvsctl_real_server_up") == dict.fromkeys(SERVERS, 1)
+        assert promtool(text).returncode == 0, promtool(text).stdout
+        assert status(director) == (StatusCode.HEALTHY, dict.fromkeys(SERVERS, "up"))
+        prom.wait_for('sum(ipvsctl_service_servers_up{service="web"})', 3)
+
+        listeners.stop(SERVERS[0])
+        wait_weights(director, {SERVERS[0]: 0}, FALL * INTERVAL + TIMEOUT + 1 + SLOW)
+        time.sleep(READ_REUSE + 0.1)  # a table read a scrape made before the write expires
+        text = scrape(port)
+        assert samples(text, "ipvsctl_real_server_up") == {
+            SERVERS[0]: 0, SERVERS[1]: 1, SERVERS[2]: 1}
+        assert samples(text, "ipvsctl_service_servers_pooled") == {"web": 2}
+        assert samples(text, "ipvsctl_real_server_weight")[SERVERS[0]] == 0
+        assert samples(text, "ipvsctl_applies_total") != {}
+        assert promtool(text).returncode == 0, promtool(text).stdout
+        code, states = status(director)
+        assert code == StatusCode.DEGRADED
+        assert states == {SERVERS[0]: "down", SERVERS[1]: "up", SERVERS[2]: "up"}
+        prom.wait_for('sum(ipvsctl_service_servers_up{service="web"})', 2)
+        prom.wait_for(f'ipvsctl_real_server_up{{remote_address="{SERVERS[0]}"}}', 0)
+
+        listeners.start(SERVERS[0])
+        wait_weights(director, {SERVERS[0]: 3}, RISE * INTERVAL + SLOW)
+        time.sleep(1)  # past the moment a snapshot serves (daemon/view.py)
+        assert status(director) == (StatusCode.HEALTHY, dict.fromkeys(SERVERS, "up"))
+        assert samples(scrape(port), "ipvsctl_real_server_up") == dict.fromkeys(SERVERS, 1)
+        prom.wait_for('sum(ipvsctl_service_servers_up{service="web"})', 3)
+    assert daemon.stop() == 0
