@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -39,26 +38,8 @@ def scoped_name(kind: str, netns: str | None) -> str:
 def atomic_write(path: Path, data: bytes | str, mode: int = 0o644) -> None:
     """Replace path (a file the operator named: `-o FILE`) with data so readers see the old or
     the new content, never a mix. A link at path is replaced, not followed."""
-    raw = data.encode() if isinstance(data, str) else data
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            os.fchmod(fh.fileno(), mode)
-            fh.write(raw)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    with contextlib.suppress(OSError):  # make the rename itself durable
-        dfd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
+    write_atomic(path.parent, path.name, data.encode() if isinstance(data, str) else data, mode)
 
 
 def _legacy_names(kind: str, ns: Netns) -> list[str]:
