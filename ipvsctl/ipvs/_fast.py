@@ -247,6 +247,22 @@ class _Run(NamedTuple):
     pick: operator.itemgetter[Any]  # values in RAW_ORDER
 
 
+def _emit_run(run: _Run, buf: bytearray, off: int, length: int, n: int, seq: int, family: int,
+              emit: Callable[[tuple[Any, ...]], None]) -> int:
+    """Emit the replies of the run starting at off while their headers are what run expects;
+    how many were taken."""
+    want = (length, family, seq, *run.headers)
+    check, pick = run.check, run.pick
+    taken = 0
+    count = (n - off) // length
+    for values in run.struct.iter_unpack(memoryview(buf)[off:off + count * length]):
+        if check(values) != want:
+            break
+        emit(pick(values))
+        taken += 1
+    return taken
+
+
 def _learn_run(buf: bytes | bytearray | memoryview, off: int, length: int) -> _Run | None:
     """The whole-message layout of the reply at buf[off:off+length], or None."""
     if length % 4:
@@ -317,18 +333,7 @@ class DestDecoder:
             run = self._runs[length]
         except KeyError:
             run = self._runs[length] = _learn_run(buf, off, length)
-        if run is None:
-            return 0
-        want = (length, family, seq, *run.headers)
-        check, pick = run.check, run.pick
-        taken = 0
-        count = (n - off) // length
-        for values in run.struct.iter_unpack(memoryview(buf)[off:off + count * length]):
-            if check(values) != want:
-                break
-            emit(pick(values))
-            taken += 1
-        return taken
+        return 0 if run is None else _emit_run(run, buf, off, length, n, seq, family, emit)
 
     def decode(self, buf: bytes | bytearray | memoryview, payload: int, end: int,
                service_af: int, with_stats: bool = False) -> tuple[Any, ...]:
@@ -366,11 +371,9 @@ COUNTER_ORDER = ("addr", "port", "weight", "active", "inactive", "af")  # then t
 _STATS_KINDS = range(C.STATS_ATTR_CONNS, C.STATS_ATTR_OUTBPS + 1)
 
 
-class _CounterRun(NamedTuple):
-    struct: struct.Struct
-    check: operator.itemgetter[Any]
-    headers: tuple[bytes, ...]
-    pick: operator.itemgetter[Any]  # COUNTER_ORDER, then the counters in attribute order
+# A counter reply's run has a GET_DEST run's shape; its pick gives COUNTER_ORDER, then the
+# counters in attribute order.
+_CounterRun = _Run
 
 
 def _learn_counter_run(buf: bytes | bytearray | memoryview, off: int,
@@ -457,16 +460,7 @@ class CounterDecoder:
                 layout = self._runs[length] = _learn_counter_run(buf, off, length)
             if layout is None:
                 return 0
-            want = (length, family, seq, *layout.headers)
-            check, pick = layout.check, layout.pick
-            taken = 0
-            count = (n - off) // length
-            for values in layout.struct.iter_unpack(memoryview(buf)[off:off + count * length]):
-                if check(values) != want:
-                    break
-                emit(pick(values))
-                taken += 1
-            return taken
+            return _emit_run(layout, buf, off, length, n, seq, family, emit)
 
         return walk_dump(buf, n, seq, family, one, run)
 
