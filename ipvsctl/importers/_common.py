@@ -91,14 +91,15 @@ class Notes:
 
     def warn(self, where: int | Place, message: str, kind: str | None = None) -> None:
         place = self._place(where)
+        group = self._groups.get(kind) if kind is not None else None
+        if group is not None:  # only a group's first message is shown (and clipped)
+            if place not in group.places[-1:]:  # once per place (a group expands one line)
+                group.places.append(place)
+            return
         message = clip(message)
         if kind is None:
             kind = f"{len(self._groups)}\0{message}"  # a group of its own
-        group = self._groups.get(kind)
-        if group is None:
-            self._groups[kind] = _Group(message, [place])
-        elif place not in group.places[-1:]:  # once per place (a group expands one line)
-            group.places.append(place)
+        self._groups[kind] = _Group(message, [place])
 
     @property
     def warnings(self) -> list[str]:
