@@ -78,7 +78,7 @@ class _Seq:
 class _File:
     name: str  # as messages name it: relative to the including file's name, as keepalived does
     real: str  # where it is
-    lines: Iterator[tuple[int, bytes]]
+    lines: Iterator[tuple[int, str]]
     pending: list[tuple[str, str]]  # further glob matches still to read: (name, real)
 
 
@@ -224,7 +224,7 @@ class LineReader:
             current = self.files[-1]
             for number, raw in current.lines:
                 self.place = Place(current.name, number)
-                text = decode(raw).rstrip("\r\n")
+                text = raw.rstrip("\r\n")
                 if not text:
                     if self.def_in_progress is not None:  # a blank line ends a definition
                         self._end_definition()
@@ -555,7 +555,7 @@ class LineReader:
                               f"{MAX_FILE_BYTES >> 20} MiB: not a configuration file?")
         return True
 
-    def _open(self, name: str) -> Iterator[tuple[int, bytes]] | None:
+    def _open(self, name: str) -> Iterator[tuple[int, str]] | None:
         try:
             data = self.read_file(name)
         except OSError as exc:
@@ -568,13 +568,18 @@ class LineReader:
 
     def _split_brace(self, buf: str) -> str:
         """Cut the line before its first '{' or '}' outside quotes; the rest comes next."""
-        if "{" not in buf and "}" not in buf:
+        opening, closing = buf.find("{"), buf.find("}")
+        if opening < 0 and closing < 0:
             return buf.rstrip(WHITE)
         if buf[0] in "{}":
             rest = buf[1:].lstrip(WHITE)
             if rest:
                 self.residue = rest.rstrip(WHITE)
             return buf[0]
+        if '"' not in buf:  # the first brace, without walking the line
+            i = opening if closing < 0 or 0 <= opening < closing else closing
+            self.residue = buf[i:].rstrip(WHITE)
+            return buf[:i].rstrip(WHITE)
         i = 0
         while i < len(buf):
             char = buf[i]
@@ -591,19 +596,29 @@ class LineReader:
         return buf.rstrip(WHITE)
 
 
-def _numbered(text: str) -> Iterator[tuple[int, bytes]]:
-    return _numbered_bytes(text.encode("utf-8", "surrogateescape"))
+def _numbered(text: str) -> Iterator[tuple[int, str]]:
+    """The main file's lines as _numbered_bytes reads its UTF-8 bytes. An ASCII line shorter
+    than keepalived's buffer is its own bytes: it goes as it is (most lines of most files)."""
+    for number, line in enumerate(text.split("\n"), 1):
+        if len(line) < MAXBUF and line.isascii():
+            yield number, line
+        else:
+            yield from _pieces(number, line.encode("utf-8", "surrogateescape"))
 
 
-def _numbered_bytes(data: bytes) -> Iterator[tuple[int, bytes]]:
-    """(line number, bytes) as keepalived's fgets() reads them: a line longer than 1,023 bytes
-    comes in pieces, each read as a line of its own (with the same number)."""
+def _numbered_bytes(data: bytes) -> Iterator[tuple[int, str]]:
+    """(line number, text) as keepalived's fgets() reads the bytes: a line longer than 1,023
+    bytes comes in pieces, each read as a line of its own (with the same number)."""
     for number, raw in enumerate(data.split(b"\n"), 1):
-        if len(raw) < MAXBUF:
-            yield number, raw
-            continue
-        for start in range(0, len(raw), MAXBUF - 1):
-            yield number, raw[start:start + MAXBUF - 1]
+        yield from _pieces(number, raw)
+
+
+def _pieces(number: int, raw: bytes) -> Iterator[tuple[int, str]]:
+    if len(raw) < MAXBUF:
+        yield number, decode(raw)
+        return
+    for start in range(0, len(raw), MAXBUF - 1):
+        yield number, decode(raw[start:start + MAXBUF - 1])
 
 
 def _strtol(text: str) -> int | None:
