@@ -127,8 +127,10 @@ def checked_text(text: str, path: str) -> str:
     lines longer than MAX_LINE and characters no configuration holds (ConfigError, every bad
     line at once). What the parsers then see splits into lines only at '\\n'."""
     text = text.removeprefix("\ufeff")
-    problems = []
     lines = text.split("\n")
+    if _CONTROL.search(text) is None and max(map(len, lines)) <= MAX_LINE:
+        return text  # nothing to refuse, no CR to drop (the common case: one scan in C)
+    problems = []
     for number, line in enumerate(lines, 1):
         if line.endswith("\r"):
             line = lines[number - 1] = line[:-1]
