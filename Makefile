@@ -1,5 +1,5 @@
 # `make test` is the whole test run, as in CI (.ci/run): see scripts/test.
-.PHONY: test demo bench bench-checks bootstrap lint
+.PHONY: test demo bench bench-checks bench-director bootstrap lint
 
 test:
 	scripts/test
@@ -15,6 +15,10 @@ bench: bootstrap
 # Health-check cost: ipvsctl's checker against keepalived's on the same targets (docs/bench.md).
 bench-checks: bootstrap
 	bench/run --checks $(BENCH_ARGS)
+
+# Detection: listener stop -> weight 0, ipvsctl run against keepalived (docs/bench.md).
+bench-director: bootstrap
+	bench/run --director $(BENCH_ARGS)
 
 bootstrap:
 	scripts/bootstrap

@@ -42,6 +42,13 @@ def lab(
              "repeatable. The lab must then FAIL.")] = None,
     timeout: Annotated[float, typer.Option(
         help="Seconds a request may take before it counts as lost.")] = 3.0,
+    run_director: Annotated[bool, typer.Option(
+        "--run-director",
+        help="Then hand the director to `ipvsctl run FILE` and stop the listener of the "
+             "heaviest checked real server of the first checked TCP service: it must go to "
+             "weight 0 within fall x interval + timeout + 1 s with no request lost after "
+             "that, and come back within rise x interval + 1 s once it listens again.")
+    ] = False,
     json_out: JsonOpt = False,
 ) -> ExitCode:
     """Build a throwaway DR topology in network namespaces (clients, director, one namespace
@@ -58,7 +65,8 @@ def lab(
         clients=clients, requests=requests, large_count=large, large_bytes=large_kib << 10,
         compare_nat=compare_nat, keep=keep,
         skip_backend_setup=tuple(skip_backend_setup or ()), down=tuple(down or ()),
-        vip_without_arp=tuple(vip_without_arp or ()), timeout=timeout)
+        vip_without_arp=tuple(vip_without_arp or ()), timeout=timeout,
+        run_director=run_director)
     report = run_lab(load(file), options, progress=warn)
     if json_out:
         echo(printer.to_json(report.to_json()))

@@ -57,10 +57,10 @@ WATCH_INTERVAL = 1.0  # seconds between looks at the cluster file
 SETTLE = 0.25  # seconds a changed file must hold still before it is read
 
 
-def read(path: Path) -> Cluster:
+def read(path: Path, node: str | None = None) -> Cluster:
     """The file as this director applies it (for a file with `ha`: the director of the pair
-    this host's name picks)."""
-    return as_node(load(path), None)
+    `node` names, or else this host's name picks, as `apply --node` does)."""
+    return as_node(load(path), node)
 
 
 Member = tuple[ServiceKey, str | None, RealServerKey]  # a real server of a named service
@@ -91,8 +91,9 @@ class Daemon:
     def __init__(self, path: Path, netns: str | None, table: IpvsTable,
                  log: EventLog | None = None, notifier: Notifier | None = None,
                  events: DaemonMetrics | None = None,
-                 on_start: Callable[[], None] | None = None) -> None:
+                 on_start: Callable[[], None] | None = None, node: str | None = None) -> None:
         self.path = path
+        self.node = node  # the director of an `ha` pair this process acts as (None: by name)
         self.events = events  # the metrics the daemon pushes (None: no exporter)
         self._on_start = on_start  # called once the file is read and the lock held
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -128,12 +129,13 @@ class Daemon:
 
     def run(self) -> None:
         """Own the namespace's table until SIGTERM; a bad file or a held lock raise at once."""
-        holder = f"ipvsctl run {self.path}" + (f" --netns {self.netns}" if self.netns else "")
+        holder = (f"ipvsctl run {self.path}" + (f" --netns {self.netns}" if self.netns else "")
+                  + (f" --node {self.node}" if self.node else ""))
         hint = (f"it owns this table: edit {self.path} (it reloads on change or SIGHUP), "
                 "or stop it first")
         with exclusive_lock(WRITER_LOCK, self.netns, holder=holder, hint=hint):
             self._seen = self._stat()
-            self.cluster = read(self.path)
+            self.cluster = read(self.path, self.node)
             self.loaded = True
             if self.events is not None:
                 self.events.reloaded(True, time.time())
@@ -210,7 +212,7 @@ class Daemon:
         self._seen = self._stat()
         now = time.time()
         try:
-            new = read(self.path)
+            new = read(self.path, self.node)
         except (IpvsctlError, OSError, ValueError) as exc:
             lines = exc.lines() if isinstance(exc, IpvsctlError) else [f"{self.path}: {exc}"]
             more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
@@ -423,7 +425,8 @@ class Daemon:
 
 
 def run_director(path: Path, netns: str | None, log_format: str,
-                 metrics: str | None = None, real_servers: str = "all") -> None:
+                 metrics: str | None = None, real_servers: str = "all",
+                 node: str | None = None) -> None:
     """`ipvsctl run`: bind the status socket (and /metrics when asked), enter the namespace
     (before any thread starts, so every socket of the checks is there), open the table, and
     own it until SIGTERM.
@@ -437,7 +440,7 @@ def run_director(path: Path, netns: str | None, log_format: str,
     from ipvsctl.ipvs import IpvsAdapter
     from ipvsctl.metrics.exporter import Exporter
 
-    read(path)  # a bad file fails here, before anything is locked, entered or opened
+    read(path, node)  # a bad file or --node fails here, before anything is locked or opened
     source = DaemonSource()
     exporter = Exporter(source, netns, metrics, real_servers)
     try:
@@ -449,7 +452,8 @@ def run_director(path: Path, netns: str | None, log_format: str,
                 source.prime()
                 exporter.start()
 
-            daemon = Daemon(path, netns, table, log, events=exporter.events, on_start=serve)
+            daemon = Daemon(path, netns, table, log, events=exporter.events, on_start=serve,
+                            node=node)
             source.attach(daemon, reader)
             daemon.run()
     finally:

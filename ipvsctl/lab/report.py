@@ -105,6 +105,73 @@ class Transfer:
                 "director_bytes": self.director_bytes, "ratio": self.ratio}
 
 
+FAILOVER_SLACK = 1.0  # seconds the issue allows past the timers: the write and our read
+
+
+@dataclass(slots=True)
+class Tally:
+    """Requests sent in one stretch of a failover, and who answered them."""
+
+    sent: int = 0
+    lost: int = 0
+    hits: dict[str, int] = field(default_factory=dict)  # identity -> answers
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sent": self.sent, "lost": self.lost, "hits": dict(self.hits)}
+
+
+@dataclass(slots=True)
+class Failover:
+    """`ipvsctl run` owning the director while one real server's listener stops and comes
+    back: what the kernel's table did, measured from the outside, and the requests meanwhile.
+
+    before: sent after the listener stopped and before the kernel showed weight 0 (the
+    checks were still deciding: the server's share is lost); after: sent from then until its
+    weight was back (every one must be answered, none by it); back: sent after that."""
+
+    service: str
+    server: str
+    weight: int  # its file weight
+    check: str  # the check, in words
+    interval: float
+    timeout: float
+    rise: int
+    fall: int
+    pid: int | None = None
+    ready_s: float | None = None  # start -> the daemon's ready line
+    out_s: float | None = None  # listener stopped -> weight 0 in the kernel
+    back_s: float | None = None  # listener started -> the file weight in the kernel
+    before: Tally = field(default_factory=Tally)
+    after: Tally = field(default_factory=Tally)
+    back: Tally = field(default_factory=Tally)
+    exit_code: int | None = None  # after SIGTERM
+    weight_after_stop: int | None = None  # the kernel's, after the daemon stopped
+    log: list[str] = field(default_factory=list)  # the daemon's transition and write lines
+    error: str | None = None
+
+    @property
+    def out_bound(self) -> float:
+        return self.fall * self.interval + self.timeout + FAILOVER_SLACK
+
+    @property
+    def back_bound(self) -> float:
+        return self.rise * self.interval + FAILOVER_SLACK
+
+    def to_json(self) -> dict[str, Any]:
+        def r(v: float | None) -> float | None:
+            return None if v is None else round(v, 3)
+
+        return {"service": self.service, "server": self.server, "weight": self.weight,
+                "check": self.check, "interval": self.interval, "timeout": self.timeout,
+                "rise": self.rise, "fall": self.fall, "pid": self.pid,
+                "ready_s": r(self.ready_s), "out_s": r(self.out_s),
+                "out_bound_s": r(self.out_bound), "back_s": r(self.back_s),
+                "back_bound_s": r(self.back_bound), "before": self.before.to_json(),
+                "after": self.after.to_json(), "back": self.back.to_json(),
+                "exit_code": self.exit_code, "weight_after_stop": self.weight_after_stop,
+                "log": list(self.log), "error": self.error}
+
+
 @dataclass(slots=True)
 class RunReport:
     mode: str  # dr | nat
@@ -123,6 +190,7 @@ class RunReport:
     timings: dict[str, float] = field(default_factory=dict)  # phase -> seconds
     checks: list[Check] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)  # commands that delete a kept lab
+    failover: Failover | None = None  # --run-director: the director at work
 
     @property
     def ok(self) -> bool:
@@ -144,6 +212,7 @@ class RunReport:
             "checks": [c.to_json() for c in self.checks],
             "timings": {k: round(v, 2) for k, v in self.timings.items()},
             "kept": self.kept,
+            "failover": self.failover.to_json() if self.failover else None,
         }
 
 
@@ -196,6 +265,39 @@ def judge(run: RunReport) -> list[Check]:
                   f"ARP for {vip} answered by {', '.join(macs) or 'nobody'}"
                   + "".join(_owner(run, m) for m in others))
         checks.append(Check(f"{vip} ARP", ok, detail))
+    if run.failover:
+        checks += failover_checks(run.failover)
+    return checks
+
+
+def failover_checks(f: Failover) -> list[Check]:
+    name = f"{f.service} failover"
+    if f.error is not None:
+        return [Check(name, False, f"ipvsctl run: {f.error}")]
+    out_ok = f.out_s is not None and f.out_s <= f.out_bound
+    checks = [Check(f"{name} out", out_ok,
+                    f"{f.server}'s listener stopped: weight {f.weight} -> 0 in the kernel "
+                    + (f"{f.out_s:.2f} s later" if f.out_s is not None else "never")
+                    + f" (bound fall {f.fall} x interval {f.interval:g} s + timeout "
+                    f"{f.timeout:g} s + {FAILOVER_SLACK:g} s = {f.out_bound:g} s)")]
+    served = f.after.hits.get(f.server, 0)
+    checks.append(Check(
+        f"{name} no loss", f.after.sent > 0 and f.after.lost == 0 and not served,
+        f"after it was taken out: {f.after.sent - f.after.lost} of {f.after.sent} requests "
+        f"answered" + (f", {served} by {f.server}" if served else f", none by {f.server}")
+        + f"; before (the checks deciding): {f.before.lost} of {f.before.sent} lost"))
+    back_ok = f.back_s is not None and f.back_s <= f.back_bound
+    again = f.back.hits.get(f.server, 0)
+    checks.append(Check(
+        f"{name} back", back_ok and again > 0,
+        f"listener restarted: weight 0 -> {f.weight} "
+        + (f"{f.back_s:.2f} s later" if f.back_s is not None else "never")
+        + f" (bound rise {f.rise} x interval {f.interval:g} s + {FAILOVER_SLACK:g} s = "
+        f"{f.back_bound:g} s); it answered {again} of the {f.back.sent} requests since"))
+    stopped = f.exit_code == 0 and f.weight_after_stop == f.weight
+    checks.append(Check(f"{name} stop", stopped,
+                        f"SIGTERM: exit {f.exit_code}, {f.server} still at weight "
+                        f"{f.weight_after_stop} (the table is left as it is)"))
     return checks
 
 
@@ -300,6 +402,8 @@ def run_lines(run: RunReport) -> list[str]:
         lines.append(f"   large responses: {t.answered}/{t.requests} x {human(t.size)} on "
                      f"{t.service}: clients received {human(t.client_bytes)}, director "
                      f"interface rx {human(t.director_rx)} + tx {human(t.director_tx)}")
+    if run.failover:
+        lines += failover_lines(run.failover)
     for c in run.checks:
         lines.append(f"   {'PASS' if c.ok else 'FAIL'}  {c.name}: {c.detail}")
     if run.timings:
@@ -307,6 +411,30 @@ def run_lines(run: RunReport) -> list[str]:
     if run.kept:
         lines.append("   kept for inspection (`ip netns exec NS ...`); delete with:")
         lines += [f"     {cmd}" for cmd in run.kept]
+    return lines
+
+
+def _tally(t: Tally) -> str:
+    hits = ", ".join(f"{a} {n}" for a, n in sorted(t.hits.items())) or "nobody"
+    return f"{t.sent} sent, {t.lost} lost (answered by {hits})"
+
+
+def failover_lines(f: Failover) -> list[str]:
+    def s(v: float | None) -> str:
+        return "-" if v is None else f"{v:.2f} s"
+
+    lines = [f"   director at work: `ipvsctl run` (pid {f.pid}) owns the director; "
+             f"{f.server}'s listener on {f.service} stops, then comes back",
+             f"      check: {f.check}; ready {s(f.ready_s)} after start"]
+    if f.error is None:
+        lines += [f"      out:  weight {f.weight} -> 0 {s(f.out_s)} after the stop "
+                  f"(bound {f.out_bound:g} s)",
+                  f"      back: weight 0 -> {f.weight} {s(f.back_s)} after the restart "
+                  f"(bound {f.back_bound:g} s)",
+                  f"      requests while deciding: {_tally(f.before)}",
+                  f"      requests while out:      {_tally(f.after)}",
+                  f"      requests once back:      {_tally(f.back)}"]
+    lines += [f"      run: {line}" for line in f.log]
     return lines
 
 

@@ -45,6 +45,7 @@ class LabOptions:
     down: tuple[str, ...] = ()  # real servers with no listener
     vip_without_arp: tuple[str, ...] = ()  # VIP on lo but no ARP sysctls: ARP flux on purpose
     timeout: float = 3.0  # seconds a request may take before it counts as lost
+    run_director: bool = False  # then `ipvsctl run` owns the director; a listener stops
 
 
 def run_lab(cluster: Cluster, options: LabOptions = LabOptions(),
@@ -83,6 +84,18 @@ def _validate(cluster: Cluster, options: LabOptions) -> None:
         problems.append(f"--requests {options.requests}: must be 1..10000")
     if not 0 <= options.large_count <= 100 or not 0 < options.large_bytes <= 64 << 20:
         problems.append("large responses: 0..100 of at most 64 MiB each")
+    if options.run_director:
+        from ipvsctl.lab.director import choose_victim
+
+        victim = choose_victim(cluster)
+        if isinstance(victim, str):
+            problems.append(f"--run-director: {cluster.path or 'the cluster'}: {victim}")
+        if cluster.path is None:
+            problems.append("--run-director: `ipvsctl run` needs the cluster as a file")
+        if options.down or options.skip_backend_setup or options.vip_without_arp:
+            problems.append("--run-director: runs with every real server prepared and "
+                            "listening (without --down, --skip-backend-setup, "
+                            "--vip-without-arp)")
     if problems:
         raise ConfigError(problems)
 
@@ -151,6 +164,10 @@ def run_once(cluster: Cluster, mode: str, options: LabOptions, say: Progress) ->
                lambda: _traffic(cluster, topo, options, run))
         _phase(run, "observe", say, f"[{mode}] reading director counters and neighbour tables",
                lambda: _observe(topo, run))
+        if dr and options.run_director:
+            _phase(run, "director", say, f"[{mode}] handing the director to `ipvsctl run`; "
+                   "a real server's listener stops, then comes back",
+                   lambda: _failover(cluster, topo, servers, run, say))
         run.checks = judge(run)
     finally:
         if os.getpid() != owner:  # a forked helper unwinding: the lab is not its to remove
@@ -290,6 +307,15 @@ def _observe(topo: Topology, run: RunReport) -> None:
     for vip in topo.plan.vips:
         run.vip_macs[vip] = {c: table.get(vip) for c, table in tables.items()}
         run.arp_answers[vip] = sorted(topo_mod.arp_responders(topo.clients[0].netns, vip))
+
+
+def _failover(cluster: Cluster, topo: Topology, servers: LabServers, run: RunReport,
+              say: Progress) -> None:
+    from ipvsctl.lab.director import choose_victim, failover
+
+    victim = choose_victim(cluster)
+    assert not isinstance(victim, str)  # refused by _validate before anything was built
+    run.failover = failover(cluster, victim, topo, servers, say)
 
 
 def _stats(services: dict[ServiceKey, Service]) -> dict[ServiceKey, Stats]:

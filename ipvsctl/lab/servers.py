@@ -29,6 +29,7 @@ class LabServers:
         self._stop = threading.Event()
         self._sockets: list[socket.socket] = []
         self._threads: list[threading.Thread] = []
+        self._http: dict[tuple[str, int], socket.socket] = {}  # (identity, port) -> listener
         self.listeners: list[str] = []  # "10.10.0.11 tcp/10.10.0.100:80 (http)"
 
     def _socket(self, netns: str, kind: socket.SocketKind, address: str, port: int,
@@ -52,6 +53,19 @@ class LabServers:
         self._sockets.append(sock)
         return sock
 
+    def stop_http(self, identity: str, port: int) -> bool:
+        """Close that real server's TCP listener on `port`, as a crashed server would: new
+        connections are refused (accepted ones finish on their own threads). False: none was
+        there. (In DR every real server listens on the same VIP:port, each in its namespace.)"""
+        sock = self._http.pop((identity, port), None)
+        if sock is None:
+            return False
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)  # wakes the accept thread
+        sock.close()
+        self._sockets.remove(sock)
+        return True
+
     def _spawn(self, name: str, target: object, *args: object) -> None:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)  # type: ignore[arg-type]
         thread.start()
@@ -60,6 +74,7 @@ class LabServers:
     def start_http(self, netns: str, address: str, port: int, identity: str,
                    freebind: bool) -> None:
         sock = self._socket(netns, socket.SOCK_STREAM, address, port, freebind)
+        self._http[(identity, port)] = sock
         self._spawn(f"http-{identity}-{port}", self._accept_loop, sock, identity)
         self.listeners.append(f"{identity} tcp/{address}:{port} (http)")
 
@@ -98,6 +113,7 @@ class LabServers:
         for thread in self._threads:
             thread.join(timeout=2 * POLL)
         self._sockets.clear()
+        self._http.clear()
         self._threads.clear()
 
 

@@ -100,3 +100,38 @@ def test_a_bad_detail_level_and_a_bad_file_are_refused_first(
     assert refused([str(bad), "--metrics", "127.0.0.1:9595"]).startswith(
         f"ipvsctl: {bad}:4:11: services[0].port")
     assert not run_dir.exists()
+
+
+PAIR = """\
+ha:
+  virtual_router_id: 51
+  interface: eth0
+  directors:
+    - {name: d1, hostname: lb1.example.net, address: 10.10.0.1}
+    - {name: d2, address: 10.10.0.2, interface: eth9}
+  sync: {id: 7}
+services: [{vip: 192.0.2.10, port: 80, real_servers: [{address: 192.0.2.21}]}]
+"""
+
+
+def test_node_picks_the_director_of_a_pair_as_apply_does(tmp_path: Path) -> None:
+    from ipvsctl.daemon.loop import read
+
+    path = tmp_path / "pair.yaml"
+    path.write_text(PAIR)
+    for node, interface in (("d1", "eth0"), ("lb1.example.net", "eth0"), ("d2", "eth9")):
+        syncs = read(path, node).director.sync_daemons
+        assert syncs is not None and {d.interface for d in syncs.values()} == {interface}, node
+
+
+def test_an_unknown_node_or_a_node_without_ha_is_one_line_and_takes_no_lock(
+        cluster: Path, run_dir: Path, tmp_path: Path) -> None:
+    path = tmp_path / "pair.yaml"
+    path.write_text(PAIR)
+    line = refused([str(path), "--node", "d3"])
+    assert line == (f"ipvsctl: --node d3: no director of {path} has that name or hostname "
+                    "(ha.directors: d1 (lb1.example.net), d2)")
+    line = refused([str(cluster), "--node", "d1"])
+    assert line == (f"ipvsctl: --node d1: {cluster} has no ha section (no directors to "
+                    "choose from)")
+    assert not run_dir.exists()

@@ -100,13 +100,29 @@ class Daemon:
         self.path, self.netns, self.log = path, netns, log
         self.proc: subprocess.Popen[bytes] | None = None
         self.args: list[str] = []  # more options, e.g. --metrics
+        # systemd's side of sd_notify: a datagram socket named in NOTIFY_SOCKET.
+        self.notify_path = path.with_name("notify")
+        self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.notify.bind(str(self.notify_path))
+        self.told: list[str] = []
+        threading.Thread(target=self._listen, daemon=True).start()
+
+    def _listen(self) -> None:
+        while True:
+            try:
+                self.told.append(self.notify.recv(4096).decode())
+            except OSError:
+                return
 
     def start(self) -> None:
         self.offset = self.log.stat().st_size if self.log.exists() else 0
+        env = {**os.environ, "NOTIFY_SOCKET": str(self.notify_path),
+               "WATCHDOG_USEC": "2000000"}  # a ping a second
         with self.log.open("ab") as err:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "ipvsctl", "run", str(self.path), "--netns", self.netns,
-                 "--log-format", "json", *self.args], stdout=subprocess.DEVNULL, stderr=err)
+                 "--log-format", "json", *self.args], stdout=subprocess.DEVNULL, stderr=err,
+                env=env)
         self.wait_for(lambda e: e["event"] == "ready", 60, "ready")
 
     def events(self) -> list[dict[str, Any]]:
@@ -125,6 +141,9 @@ class Daemon:
             assert self.proc is not None and self.proc.poll() is None, self.log.read_text()
             time.sleep(0.1)
         raise AssertionError(f"no {what} within {within}s:\n{self.log.read_text()}")
+
+    def notified(self) -> list[str]:
+        return list(self.told)
 
     def send(self, sig: int) -> None:
         assert self.proc is not None
@@ -157,6 +176,7 @@ def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[
         if daemon.proc is not None and daemon.proc.poll() is None:
             daemon.stop(signal.SIGKILL)
         listeners.close()
+        daemon.notify.close()
         topo_mod.teardown(topo)
 
 
@@ -188,6 +208,19 @@ def wait_weights(netns: str, want: dict[str, int], within: float) -> float:
         time.sleep(0.1)
 
 
+def connects(topo: topo_mod.Topology, count: int) -> int:
+    """New TCP connections from the client to VIP:80 that a real server accepted."""
+    def attempt() -> bool:
+        try:
+            with socket.create_connection((VIP, 80), timeout=2) as sock:
+                sock.settimeout(2)
+                return sock.recv(1) == b""  # accepted, then closed by the listener
+        except OSError:
+            return False
+
+    return sum(run_in_netns(topo.clients[0].netns, attempt) for _ in range(count))
+
+
 def all_up(topo: topo_mod.Topology, daemon: Daemon) -> None:
     """Every server pooled at its file weight once its checks pass."""
     wait_weights(topo.director.netns, dict.fromkeys(SERVERS, 3), 30)
@@ -201,6 +234,11 @@ def test_failed_listener_drains_within_the_bound_and_comes_back(lab: Any) -> Non
     director = topo.director.netns
     daemon.start()
     all_up(topo, daemon)
+    # systemd hears READY with the first STATUS, then STATUS on each change and the pings.
+    time.sleep(1.5)
+    told = daemon.notified()
+    assert told[0].startswith("READY=1\nSTATUS=1 services, 3 checks"), told
+    assert "WATCHDOG=1" in told and any("3 up, 0 down" in m for m in told), told
     out = FALL * INTERVAL + TIMEOUT + 1 + SLOW
     before = len(daemon.events())
     listeners.stop(SERVERS[0])
@@ -210,6 +248,8 @@ def test_failed_listener_drains_within_the_bound_and_comes_back(lab: Any) -> Non
     applied = [e["message"] for e in daemon.events()[before:] if e["event"] == "apply"]
     assert applied == [f"edit real server {SERVERS[0]}:80 in tcp/{VIP}:80 in place: "
                        "weight 3 -> 0"], applied
+    # New connections no longer reach it: every one succeeds (its listener would refuse).
+    assert connects(topo, 6) == 6
     # min_healthy 2 of 3: a second failure leaves it pooled, and the log says so.
     listeners.stop(SERVERS[1])
     note = daemon.wait_for(lambda e: e["event"] == "pooled", out + 2, "min_healthy note")

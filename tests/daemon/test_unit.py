@@ -20,18 +20,20 @@ def render(**values: object) -> str:
     return env.get_template("ipvsctl-run.service.j2").render(**values)
 
 
-@pytest.mark.parametrize("netns", [None, "director"])
-def test_run_unit_passes_systemd_analyze_verify(tmp_path: Path, netns: str | None) -> None:
+@pytest.mark.parametrize(("netns", "node"), [(None, None), ("director", "lb1")])
+def test_run_unit_passes_systemd_analyze_verify(tmp_path: Path, netns: str | None,
+                                                node: str | None) -> None:
     # scripts/bootstrap installs Debian's systemd, which carries systemd-analyze.
     tool = shutil.which("systemd-analyze") or "/usr/bin/systemd-analyze"
     ipvsctl = Path(sys.executable).with_name("ipvsctl")
     unit = tmp_path / "ipvsctl-run.service"
     unit.write_text(render(ipvsctl=ipvsctl, file="/etc/ipvsctl/cluster.yaml", netns=netns,
-                           log_format="json", watchdog="30s"))
+                           node=node, log_format="json", watchdog="30s"))
     text = unit.read_text()
     assert "Type=notify" in text and "WatchdogSec=30s" in text and "Restart=on-failure" in text
     assert f"ExecStart={ipvsctl} run /etc/ipvsctl/cluster.yaml" in text
     assert ("--netns director" in text) == (netns is not None)
+    assert ("--node lb1" in text) == (node is not None)
     proc = subprocess.run([tool, "verify", str(unit)], capture_output=True, text=True,
                           check=False)
     assert proc.returncode == 0 and "ipvsctl-run" not in proc.stderr, proc.stderr

@@ -7,7 +7,17 @@ import pytest
 from ipvsctl.config import loads
 from ipvsctl.errors import ConfigError
 from ipvsctl.lab.addressing import plan_addresses
-from ipvsctl.lab.report import LabReport, RunReport, ServiceRun, Transfer, judge, report_lines
+from ipvsctl.lab.report import (
+    Failover,
+    LabReport,
+    RunReport,
+    ServiceRun,
+    Tally,
+    Transfer,
+    failover_checks,
+    judge,
+    report_lines,
+)
 from ipvsctl.lab.run import as_nat
 from ipvsctl.model import ServiceKey, Stats
 
@@ -154,3 +164,66 @@ def test_a_real_server_answering_arp_for_the_vip_fails() -> None:
     assert "real server 10.10.0.11 answers ARP" in run.checks[-1].detail
     run.arp_answers = {"10.10.0.100": ["aa:aa:aa:aa:aa:aa"]}
     assert [c.name for c in judge(run) if not c.ok] == []
+
+
+CHECKED = FILE.replace("    port: 80\n", "    port: 80\n    check: {type: tcp, interval: 1, "
+                       "timeout: 0.5, rise: 2, fall: 2}\n")
+
+
+def test_the_failover_stops_the_heaviest_checked_server_of_the_first_checked_tcp_service(
+        ) -> None:
+    from ipvsctl.lab.director import Victim, choose_victim
+
+    victim = choose_victim(loads(CHECKED))
+    assert isinstance(victim, Victim)
+    assert (str(victim.service), victim.server.address, victim.weight) == (
+        "tcp/10.10.0.100:80", "10.10.0.12", 2)
+    assert "no TCP service has a check" in str(choose_victim(loads(FILE)))
+    kept = choose_victim(loads(CHECKED.replace("    check:", "    min_healthy: 2\n    check:")))
+    assert isinstance(kept, str) and "min_healthy 2 of 2" in kept
+    with pytest.raises(ConfigError, match=r"--run-director: .*no TCP service has a check"):
+        from ipvsctl.lab.run import LabOptions, run_lab
+
+        run_lab(loads(FILE, "c.yaml"), LabOptions(run_director=True))
+
+
+def failover(**figures: object) -> Failover:
+    f = Failover("tcp/10.10.0.100:80", "10.10.0.12", 2, "tcp check", 1.0, 0.5, 2, 2, pid=7,
+                 ready_s=4.0, out_s=2.1, back_s=1.6, exit_code=0, weight_after_stop=2,
+                 before=Tally(5, 3, {"10.10.0.11": 2}), after=Tally(8, 0, {"10.10.0.11": 8}),
+                 back=Tally(6, 0, {"10.10.0.11": 2, "10.10.0.12": 4}))
+    for name, value in figures.items():
+        setattr(f, name, value)
+    return f
+
+
+def test_failover_checks_hold_the_bounds_and_no_loss_after_the_takeout() -> None:
+    names = ["failover out", "failover no loss", "failover back", "failover stop"]
+    good = failover_checks(failover())
+    assert [c.name.split(" ", 1)[1] for c in good] == names and all(c.ok for c in good)
+    assert "bound fall 2 x interval 1 s + timeout 0.5 s + 1 s = 3.5 s" in good[0].detail
+    assert "bound rise 2 x interval 1 s + 1 s = 3 s" in good[2].detail
+    cases = {"out": {"out_s": 3.6}, "no loss": {"after": Tally(8, 1, {"10.10.0.11": 7})},
+             "back": {"back_s": 3.2}, "stop": {"exit_code": 1}}
+    for name, figures in cases.items():
+        bad = [c.name.split(" ", 2)[2] for c in failover_checks(failover(**figures)) if not c.ok]
+        assert bad == [name], (name, bad)
+    served = failover_checks(failover(after=Tally(8, 0, {"10.10.0.11": 6, "10.10.0.12": 2})))
+    assert not served[1].ok and "2 by 10.10.0.12" in served[1].detail
+    again = failover_checks(failover(back=Tally(6, 0, {"10.10.0.11": 6})))
+    assert not again[2].ok
+    broken = failover_checks(failover(error="exited 1 before ready line: boom"))
+    assert [(c.ok, c.detail) for c in broken] == [
+        (False, "ipvsctl run: exited 1 before ready line: boom")]
+
+
+def test_failover_shows_in_the_text_and_the_json() -> None:
+    run = run_of(service({"10.10.0.11": 4, "10.10.0.12": 8}))
+    run.failover = failover(log=["apply: edit real server 10.10.0.12:80 ... weight 2 -> 0"])
+    run.checks = judge(run)
+    text = "\n".join(report_lines(LabReport("c.yaml", [run])))
+    assert "out:  weight 2 -> 0 2.10 s after the stop (bound 3.5 s)" in text
+    assert "requests while out:      8 sent, 0 lost (answered by 10.10.0.11 8)" in text
+    assert "run: apply: edit real server 10.10.0.12:80" in text
+    doc = run.to_json()["failover"]
+    assert (doc["out_s"], doc["out_bound_s"], doc["after"]["lost"]) == (2.1, 3.5, 0)

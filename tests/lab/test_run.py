@@ -18,7 +18,7 @@ import yaml
 
 from ipvsctl.config import load
 from ipvsctl.host.netns import NETNS_DIR
-from ipvsctl.lab import LabOptions, LabReport, run_lab
+from ipvsctl.lab import LabOptions, LabReport, report_lines, run_lab
 
 pytestmark = pytest.mark.kernel
 REPO = Path(__file__).resolve().parents[2]
@@ -113,3 +113,30 @@ def test_vip_on_lo_without_arp_sysctls_is_arp_flux() -> None:
     run = report.runs[0]
     assert run.arp_answers["10.10.0.100"] == sorted([run.director_mac, run.real_server_macs[RS2]])
     assert "dr: 10.10.0.100 ARP" in failed(report)
+
+
+def test_run_director_takes_a_stopped_listener_out_and_back_without_losing_requests() -> None:
+    # The demo's path: `ipvsctl run` owns the lab's director; RS2 (weight 2) stops listening.
+    report = run_lab(load(EXAMPLE), replace(SMALL, run_director=True))
+    run = report.runs[0]
+    f = run.failover
+    text = "\n".join(report_lines(report))
+    assert f is not None and f.error is None, text
+    assert (f.service, f.server, f.weight) == ("tcp/10.10.0.100:80", RS2, 2)
+    # The bound the report judges by: fall 2 x interval 1 s + timeout 0.5 s + 1 s.
+    assert (f.out_bound, f.back_bound) == (3.5, 3.0)
+    # The figures themselves, with room for a loaded machine (the report prints them).
+    assert f.out_s is not None and f.out_s <= f.out_bound + 3, text
+    assert f.back_s is not None and f.back_s <= f.back_bound + 3, text
+    # Nothing lost once it was out, none of it sent to RS2; and it serves again once back.
+    assert f.after.sent >= 6 and f.after.lost == 0 and f.after.hits == {RS1: f.after.sent}
+    assert f.back.hits.get(RS2, 0) > 0
+    # One health change, one write each way, in the planner's words.
+    writes = [line for line in f.log if line.startswith("apply: edit real server")]
+    assert writes == [f"apply: edit real server {RS2}:80 in tcp/10.10.0.100:80 in place: "
+                      f"weight 2 -> 0", f"apply: edit real server {RS2}:80 in "
+                      "tcp/10.10.0.100:80 in place: weight 0 -> 2"], text
+    assert f.exit_code == 0 and f.weight_after_stop == 2  # SIGTERM left the table
+    others = {c.name: c.ok for c in run.checks if "failover" not in c.name}
+    assert all(others.values()), others
+    assert report.to_json()["runs"][0]["failover"]["after"]["lost"] == 0
