@@ -113,7 +113,10 @@ class _Lab:
             return self.hops.wait(self.plan.flow_service.address, set(want),
                                   self.options.route_timeout)
         except HostError as exc:
-            raise HostError(f"{why}: {exc}") from exc
+            sessions = self.router.birdc("show", "protocols").stdout.split("\n", 1)[-1]
+            summary = "; ".join(" ".join(line.split()) for line in sessions.splitlines()
+                                if " BGP " in line)
+            raise HostError(f"{why}: {exc}; the router's sessions: {summary}") from exc
 
     def _all(self) -> list[str]:
         return list(self.plan.directors)

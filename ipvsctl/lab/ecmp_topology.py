@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 
 from ipvsctl.errors import HostError
-from ipvsctl.host.netns import NETNS_DIR, run_in_netns
+from ipvsctl.host.netns import NETNS_DIR
 from ipvsctl.host.sysctl import sysctl_path, write_sysctl
 from ipvsctl.lab.ecmp_plan import EcmpPlan
 from ipvsctl.lab.topology import _ip_batch, _quiet_ipv6, new_prefix
@@ -143,7 +143,9 @@ class NextHops:
     def __init__(self, netns: str) -> None:
         from pyroute2 import IPRoute
 
-        self._ipr = run_in_netns(netns, lambda: IPRoute())
+        # pyroute2 opens the socket inside netns itself (a socket made on a thread moved by
+        # run_in_netns would not be: it is created lazily, on first use).
+        self._ipr = IPRoute(netns=netns, flags=0)
 
     def close(self) -> None:
         self._ipr.close()
