@@ -47,7 +47,8 @@ PURE = ("ipvsctl.model", "ipvsctl.errors", "ipvsctl.config.vocabulary", "ipvsctl
         "ipvsctl.realserver.planner", "ipvsctl.realserver.checker", "ipvsctl.realserver.cluster",
         "ipvsctl.realserver.request", "ipvsctl.metrics.families", "ipvsctl.metrics.table",
         "ipvsctl.metrics.exposition", "ipvsctl.metrics.status", "ipvsctl.metrics.provider",
-        "ipvsctl.metrics.health", "ipvsctl.metrics.events", "ipvsctl.health.spec",
+        "ipvsctl.metrics.health", "ipvsctl.metrics.events", "ipvsctl.metrics.bgp",
+        "ipvsctl.health.spec",
         "ipvsctl.health.policy", "ipvsctl.health.target", "ipvsctl.health.state",
         "ipvsctl.health.step", "ipvsctl.health.marks", "ipvsctl.ha.node", "ipvsctl.ha.keepalived",
         "ipvsctl.bgp.render", "ipvsctl.bgp.announce")
