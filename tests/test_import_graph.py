@@ -51,7 +51,7 @@ PURE = ("ipvsctl.model", "ipvsctl.errors", "ipvsctl.config.vocabulary", "ipvsctl
         "ipvsctl.health.spec",
         "ipvsctl.health.policy", "ipvsctl.health.target", "ipvsctl.health.state",
         "ipvsctl.health.step", "ipvsctl.health.marks", "ipvsctl.ha.node", "ipvsctl.ha.keepalived",
-        "ipvsctl.bgp.render", "ipvsctl.bgp.announce")
+        "ipvsctl.bgp.render", "ipvsctl.bgp.announce", "ipvsctl.bgp.doctor")
 # The health checkers and their runner are adapters too: sockets, processes, the event loop.
 CHECKING = ("ipvsctl.health.checkers", "ipvsctl.health.runner", "ipvsctl.health.poller")
 IMPURE = ("os", "subprocess", "socket", "ctypes", "fcntl", "shutil", "select", "asyncio",
