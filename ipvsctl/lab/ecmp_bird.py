@@ -1,12 +1,13 @@
-"""BIRD 2 for the ECMP lab: the router's config (rendered here), and a speaker process per node.
+"""BIRD 2 for the ECMP lab's router: its config (rendered here) and its process.
 
 The router learns each VIP's /32 from every director over eBGP and, with `merge paths`, puts
 one kernel route with a next hop per director; equal paths are what ECMP needs, so every
 director announces with the same AS and attributes. Its timers are the directors': a session
 lost without a word (the director's link gone) ends after the hold time.
 
-BIRD runs by absolute path with argv lists only, one process per namespace, its control socket
-in the lab's own directory (root:bird 0770; the daemon drops to the bird user when it exists).
+BIRD runs by absolute path with argv lists only, its control socket in the lab's own directory
+(root:bird 0770; the daemon drops to the bird user when it exists). The directors' speakers are
+`ipvsctl run`'s own (ipvsctl/bgp/).
 """
 
 from __future__ import annotations
@@ -52,29 +53,6 @@ template bgp directors {{
   ipv4 {{ import where net ~ [ {vips} ]; export none; }};
 }}
 {peers}"""
-
-
-def render_director(plan: EcmpPlan, index: int, timers: Timers, announce_file: Path) -> str:
-    """A director's speaker: announces what the include file lists, to the router only."""
-    address = plan.directors[index]
-    return f"""# ipvsctl lab --ecmp: director d{index + 1}
-router id {address};
-protocol device {{ scan time 10; }}
-protocol static ipvsctl_vips4 {{
-  ipv4;
-include "{announce_file}";
-}}
-protocol bgp uplink {{
-  local {address} as {DIRECTOR_AS};
-  neighbor {plan.router} as {ROUTER_AS};
-  {timer_lines(timers)}
-  ipv4 {{ import none; export where proto = "ipvsctl_vips4"; next hop self; }};
-}}
-"""
-
-
-def announce_lines(vips: list[str]) -> str:
-    return "".join(f"route {v}/32 blackhole;\n" for v in vips)
 
 
 def lab_dir(path: Path) -> None:

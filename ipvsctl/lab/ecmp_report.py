@@ -101,6 +101,7 @@ class EcmpReport:
     flow_service: str
     flows: int
     timers: Timers
+    check: dict[str, Any] = field(default_factory=dict)  # the lab's check on every director
     modes: list[ModeRun] = field(default_factory=list)
     duration: float = 0.0
     error: str | None = None  # the lab could not finish: why
@@ -130,6 +131,7 @@ class EcmpReport:
                 "flow_service": self.flow_service, "flows_per_round": self.flows,
                 "bgp_timers": {"hold": t.hold, "keepalive": t.keepalive,
                                "connect_delay": t.connect_delay},
+                "check": self.check,
                 "modes": [m.to_json() for m in self.modes],
                 "checks": [{"name": n, "ok": ok, "detail": d} for n, ok, d in self.checks],
                 "error": self.error, "duration_seconds": round(self.duration, 1)}

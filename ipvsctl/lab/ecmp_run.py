@@ -15,13 +15,14 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from ipvsctl.errors import ConfigError, HostError
 from ipvsctl.host.records import forget
 from ipvsctl.lab import ecmp_topology as topo_mod
 from ipvsctl.lab.ecmp_bird import Bird, lab_dir, render_router
-from ipvsctl.lab.ecmp_directors import DRIVER, Director
+from ipvsctl.lab.ecmp_directors import CHECK, DRIVER, Director
 from ipvsctl.lab.ecmp_flows import LineServers, established_by, open_round, probe
 from ipvsctl.lab.ecmp_plan import MODES, EcmpOptions, EcmpPlan, Mode, for_mode, plan_ecmp
 from ipvsctl.lab.ecmp_report import EVENTS, EcmpReport, Event, ModeRun, ServiceFailure
@@ -39,11 +40,14 @@ DEFAULT = EcmpOptions()
 def run_ecmp(cluster: Cluster, options: EcmpOptions = DEFAULT,
              progress: Progress | None = None, modes: tuple[Mode, ...] = MODES) -> EcmpReport:
     """Run the lab; a host problem half-way ends it with `error` set, never with a raise."""
+    if cluster.bgp is not None:  # the file's own hold time, on both ends of every session
+        options = replace(options, timers=replace(options.timers, hold=cluster.bgp.hold_time,
+                                                  keepalive=cluster.bgp.keepalive))
     plan = plan_ecmp(cluster, options)
     say = progress or (lambda _: None)
     report = EcmpReport(cluster.path or "<cluster>",
                         {f"d{i}": a for i, a in enumerate(plan.directors, 1)}, DRIVER,
-                        str(plan.flow_service), options.flows, options.timers)
+                        str(plan.flow_service), options.flows, options.timers, dict(CHECK))
     started = time.monotonic()
     with _signals_interrupt():
         lab = _Lab(cluster, plan, options, say)
@@ -116,7 +120,10 @@ class _Lab:
             sessions = self.router.birdc("show", "protocols").stdout.split("\n", 1)[-1]
             summary = "; ".join(" ".join(line.split()) for line in sessions.splitlines()
                                 if " BGP " in line)
-            raise HostError(f"{why}: {exc}; the router's sessions: {summary}") from exc
+            logs = "; ".join(f"{d.name}: {d.log_tail(3)}" for d in self.directors
+                             if not d.alive())
+            raise HostError(f"{why}: {exc}; the router's sessions: {summary}"
+                            + (f"; exited: {logs}" if logs else "")) from exc
 
     def _all(self) -> list[str]:
         return list(self.plan.directors)
@@ -129,7 +136,7 @@ class _Lab:
         self.say(f"[ecmp] {label}: starting {len(self.directors)} directors")
         table = for_mode(self.cluster, mode)
         for d in self.directors:
-            d.start(table)
+            d.start(table, mode.name)
         t = self._wait(self._all(), "all directors announce")
         self.say(f"[ecmp] {label}: the router has {len(self.directors)} next hops "
                  f"({t:.1f} s)")
@@ -137,6 +144,8 @@ class _Lab:
         for kind in EVENTS:
             result.events[kind] = self._event(kind, label)
         result.service_failure = self._service_failure(label)
+        for d in self.directors:
+            d.stop_gracefully()
         for d in self.directors:
             d.finish_stop()
         return result
@@ -172,8 +181,7 @@ class _Lab:
             d1.revive()
         else:
             d1.finish_stop()
-            assert d1.cluster is not None
-            d1.start(d1.cluster)
+            d1.start()
         self._wait(self._all(), "d1 back")
         return Event(kind, source, per_dir, dict(rnd.by_server), opened, rnd.failed,
                      established, survived, withdrawn)

@@ -60,6 +60,9 @@ def test_two_directors_lose_one(capsys: pytest.CaptureFixture[str]) -> None:
         failure = mode["service_failure"]
         assert failure["kept_others"], failure
         assert failure["next_hops_after"] == [doc["directors"]["d2"]]
-        assert mode["withdraw_seconds"] == failure["seconds"] <= hold + MARGIN
+        # The director's own checks see the failure, then it withdraws at once.
+        check = doc["check"]
+        detect = check["fall"] * check["interval"] + check["timeout"]
+        assert mode["withdraw_seconds"] == failure["seconds"] <= detect + MARGIN
     assert mh["connections"]["survived"] >= 0.99 * mh["connections"]["established"], mh
     assert report.ok and doc["verdict"] == "pass"

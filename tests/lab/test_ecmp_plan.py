@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -9,7 +10,8 @@ import pytest
 
 from ipvsctl.config import load, loads
 from ipvsctl.errors import ConfigError
-from ipvsctl.lab.ecmp_bird import BIRD, announce_lines, render_director, render_router
+from ipvsctl.lab.ecmp_bird import BIRD, render_router
+from ipvsctl.lab.ecmp_directors import cluster_document
 from ipvsctl.lab.ecmp_plan import MODES, EcmpOptions, Timers, for_mode, plan_ecmp
 from ipvsctl.lab.ecmp_report import EcmpReport, Event, ModeRun, ServiceFailure, report_lines
 
@@ -56,21 +58,32 @@ def test_modes_change_only_the_scheduler_and_sloppy_tcp() -> None:
         assert mh.services[key].real_servers == svc.real_servers
 
 
-def test_bird_accepts_what_the_lab_renders(tmp_path: Path) -> None:
+def test_bird_accepts_the_router_the_lab_renders(tmp_path: Path) -> None:
     plan = plan_ecmp(EXAMPLE, EcmpOptions(directors=2))
-    announce = tmp_path / "announce4.conf"
-    announce.write_text(announce_lines(list(plan.vips)))
-    files = {"router.conf": render_router(plan, Timers()),
-             "d1.conf": render_director(plan, 0, Timers(), announce)}
-    for name, text in files.items():
-        (tmp_path / name).write_text(text)
-        done = subprocess.run([BIRD, "-p", "-c", str(tmp_path / name)], capture_output=True,
-                              text=True, check=False)
-        assert done.returncode == 0, (name, done.stderr)
-    assert "merge paths on;" in files["router.conf"]
-    assert "import where net ~ [ 10.10.0.100/32 ]" in files["router.conf"]
-    assert "hold time 3; keepalive time 1;" in files["d1.conf"]
-    assert "graceful restart off;" in files["d1.conf"]
+    conf = tmp_path / "router.conf"
+    conf.write_text(render_router(plan, Timers()))
+    done = subprocess.run([BIRD, "-p", "-c", str(conf)], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    text = conf.read_text()
+    assert "merge paths on;" in text and "import where net ~ [ 10.10.0.100/32 ]" in text
+    assert "hold time 3; keepalive time 1;" in text and "graceful restart off;" in text
+    assert text.count("protocol bgp d") == 2
+
+
+def test_directors_run_a_file_the_loader_accepts() -> None:
+    plan = plan_ecmp(EXAMPLE, EcmpOptions(directors=2))
+    doc = cluster_document(for_mode(EXAMPLE, MODES[0]), plan, Timers(hold=5))
+    cluster = loads(json.dumps(doc), "lab.json")
+    assert cluster.bgp is not None and cluster.bgp.hold_time == 5
+    assert [(d.name, d.router_id) for d in cluster.bgp.directors] == [
+        ("d1", "10.10.0.253"), ("d2", "10.10.0.252")]
+    assert {n.address for d in cluster.bgp.directors for n in d.neighbours} == {"10.10.0.254"}
+    http, _dns = sorted(cluster.services)
+    assert set(cluster.health) == {http}  # the lab's tcp check, on the TCP service only
+    assert {s.spec.scheduler for s in cluster.services.values()} == {"mh"}
+    assert {k: s.real_servers for k, s in cluster.services.items()} == {
+        k: s.real_servers for k, s in EXAMPLE.services.items()}
 
 
 def _event(kind: str, established: int, survived: int) -> Event:
@@ -86,7 +99,7 @@ def test_report_gives_the_figures_per_mode() -> None:
         run.service_failure = ServiceFailure("10.10.0.253", ["10.10.0.252", "10.10.0.253"],
                                              ["10.10.0.252"], 0.8)
     report = EcmpReport("cluster.yaml", {"d1": "10.10.0.253", "d2": "10.10.0.252"}, "x",
-                        "tcp/10.10.0.100:80", 60, Timers(), [mh, wrr])
+                        "tcp/10.10.0.100:80", 60, Timers(), modes=[mh, wrr])
     doc = report.to_json()
     assert doc["ok"] and doc["verdict"] == "pass"
     got = [(m["scheduler"], m["flows_per_director"], m["connections"], m["withdraw_seconds"])
@@ -104,6 +117,6 @@ def test_report_fails_when_the_router_dropped_every_director() -> None:
     run.events = {"kill": _event("kill", 60, 60)}
     run.service_failure = ServiceFailure("10.10.0.253", ["10.10.0.252", "10.10.0.253"], [], 1.0)
     report = EcmpReport("c.yaml", {"d1": "10.10.0.253", "d2": "10.10.0.252"}, "x",
-                        "tcp/10.10.0.100:80", 60, Timers(), [run])
+                        "tcp/10.10.0.100:80", 60, Timers(), modes=[run])
     assert not report.ok
     assert report.to_json()["modes"][0]["service_failure"]["kept_others"] is False
