@@ -5,16 +5,12 @@ one kernel route with a next hop per director; equal paths are what ECMP needs, 
 director announces with the same AS and attributes. Its timers are the directors': a session
 lost without a word (the director's link gone) ends after the hold time.
 
-BIRD runs by absolute path with argv lists only, its control socket in the lab's own directory
-(root:bird 0770; the daemon drops to the bird user when it exists). The directors' speakers are
-`ipvsctl run`'s own (ipvsctl/bgp/).
+BIRD runs by absolute path with argv lists only, its control socket in the lab's own directory.
+The directors' speakers are `ipvsctl run`'s own (ipvsctl/bgp/).
 """
 
 from __future__ import annotations
 
-import contextlib
-import grp
-import os
 import signal
 import subprocess
 import time
@@ -56,12 +52,9 @@ template bgp directors {{
 
 
 def lab_dir(path: Path) -> None:
-    """The BIRD files' directory: root-owned, writable by the bird group (BIRD writes its pid
-    file and socket after dropping privileges)."""
+    """The lab's files (the router's BIRD, the directors' cluster files and logs): root's only,
+    as `ipvsctl run` wants the files it trusts."""
     path.mkdir(mode=0o700, parents=True, exist_ok=False)
-    with contextlib.suppress(KeyError):
-        os.chown(path, 0, grp.getgrnam("bird").gr_gid)
-        os.chmod(path, 0o770)  # noqa: S103 (root and the bird group only)
 
 
 def check_config(conf: Path) -> None:
@@ -84,10 +77,9 @@ class Bird:
         self.conf.write_text(conf)
         check_config(self.conf)
         self.sock.unlink(missing_ok=True)
+        # As root, like the directors' BIRD under `ipvsctl run`: the router's kernel protocol
+        # writes routes, and the lab's folder is root's alone.
         argv = [BIRD, "-f", "-c", str(self.conf), "-s", str(self.sock), "-P", str(self.pidfile)]
-        with contextlib.suppress(KeyError):
-            grp.getgrnam("bird")
-            argv += ["-u", "bird", "-g", "bird"]
         try:
             self.proc = subprocess.Popen([IP, "netns", "exec", self.netns, *argv],
                                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
