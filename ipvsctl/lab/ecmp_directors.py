@@ -6,7 +6,7 @@ identity): the user's services on the mode's scheduler, a `bgp` section peering 
 router, and on every TCP service `announce` plus a tcp check the lab's timing can count on
 (the user's own checks would probe the lab's line servers with HTTP and fail).
 
-Taking a director out: `kill` cuts its only link, then SIGKILLs `run` and its BIRD (a dead
+Taking a director out: `kill` cuts its only link, freezes `run` and SIGKILLs its BIRD (a dead
 machine says nothing: the router finds out when the hold time ends); `stop_gracefully` sends
 `run` SIGTERM (it withdraws every VIP, waits `withdraw_wait`, stops BIRD, exits);
 `fail_service` cuts the director off from its real servers, so its own checks fail and it
@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -29,7 +30,7 @@ from ipvsctl.errors import HostError
 from ipvsctl.lab import ecmp_topology as topo_mod
 from ipvsctl.lab.ecmp_plan import DIRECTOR_AS, ROUTER_AS, EcmpPlan, Timers
 from ipvsctl.lab.ecmp_topology import EcmpTopology
-from ipvsctl.model import Cluster
+from ipvsctl.model import Cluster, ServiceKey
 
 DRIVER = "ipvsctl run (its BIRD announces each VIP by health)"
 # The lab's checks: a failed service is out within fall x interval + timeout.
@@ -69,24 +70,33 @@ def _order(key: Any) -> Any:
     return _service_order(key)
 
 
+def write_file(path: Path, cluster: Cluster, plan: EcmpPlan, timers: Timers) -> None:
+    """Write (or replace, atomically: `run` reloads it) the file every director runs."""
+    doc = cluster_document(cluster, plan, timers)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def scheduler_of(netns: str, key: ServiceKey) -> str | None:
+    """The scheduler the director's kernel has for the service (None: not there yet)."""
+    from ipvsctl.ipvs import IpvsAdapter
+
+    with IpvsAdapter(netns) as adapter:
+        svc = adapter.observe(only=frozenset({key})).services.get(key)
+    return svc.spec.scheduler if svc is not None else None
+
+
 class Director:
-    def __init__(self, topo: EcmpTopology, index: int, workdir: Path, timers: Timers) -> None:
-        self.topo, self.index, self.timers, self.workdir = topo, index, timers, workdir
+    def __init__(self, topo: EcmpTopology, index: int, workdir: Path, file: Path) -> None:
+        self.topo, self.index, self.workdir, self.file = topo, index, workdir, file
         self.name = f"d{index + 1}"
         self.netns = topo.directors[index]
         self.address = topo.plan.directors[index]
         self.log = workdir / f"{self.name}.log"
-        self.file: Path | None = None
         self.proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, cluster: Cluster | None = None, tag: str = "") -> None:
-        """Start `run` on this mode's file (written once per mode, shared by the directors)."""
-        if cluster is not None:
-            self.file = self.workdir / f"cluster-{tag or 'lab'}.json"
-            if not self.file.exists():
-                doc = cluster_document(cluster, self.topo.plan, self.timers)
-                self.file.write_text(json.dumps(doc, indent=1) + "\n")
-        assert self.file is not None
+    def start(self) -> None:
         argv = [sys.executable, "-m", "ipvsctl", "run", str(self.file), "--netns", self.netns,
                 "--node", self.name]
         with self.log.open("ab") as log:
@@ -99,37 +109,44 @@ class Director:
     def log_tail(self, lines: int = 6) -> str:
         with contextlib.suppress(OSError):
             text = self.log.read_text(errors="replace").strip().splitlines()
-            return " | ".join(text[-lines:])
-        return ""
+            return " | ".join(text[-lines:]) or "(nothing logged yet)"
+        return "(no log)"
 
-    def _bird_pid(self) -> int | None:
+    def _bird_folder(self) -> Path:
         from ipvsctl.bgp.speaker import folder_for
         from ipvsctl.host.identity import identify
         from ipvsctl.host.locks import run_dir
 
-        path = folder_for(run_dir(), identify(self.netns).scoped("bird")).pid
+        return folder_for(run_dir(), identify(self.netns).scoped("bird")).folder
+
+    def _bird_pid(self) -> int | None:
+        path = self._bird_folder() / "bird.pid"
         with contextlib.suppress(OSError, ValueError):
             return int(path.read_text().strip())
         return None
 
-    def kill(self) -> None:
-        topo_mod.set_link(self.topo, self.index, up=False)
-        bird = self._bird_pid()
-        if self.proc is not None:
+    def _signal_run(self, signum: int) -> None:
+        if self.proc is not None and self.proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=STOP_TIMEOUT)
+                os.killpg(self.proc.pid, signum)
+
+    def kill(self) -> None:
+        """The machine dies: its link goes, `run` freezes, its BIRD is SIGKILLed."""
+        topo_mod.set_link(self.topo, self.index, up=False)
+        self._signal_run(signal.SIGSTOP)
+        bird = self._bird_pid()
         if bird is not None:
             _kill_and_wait(bird)
 
     def revive(self) -> None:
-        """Back after a kill: the link returns, `run` starts again (and a new BIRD)."""
+        """Back: the link returns, `run` thaws, finds its BIRD dead and starts a new one (as
+        after any BIRD crash), so no interpreter start-up is paid here."""
         topo_mod.set_link(self.topo, self.index, up=True)
-        self.start()
+        self._signal_run(signal.SIGCONT)
 
     def stop_gracefully(self) -> None:
-        if self.proc is not None:
-            self.proc.send_signal(signal.SIGTERM)
+        self._signal_run(signal.SIGTERM)
+        self._signal_run(signal.SIGCONT)  # a frozen one, too
 
     def finish_stop(self) -> None:
         """Wait for `run` to exit after SIGTERM (it withdraws, waits, stops BIRD)."""
@@ -154,12 +171,15 @@ class Director:
     def close(self) -> None:
         bird = self._bird_pid()
         if self.proc is not None and self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGKILL)
+            self._signal_run(signal.SIGKILL)
+            self._signal_run(signal.SIGCONT)
             self.proc.wait(timeout=STOP_TIMEOUT)
         self.proc = None
         if bird is not None:
             _kill_and_wait(bird)
+        # run keeps its speaker's files for the next run in this namespace; the namespace
+        # goes now, and a later one may get its inode (the folder's name)
+        shutil.rmtree(self._bird_folder(), ignore_errors=True)
 
 
 def _kill_and_wait(pid: int, timeout: float = 10.0) -> None:

@@ -18,11 +18,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from ipvsctl.errors import ConfigError, HostError
+from ipvsctl.errors import HostError, IpvsctlError
 from ipvsctl.host.records import forget
 from ipvsctl.lab import ecmp_topology as topo_mod
 from ipvsctl.lab.ecmp_bird import Bird, lab_dir, render_router
-from ipvsctl.lab.ecmp_directors import CHECK, DRIVER, Director
+from ipvsctl.lab.ecmp_directors import CHECK, DRIVER, Director, scheduler_of, write_file
 from ipvsctl.lab.ecmp_flows import LineServers, established_by, open_round, probe
 from ipvsctl.lab.ecmp_plan import MODES, EcmpOptions, EcmpPlan, Mode, for_mode, plan_ecmp
 from ipvsctl.lab.ecmp_report import EVENTS, EcmpReport, Event, ModeRun, ServiceFailure
@@ -32,6 +32,9 @@ from ipvsctl.lab.servers import LabServers
 from ipvsctl.model import Cluster
 
 Progress = Callable[[str], None]
+# Seconds for `ipvsctl run` to start, apply and announce: an interpreter start-up costs tens
+# of seconds in an emulated VM under load.
+START_TIMEOUT = 240.0
 
 
 DEFAULT = EcmpOptions()
@@ -55,8 +58,8 @@ def run_ecmp(cluster: Cluster, options: EcmpOptions = DEFAULT,
             lab.build()
             for mode in modes:
                 report.modes.append(lab.run_mode(mode))
-        except (HostError, ConfigError) as exc:
-            report.error = str(exc)
+        except IpvsctlError as exc:
+            report.error = "; ".join(exc.lines())
         finally:
             with _uninterrupted():
                 lab.close()
@@ -71,7 +74,8 @@ class _Lab:
         self.topo: EcmpTopology = topo_mod.describe(plan)
         self.workdir = Path(tempfile.gettempdir()) / self.topo.prefix
         self.router = Bird(self.topo.router, "router", self.workdir)
-        self.directors = [Director(self.topo, i, self.workdir, options.timers)
+        self.file = self.workdir / "cluster.json"  # every director runs it, mode by mode
+        self.directors = [Director(self.topo, i, self.workdir, self.file)
                           for i in range(len(plan.directors))]
         self.lines = LineServers()
         self.echo = LabServers()
@@ -109,21 +113,20 @@ class _Lab:
                                          freebind=True)
 
     # -- one mode ------------------------------------------------------------------------
-    def _wait(self, want: list[str], why: str) -> float:
+    def _wait(self, want: list[str], why: str, timeout: float | None = None) -> float:
         """Seconds until the router's route has exactly these next hops (`why` names the
         moment in the error)."""
         assert self.hops is not None
         try:
             return self.hops.wait(self.plan.flow_service.address, set(want),
-                                  self.options.route_timeout)
+                                  timeout or self.options.route_timeout)
         except HostError as exc:
             sessions = self.router.birdc("show", "protocols").stdout.split("\n", 1)[-1]
             summary = "; ".join(" ".join(line.split()) for line in sessions.splitlines()
                                 if " BGP " in line)
-            logs = "; ".join(f"{d.name}: {d.log_tail(3)}" for d in self.directors
-                             if not d.alive())
-            raise HostError(f"{why}: {exc}; the router's sessions: {summary}"
-                            + (f"; exited: {logs}" if logs else "")) from exc
+            logs = "; ".join(f"{d.name} ({'running' if d.alive() else 'exited'}): "
+                             f"{d.log_tail(4)}" for d in self.directors)
+            raise HostError(f"{why}: {exc}; the router's sessions: {summary}; {logs}") from exc
 
     def _all(self) -> list[str]:
         return list(self.plan.directors)
@@ -134,21 +137,32 @@ class _Lab:
     def run_mode(self, mode: Mode) -> ModeRun:
         label = mode.name + (" + sloppy_tcp" if mode.sloppy_tcp else "")
         self.say(f"[ecmp] {label}: starting {len(self.directors)} directors")
-        table = for_mode(self.cluster, mode)
+        started = time.monotonic()
+        write_file(self.file, for_mode(self.cluster, mode), self.plan, self.options.timers)
         for d in self.directors:
-            d.start(table, mode.name)
-        t = self._wait(self._all(), "all directors announce")
+            if not d.alive():
+                d.start()
+        self._wait_tables(mode)  # a running director reloads the rewritten file
+        t = self._wait(self._all(), "all directors announce", START_TIMEOUT)
+        t = time.monotonic() - started
         self.say(f"[ecmp] {label}: the router has {len(self.directors)} next hops "
                  f"({t:.1f} s)")
         result = ModeRun(mode)
         for kind in EVENTS:
             result.events[kind] = self._event(kind, label)
         result.service_failure = self._service_failure(label)
-        for d in self.directors:
-            d.stop_gracefully()
-        for d in self.directors:
-            d.finish_stop()
         return result
+
+    def _wait_tables(self, mode: Mode) -> None:
+        """Until every director's kernel has the mode's scheduler (the file is applied)."""
+        key = self.plan.flow_service
+        deadline = time.monotonic() + START_TIMEOUT
+        for d in self.directors:
+            while (now := scheduler_of(d.netns, key)) != mode.scheduler:
+                if not d.alive() or time.monotonic() > deadline:
+                    raise HostError(f"lab: {d.name} never applied {mode.scheduler} to {key} "
+                                    f"(it has {now}): {d.log_tail()}")
+                time.sleep(0.5)
 
     def _event(self, kind: str, label: str) -> Event:
         plan, svc = self.plan, self.plan.flow_service
@@ -182,7 +196,7 @@ class _Lab:
         else:
             d1.finish_stop()
             d1.start()
-        self._wait(self._all(), "d1 back")
+        self._wait(self._all(), "d1 back", START_TIMEOUT)
         return Event(kind, source, per_dir, dict(rnd.by_server), opened, rnd.failed,
                      established, survived, withdrawn)
 
@@ -208,16 +222,21 @@ class _Lab:
     def close(self) -> None:
         if os.getpid() != self.owner:
             os._exit(1)
-        self.lines.close()
-        self.echo.close()
+        for d in self.directors:  # as an operator would: withdraw, stop, clean up
+            d.stop_gracefully()
         for d in self.directors:
             with contextlib.suppress(HostError, OSError):
+                d.finish_stop()
+            with contextlib.suppress(HostError, OSError):
                 d.close()
+        self.lines.close()
+        self.echo.close()
         with contextlib.suppress(HostError, OSError):
             self.router.stop(hard=True)
         if self.hops is not None:
             self.hops.close()
         if self.options.keep:
+            self.say("[ecmp] kept: " + "; ".join(self.topo.delete_commands()))
             return
         if self.topo.created:
             self.say(f"[ecmp] tearing down {self.topo.prefix}-*")
