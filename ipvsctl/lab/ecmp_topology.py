@@ -12,7 +12,9 @@ real server: the router reaches them by BGP next hop, never by ARP for the VIP.
 
 from __future__ import annotations
 
-import socket
+import json
+import os
+import subprocess
 import time
 from dataclasses import dataclass, field
 
@@ -20,7 +22,7 @@ from ipvsctl.errors import HostError
 from ipvsctl.host.netns import NETNS_DIR
 from ipvsctl.host.sysctl import sysctl_path, write_sysctl
 from ipvsctl.lab.ecmp_plan import EcmpPlan
-from ipvsctl.lab.topology import _ip_batch, _quiet_ipv6, new_prefix
+from ipvsctl.lab.topology import IP_PATHS, _ip_batch, _quiet_ipv6, new_prefix
 
 IFACE = "eth0"
 UPLINK = "eth1"  # the router's leg on the directors' segment
@@ -138,32 +140,34 @@ def isolate_real_servers(topo: EcmpTopology, director: int, isolated: bool) -> N
 
 
 class NextHops:
-    """The router's kernel route to a VIP, read over netlink inside its namespace."""
+    """The router's kernel route to a VIP, as `ip -json route` shows it in its namespace.
+
+    One short exec a look: pyroute2's own way into a namespace forks a helper that a loaded,
+    emulated VM may not answer in time."""
 
     def __init__(self, netns: str) -> None:
-        from pyroute2 import IPRoute
-
-        # pyroute2 opens the socket inside netns itself (a socket made on a thread moved by
-        # run_in_netns would not be: it is created lazily, on first use).
-        self._ipr = IPRoute(netns=netns, flags=0)
+        self.netns = netns
+        self._ip = next((p for p in IP_PATHS if os.path.exists(p)), IP_PATHS[0])
 
     def close(self) -> None:
-        self._ipr.close()
+        pass
 
     def of(self, vip: str) -> list[str]:
+        try:
+            done = subprocess.run([self._ip, "-n", self.netns, "-json", "-4", "route", "show",
+                                   "exact", f"{vip}/32"], capture_output=True, text=True,
+                                  timeout=30, check=False)
+            routes = json.loads(done.stdout or "[]")
+        except (OSError, subprocess.TimeoutExpired, ValueError) as exc:
+            raise HostError(f"lab: cannot read the router's routes: {exc}") from exc
         hops: list[str] = []
-        for route in self._ipr.get_routes(family=socket.AF_INET, table=254):
-            if route["dst_len"] != 32 or route.get_attr("RTA_DST") != vip:
-                continue
-            gateway = route.get_attr("RTA_GATEWAY")
-            if gateway:
-                hops.append(gateway)
-            for hop in route.get_attr("RTA_MULTIPATH") or ():
-                if hop.get_attr("RTA_GATEWAY"):
-                    hops.append(hop.get_attr("RTA_GATEWAY"))
+        for route in routes:
+            if route.get("gateway"):
+                hops.append(route["gateway"])
+            hops += [h["gateway"] for h in route.get("nexthops", ()) if h.get("gateway")]
         return sorted(hops)
 
-    def wait(self, vip: str, want: set[str], timeout: float, step: float = 0.01) -> float:
+    def wait(self, vip: str, want: set[str], timeout: float, step: float = 0.02) -> float:
         """Seconds until the route's next hops are exactly `want`; HostError after timeout."""
         t0 = time.monotonic()
         while True:
