@@ -82,7 +82,11 @@ class Announcer:
             self.log.event("bgp", f"adopted the BIRD answering on {self.bird.files.socket}; "
                                   f"{len(self.announced)} VIP(s) stay announced until the "
                                   "checks decide")
-            self.bird.configure()
+            try:
+                self.bird.configure()
+            except IpvsctlError as exc:
+                self.log.event("error", f"bgp: {exc}; retried every second", level="error")
+                self.dirty = True
         else:
             self.bird.start()
             self.log.event("bgp", f"started BIRD ({self.bird.files.conf}); "
@@ -153,7 +157,7 @@ class Announcer:
         try:
             self.bird.write(wanted.values(), cluster.bgp, cluster.bgp_node)
             self.bird.configure()
-        except IpvsctlError as exc:
+        except (IpvsctlError, OSError) as exc:
             if not self.dirty:
                 self.log.event("error", f"bgp: {exc}; retried every second", level="error")
             self.dirty = True
