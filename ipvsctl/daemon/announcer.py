@@ -2,14 +2,16 @@
 
 - start: bird.conf is rendered and checked, the include files are kept as they are (a
   previous run's announcements stay until the checks decide); a BIRD already answering on
-  the folder's socket (left by a run that crashed) is adopted, otherwise one is started;
+  the folder's socket is adopted (one systemd runs, templates/ipvsctl-bird.service.j2, or one
+  a crashed run left), otherwise one is started as this process's child;
 - after every plan (health, reload, repair): the pure step decides, and only when the set or
   a route's attributes changed are the include files rewritten and BIRD reconfigured;
 - every second: a BIRD that died is started again (the files hold the set), a write that
   failed is retried, and the sessions' states are read for status and metrics;
 - SIGTERM: everything is withdrawn, `withdraw_wait` seconds pass (the routers move the flows
-  to the other directors while this one still forwards them), then BIRD is shut down. The
-  IPVS table stays as it is.
+  to the other directors while this one still forwards them), then BIRD is shut down if it
+  is this process's child (an adopted one stays up, announcing nothing, for the next run).
+  The IPVS table stays as it is.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from ipvsctl.health.target import CheckTarget
 from ipvsctl.host.identity import identify
 from ipvsctl.host.locks import run_dir
 from ipvsctl.model import Cluster, ServiceKey
+
+ADOPTED_GRACE = 10  # ticks (seconds) an adopted BIRD may be away before run starts its own
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +67,8 @@ class Announcer:
         self.dirty = False  # a write failed: retried every second
         self.restarts = 0
         self.stopping = False
+        self.adopted = False  # BIRD was running already: not ours to stop
+        self.silent = 0  # ticks the adopted BIRD has not answered
 
     # -- start, reload, stop -------------------------------------------------------------
 
@@ -72,10 +78,15 @@ class Announcer:
         now = time.time()
         self.since = dict.fromkeys(self.announced, now)
         if self.bird.answers():
+            self.adopted = True
             self.log.event("bgp", f"adopted the BIRD answering on {self.bird.files.socket}; "
                                   f"{len(self.announced)} VIP(s) stay announced until the "
                                   "checks decide")
-            self.bird.configure()
+            try:
+                self.bird.configure()
+            except IpvsctlError as exc:
+                self.log.event("error", f"bgp: {exc}; retried every second", level="error")
+                self.dirty = True
         else:
             self.bird.start()
             self.log.event("bgp", f"started BIRD ({self.bird.files.conf}); "
@@ -113,6 +124,9 @@ class Announcer:
             self.log.event("bgp", f"withdrew every VIP in {time.monotonic() - started:.3f}s; "
                                   f"stopping BIRD in {wait:g}s (withdraw_wait)")
         await asyncio.sleep(wait)
+        if self.adopted:
+            self.log.event("bgp", "BIRD left running (adopted), announcing nothing")
+            return
         self.bird.stop()
         self.log.event("bgp", "BIRD stopped")
 
@@ -143,7 +157,7 @@ class Announcer:
         try:
             self.bird.write(wanted.values(), cluster.bgp, cluster.bgp_node)
             self.bird.configure()
-        except IpvsctlError as exc:
+        except (IpvsctlError, OSError) as exc:
             if not self.dirty:
                 self.log.event("error", f"bgp: {exc}; retried every second", level="error")
             self.dirty = True
@@ -169,6 +183,22 @@ class Announcer:
         if self.stopping:
             return
         code = self.bird.exited()
+        if self.adopted:
+            if self.bird.answers():
+                if self.silent:
+                    self.log.event("bgp", "the adopted BIRD answers again")
+                    self.silent = 0
+                    self.dirty = True  # it may have started on older files: configure
+            else:
+                self.silent += 1
+                if self.silent == 1:
+                    self.log.event("error", "bgp: the adopted BIRD does not answer; waiting "
+                                            f"{ADOPTED_GRACE:g}s for its unit to restart it",
+                                   level="error")
+                if self.silent < ADOPTED_GRACE:
+                    return
+                self.adopted, self.silent = False, 0
+                code = -1  # nobody brought it back: run one of our own
         if code is not None:
             self.restarts += 1
             self.log.event("error", f"bgp: BIRD exited with status {code}; starting it again "

@@ -246,6 +246,8 @@ class Daemon:
         changes = self._apply(None if whole else edit.services, "apply", "reload") \
             if whole or edit.services else []
         self._retarget()
+        if self.announcer is not None:  # an edit of `announce` alone plans no change
+            self.announcer.decide(self.tracker.view(), set(self.kernel))
         self.last_reload = Reload(now, True, (), len(changes))
         self.log.event("reload", f"{self.path} ({why}): {len(edit.services)} service(s) "
                                  f"changed, {len(changes)} change(s) made", trigger=why)

@@ -103,43 +103,69 @@ def test_routes_follow_health_and_sigterm_withdraws_first(lab: tuple[str, Router
     except BaseException:
         announcer.bird.stop()
         raise
-    # A crashed run leaves BIRD announcing; the next one adopts it and, with no verdicts
-    # yet, keeps the route: the router never loses it.
-    again = Announcer(ns, EventLog())
-    assert again.bird.answers()
-    run_in_netns(ns, lambda: again.start(cluster))
-    again.decide({}, present)
-    assert again.announced == {"192.0.2.10"}
-    for _ in range(20):
-        assert router.next_hops(VIP) == ["10.10.0.101"]
-        time.sleep(0.05)
     # SIGTERM's share: withdraw, wait withdraw_wait (the router has moved the route before
-    # BIRD goes), then BIRD is down.
-    pid = int((again.bird.files.pid).read_text())
+    # BIRD goes), then our own BIRD is shut down.
+    import threading
+
+    child = announcer.bird.child
+    assert child is not None
     t0 = time.monotonic()
-
-    async def stop() -> None:
-        await again.stop()
-
     seen: list[float] = []
 
     def watch() -> None:
         router.wait_hops(VIP, [], timeout=5)
         seen.append(time.monotonic() - t0)
 
-    import threading
-
     watcher = threading.Thread(target=watch)
     watcher.start()
-    asyncio.run(stop())
+    asyncio.run(announcer.stop())
     stopped = time.monotonic() - t0
     watcher.join()
     assert seen and seen[0] < stopped, (seen, stopped)
     assert stopped >= 0.5  # withdraw_wait
+    assert child.poll() == 0 and not announcer.bird.answers()
     print(f"SIGTERM path: withdrawn at the router after {seen[0]:.3f}s, BIRD down after "
           f"{stopped:.3f}s")
-    # The first announcer's child (a crashed run's would be reparented to init).
-    child = announcer.bird.child
-    assert child is not None and child.pid == pid
-    assert child.wait(10) == 0
-    assert not again.bird.answers()
+
+
+
+def test_a_bird_run_apart_is_adopted_and_left_running(lab: tuple[str, Router],
+                                                      tmp_path: Path) -> None:
+    """The systemd layout: `ipvsctl bgp-render --exec` becomes BIRD (its own unit); run's
+    announcer adopts it, drives it, and on SIGTERM withdraws but leaves it up."""
+    import subprocess
+    import sys
+
+    ns, router = lab
+    path = tmp_path / "cluster.yaml"
+    path.write_text(FILE)
+    bird = subprocess.Popen([sys.executable, "-m", "ipvsctl", "bgp-render", str(path),
+                             "--node", "d1", "--netns", ns, "--exec"],
+                            stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        cluster = as_node(loads(FILE, str(path)), "d1")
+        announcer = Announcer(ns, EventLog())
+        for _ in range(200):
+            if announcer.bird.answers():
+                break
+            time.sleep(0.05)
+        announcer.start(cluster)
+        assert announcer.adopted
+        a, b = _targets(cluster)
+        announcer.decide({a: State.UP, b: State.UP}, set(cluster.services))
+        router.wait_hops(VIP, ["10.10.0.101"], timeout=20)
+        # A restarted run (crashed, or restarted by systemd) adopts it and, with no
+        # verdicts yet, keeps the route: the router never loses it.
+        again = Announcer(ns, EventLog())
+        again.start(cluster)
+        again.decide({}, set(cluster.services))
+        assert again.announced == {"192.0.2.10"}
+        for _ in range(20):
+            assert router.next_hops(VIP) == ["10.10.0.101"]
+            time.sleep(0.05)
+        asyncio.run(again.stop())
+        router.wait_hops(VIP, [], timeout=5)
+        assert again.bird.answers() and bird.poll() is None
+    finally:
+        bird.terminate()
+        bird.wait(10)
