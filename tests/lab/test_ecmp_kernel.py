@@ -23,7 +23,7 @@ pytestmark = pytest.mark.kernel
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLE = REPO / "examples" / "cluster.yaml"
 FLOWS = 60
-MARGIN = 5.0  # seconds on top of the configured timers: TCG emulation under load
+MARGIN = 10.0  # seconds on top of the configured timers: TCG emulation under load
 
 
 @pytest.fixture(autouse=True)
