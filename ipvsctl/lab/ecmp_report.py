@@ -152,13 +152,13 @@ def report_lines(report: EcmpReport) -> list[str]:
              f"flows a round to {report.flow_service}, a fresh client address a round", ""]
     if report.modes:
         width = 26
-        head = f"  {'':<40}" + "".join(
+        head = f"  {'':<34}" + "".join(
             f"{m.mode.name + (' + sloppy_tcp' if m.mode.sloppy_tcp else ''):<{width}}"
             for m in report.modes)
-        lines.append(head.rstrip())
+        lines.append(head)
 
         def row(label: str, cells: list[str]) -> None:
-            lines.append((f"  {label:<40}" + "".join(f"{c:<{width}}" for c in cells)).rstrip())
+            lines.append(f"  {label:<34}" + "".join(f"{c:<{width}}" for c in cells))
 
         for kind in EVENTS:
             evs = [m.events.get(kind) for m in report.modes]
@@ -176,7 +176,7 @@ def report_lines(report: EcmpReport) -> list[str]:
         row("all events: survived",
             [f"{m.survived}/{m.established} ({m.share:.1%})" for m in report.modes])
         lines.append("")
-        lines.append("  d1 " + "; later ".join(EVENT_WORDS[k] for k in EVENTS) + ".")
+        lines.append("  d1 " + "; then ".join(EVENT_WORDS[k] for k in EVENTS) + ".")
     for name, ok, detail in report.checks:
         lines.append(f"  {'ok  ' if ok else 'FAIL'} {name}: {detail}")
     if report.error:

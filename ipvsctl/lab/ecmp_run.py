@@ -1,12 +1,11 @@
 """The ECMP lab: several directors behind a BGP router, one taken out while flows are held.
 
-Per mode (mh + sloppy_tcp, then wrr): every director runs the mode's table and announces the
-VIPs; for each way of losing a director (kill, graceful stop) a fresh round of long-lived flows
-is opened, counted per director (their IPVS entries), asked once, d1 is taken out, the
+Per mode (mh + sloppy_tcp, then wrr): every director starts on the mode's table and announces
+the VIPs; for each way of losing a director (kill, graceful stop) a fresh round of long-lived
+flows is opened, counted per director (their IPVS entries), asked once, d1 is taken out, the
 router's route is watched until d1 is gone, and the flows are asked again: those that answer
-survived through the other directors. Between the two, a service fails on d1 alone, and the
-router must drop d1 and keep every other director. Everything is torn down afterwards, also
-on failure.
+survived through the other directors. Then a service fails on d1 alone, and the router must
+drop d1 and keep every other director. Everything is torn down afterwards, also on failure.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from ipvsctl.lab.ecmp_bird import Bird, lab_dir, render_router
 from ipvsctl.lab.ecmp_directors import CHECK, DRIVER, Director, scheduler_of, write_file
 from ipvsctl.lab.ecmp_flows import LineServers, established_by, open_round, probe
 from ipvsctl.lab.ecmp_plan import MODES, EcmpOptions, EcmpPlan, Mode, for_mode, plan_ecmp
-from ipvsctl.lab.ecmp_report import EcmpReport, Event, ModeRun, ServiceFailure
+from ipvsctl.lab.ecmp_report import EVENTS, EcmpReport, Event, ModeRun, ServiceFailure
 from ipvsctl.lab.ecmp_topology import EcmpTopology, NextHops
 from ipvsctl.lab.run import _signals_interrupt, _uninterrupted
 from ipvsctl.lab.servers import LabServers
@@ -149,11 +148,9 @@ class _Lab:
         self.say(f"[ecmp] {label}: the router has {len(self.directors)} next hops "
                  f"({t:.1f} s)")
         result = ModeRun(mode)
-        # The graceful stop last: `run` has to start again after it, and the next mode's
-        # start does that (an interpreter start-up less per mode).
-        result.events["kill"] = self._event("kill", label)
+        for kind in EVENTS:
+            result.events[kind] = self._event(kind, label)
         result.service_failure = self._service_failure(label)
-        result.events["graceful"] = self._event("graceful", label)
         return result
 
     def _wait_tables(self, mode: Mode) -> None:
@@ -196,9 +193,10 @@ class _Lab:
             rnd.close()
         if kind == "kill":
             d1.revive()
-            self._wait(self._all(), "d1 back", START_TIMEOUT)
         else:
-            d1.finish_stop()  # the next mode starts it again
+            d1.finish_stop()
+            d1.start()
+        self._wait(self._all(), "d1 back", START_TIMEOUT)
         return Event(kind, source, per_dir, dict(rnd.by_server), opened, rnd.failed,
                      established, survived, withdrawn)
 
