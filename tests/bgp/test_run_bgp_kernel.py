@@ -31,7 +31,7 @@ pytestmark = pytest.mark.kernel
 VIP = "10.20.0.100"
 SERVERS = ("10.20.0.11", "10.20.0.12")
 ROUTER, DIRECTOR = "10.99.0.1", "10.99.0.2"
-HOLD, WAIT = 3, 1.0
+HOLD, WAIT = 3, 4.0  # the VM saw graceful withdrawals take 0.5-2.9 s
 FILE = f"""\
 bgp:
   local_as: 65001
