@@ -152,13 +152,13 @@ def report_lines(report: EcmpReport) -> list[str]:
              f"flows a round to {report.flow_service}, a fresh client address a round", ""]
     if report.modes:
         width = 26
-        head = f"  {'':<34}" + "".join(
+        head = f"  {'':<40}" + "".join(
             f"{m.mode.name + (' + sloppy_tcp' if m.mode.sloppy_tcp else ''):<{width}}"
             for m in report.modes)
-        lines.append(head)
+        lines.append(head.rstrip())
 
         def row(label: str, cells: list[str]) -> None:
-            lines.append(f"  {label:<34}" + "".join(f"{c:<{width}}" for c in cells))
+            lines.append((f"  {label:<40}" + "".join(f"{c:<{width}}" for c in cells)).rstrip())
 
         for kind in EVENTS:
             evs = [m.events.get(kind) for m in report.modes]
