@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:  # value objects of the file too, which import this module
-    from ipvsctl.health.policy import ServiceHealth
+    from ipvsctl.health.policy import MinHealthy, ServiceHealth
 
 # What a value object holds when the file says nothing (the names and ranges: config/vocabulary).
 DEFAULT_SCHEDULER = "wrr"
@@ -328,6 +328,63 @@ class Ha:
         return next((d for d in self.directors if d.name == name), None)
 
 
+@dataclass(frozen=True, slots=True)
+class BgpNeighbour:
+    """A router a director peers with (one BGP session; its address family is the family of
+    the VIPs it is sent)."""
+
+    address: str
+    asn: int
+    port: int = 179
+
+    @property
+    def family(self) -> int:
+        return family_of(self.address)
+
+
+@dataclass(frozen=True, slots=True)
+class Bfd:
+    interval_ms: int
+    multiplier: int
+
+
+@dataclass(frozen=True, slots=True)
+class BgpDirector:
+    """One director of `bgp.directors` (every default filled from the bgp section)."""
+
+    name: str
+    hostname: str | None
+    router_id: str  # an IPv4 address, unique among the routers
+    local_address: str | None  # the session's source address for neighbours of its family
+    local_as: int
+    neighbours: tuple[BgpNeighbour, ...]
+    source: str | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Bgp:
+    """The file's `bgp` section: the directors announcing VIPs and their speaker's settings."""
+
+    hold_time: int  # seconds; keepalive = hold_time // 3
+    bfd: Bfd | None
+    withdraw_wait: float  # seconds between the withdrawal and stopping on SIGTERM
+    directors: tuple[BgpDirector, ...]
+
+    @property
+    def keepalive(self) -> int:
+        return max(1, self.hold_time // 3)
+
+
+@dataclass(frozen=True, slots=True)
+class Announce:
+    """A service's `announce`: its VIP is announced while at least `min_healthy` of its real
+    servers are healthy (MinHealthy, as the health section counts them)."""
+
+    min_healthy: MinHealthy
+    med: int | None = None
+    communities: tuple[tuple[int, int], ...] = ()
+
+
 @dataclass(slots=True)
 class Cluster:
     """The desired state, as loaded and validated from a cluster file.
@@ -341,6 +398,10 @@ class Cluster:
     path: str | None = None
     health: dict[ServiceKey, ServiceHealth] = field(default_factory=dict)
     ha: Ha | None = None
+    bgp: Bgp | None = None
+    announce: dict[ServiceKey, Announce] = field(default_factory=dict)
+    # The director of `bgp.directors` this host is (director.workflow.as_node chooses it).
+    bgp_node: BgpDirector | None = None
 
 
 @dataclass(slots=True)

@@ -26,7 +26,7 @@ RANKS = {
     "ipvsctl.realserver.paths": 1,
     # planners, adapters and loaders
     "ipvsctl.director": 2, "ipvsctl.realserver": 2, "ipvsctl.ipvs": 2, "ipvsctl.host": 2,
-    "ipvsctl.config": 2, "ipvsctl.metrics": 2, "ipvsctl.ha": 2,
+    "ipvsctl.config": 2, "ipvsctl.metrics": 2, "ipvsctl.ha": 2, "ipvsctl.bgp": 2,
     # health: the state machine and the pure step (planners), the checkers and their runner
     # (adapters: sockets and processes); the daemon's sd_notify and event log (adapters)
     "ipvsctl.health": 2, "ipvsctl.daemon.notify": 2, "ipvsctl.daemon.log": 2,
@@ -47,9 +47,11 @@ PURE = ("ipvsctl.model", "ipvsctl.errors", "ipvsctl.config.vocabulary", "ipvsctl
         "ipvsctl.realserver.planner", "ipvsctl.realserver.checker", "ipvsctl.realserver.cluster",
         "ipvsctl.realserver.request", "ipvsctl.metrics.families", "ipvsctl.metrics.table",
         "ipvsctl.metrics.exposition", "ipvsctl.metrics.status", "ipvsctl.metrics.provider",
-        "ipvsctl.metrics.health", "ipvsctl.metrics.events", "ipvsctl.health.spec",
+        "ipvsctl.metrics.health", "ipvsctl.metrics.events", "ipvsctl.metrics.bgp",
+        "ipvsctl.health.spec",
         "ipvsctl.health.policy", "ipvsctl.health.target", "ipvsctl.health.state",
-        "ipvsctl.health.step", "ipvsctl.health.marks", "ipvsctl.ha.node", "ipvsctl.ha.keepalived")
+        "ipvsctl.health.step", "ipvsctl.health.marks", "ipvsctl.ha.node", "ipvsctl.ha.keepalived",
+        "ipvsctl.bgp.render", "ipvsctl.bgp.announce", "ipvsctl.bgp.doctor")
 # The health checkers and their runner are adapters too: sockets, processes, the event loop.
 CHECKING = ("ipvsctl.health.checkers", "ipvsctl.health.runner", "ipvsctl.health.poller")
 IMPURE = ("os", "subprocess", "socket", "ctypes", "fcntl", "shutil", "select", "asyncio",
@@ -57,10 +59,10 @@ IMPURE = ("os", "subprocess", "socket", "ctypes", "fcntl", "shutil", "select", "
 # Adapters execute what a planner decided: they never import a planner, a loader or a workflow.
 ADAPTERS = ("ipvsctl.ipvs", "ipvsctl.host", "ipvsctl.realserver.target",
             "ipvsctl.realserver.observer", "ipvsctl.realserver.persist", *CHECKING,
-            "ipvsctl.daemon.notify", "ipvsctl.daemon.log")
+            "ipvsctl.daemon.notify", "ipvsctl.daemon.log", "ipvsctl.bgp.speaker")
 PLANNERS = ("ipvsctl.director.planner", "ipvsctl.director.drains", "ipvsctl.realserver.planner",
             "ipvsctl.realserver.checker", "ipvsctl.config.loader", "ipvsctl.health.step",
-            "ipvsctl.health.marks", "ipvsctl.health.state")
+            "ipvsctl.health.marks", "ipvsctl.health.state", "ipvsctl.bgp.announce")
 
 
 def module_name(path: Path) -> str:

@@ -25,7 +25,7 @@ COMMANDS = {
     "backend-setup": "cmd_backend", "backend-teardown": "cmd_backend",
     "backend-check": "cmd_backend", "ha-render": "cmd_ha", "ha-notify": "cmd_ha",
     "metrics": "cmd_metrics", "status": "cmd_metrics",
-    "run": "cmd_run",
+    "run": "cmd_run", "bgp-render": "cmd_run",
 }
 MODULES = sorted(set(COMMANDS.values()))
 

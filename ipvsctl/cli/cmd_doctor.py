@@ -23,8 +23,9 @@ def doctor(
 ) -> ExitCode:
     """Check this director: IPVS and scheduler modules, director sysctls, VIPs and ARP, ICMP
     redirects towards NAT real servers, kernel-version caveats; for a file with `ha`, this
-    director's VRRP interface and address and its sync daemon threads. One line per finding
-    with a fix; exit 1 if anything fails."""
+    director's VRRP interface and address and its sync daemon threads; for a file with
+    `bgp`, BIRD, mh and sloppy_tcp on VIPs several directors share, and the router's side
+    (ECMP, L4 hashing). One line per finding with a fix; exit 1 if anything fails."""
     from ipvsctl.config import load
     from ipvsctl.director.doctor import diagnose, gather, nat_real_servers
     from ipvsctl.director.workflow import this_director
@@ -34,6 +35,10 @@ def doctor(
     director = this_director(cluster, node) if cluster else None
     if cluster is not None and director is not None:
         cluster = for_node(cluster, director)
+    if cluster is not None and cluster.bgp is not None:
+        from ipvsctl.director.workflow import as_node
+
+        cluster = as_node(cluster, node)
     findings = diagnose(gather(netns, nat_real_servers(cluster)), cluster, director)
     if json_out:
         echo(printer.to_json(printer.findings_json(findings)))

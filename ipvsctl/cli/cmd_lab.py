@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ipvsctl.cli.app import JsonOpt, command, echo, echo_lines, warn
 from ipvsctl.errors import ExitCode
 from ipvsctl.plan import printer
+
+if TYPE_CHECKING:
+    from ipvsctl.model import Cluster
 
 
 @command()
@@ -49,6 +52,11 @@ def lab(
              "weight 0 within fall x interval + timeout + 1 s with no request lost after "
              "that, and come back within rise x interval + 1 s once it listens again.")
     ] = False,
+    ecmp: Annotated[int | None, typer.Option(
+        "--ecmp", metavar="N",
+        help="Instead: N directors (2..8) behind a BGP router with ECMP; take one out while "
+             "flows are held, with mh + sloppy_tcp and with wrr (docs/lab.md).",
+        show_default=False)] = None,
     json_out: JsonOpt = False,
 ) -> ExitCode:
     """Build a throwaway DR topology in network namespaces (clients, director, one namespace
@@ -59,6 +67,9 @@ def lab(
     The host's own network is never touched; needs root and IPVS."""
 
     from ipvsctl.config import load
+
+    if ecmp is not None:
+        return _ecmp(load(file), ecmp, keep, json_out)
     from ipvsctl.lab import LabOptions, report_lines, run_lab
 
     options = LabOptions(
@@ -72,4 +83,15 @@ def lab(
         echo(printer.to_json(report.to_json()))
     else:
         echo_lines(report_lines(report))
+    return ExitCode.OK if report.ok else ExitCode.ERROR
+
+
+def _ecmp(cluster: Cluster, directors: int, keep: bool, json_out: bool) -> ExitCode:
+    from ipvsctl.lab.ecmp import EcmpOptions, ecmp_lines, run_ecmp
+
+    report = run_ecmp(cluster, EcmpOptions(directors=directors, keep=keep), progress=warn)
+    if json_out:
+        echo(printer.to_json(report.to_json()))
+    else:
+        echo_lines(ecmp_lines(report))
     return ExitCode.OK if report.ok else ExitCode.ERROR

@@ -1,4 +1,4 @@
-"""The director's daemon: run."""
+"""The director's daemon: run, and bgp-render (the files of the BIRD it drives)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ipvsctl.cli.app import NetnsOpt, NodeOpt, command
+from ipvsctl.cli.app import DryRunOpt, NetnsOpt, NodeOpt, command, echo
 from ipvsctl.errors import ConfigError
 
 LogFormatOpt = Annotated[str, typer.Option(
@@ -34,8 +34,10 @@ def run(file: Annotated[Path, typer.Argument(help="Cluster file to keep applied;
     A foreground process for systemd (Type=notify). Failed real servers go to weight 0 and
     come back after their checks pass; edits and SIGHUP reload; out-of-band changes are
     repaired every director.reconcile_interval; SIGTERM stops and leaves the table as it is.
-    `ipvsctl status` asks it over a root-only socket in /run/ipvsctl. For a file with `ha`,
-    --node picks which director of the pair this is, as it does for `apply`."""
+    With a bgp section it also runs BIRD and announces each VIP while its services are
+    healthy; SIGTERM then withdraws them first and waits bgp.withdraw_wait.
+    `ipvsctl status` asks it over a root-only socket in /run/ipvsctl. For a file with `ha`
+    or `bgp`, --node picks which director this is, as it does for `apply`."""
     from ipvsctl.daemon.log import FORMATS
     from ipvsctl.daemon.loop import run_director
     from ipvsctl.metrics.table import DETAIL
@@ -47,3 +49,45 @@ def run(file: Annotated[Path, typer.Argument(help="Cluster file to keep applied;
         raise ConfigError([f"--metrics-real-servers: must be one of {', '.join(DETAIL)}, "
                            f"not {metrics_real_servers!r}"])
     run_director(file, netns, log_format, metrics, metrics_real_servers, node)
+
+
+@command("bgp-render")
+def bgp_render(file: Annotated[Path, typer.Argument(help="Cluster file with a bgp section.",
+                                                    show_default=False)],
+               node: NodeOpt = None, netns: NetnsOpt = None, dry_run: DryRunOpt = False,
+               exec_bird: Annotated[bool, typer.Option(
+                   "--exec", help="Then become BIRD (in --netns), in the foreground: what "
+                                  "templates/ipvsctl-bird.service.j2 runs.")] = False) -> None:
+    """Write this director's bird.conf (checked with `bird -p`) and, where missing, empty
+    announce files into the folder `ipvsctl run` drives BIRD from, so that BIRD can run
+    before and beyond `ipvsctl run` (which adopts a BIRD answering there). Prints the BIRD
+    command line; --exec runs it instead; --dry-run prints bird.conf."""
+    from ipvsctl.bgp.render import bird_conf
+    from ipvsctl.bgp.speaker import BIRD, Bird, folder_for
+    from ipvsctl.config import load
+    from ipvsctl.director.workflow import as_node
+    from ipvsctl.host.identity import identify
+    from ipvsctl.host.locks import run_dir
+
+    cluster = as_node(load(file), node)
+    if cluster.bgp is None or cluster.bgp_node is None:
+        raise ConfigError([f"{file}: no bgp section: there is no BIRD configuration to render "
+                           "(see README, Many directors)"])
+    bird = Bird(folder_for(run_dir(), identify(netns).scoped("bird")))
+    text = bird_conf(cluster.bgp, cluster.bgp_node, bird.files)
+    if dry_run:
+        typer.echo(text, nl=False)
+        return
+    bird.prepare(text)
+    f = bird.files
+    argv = [BIRD, "-f", "-c", str(f.conf), "-s", str(f.socket), "-P", str(f.pid)]
+    if exec_bird:
+        import os
+
+        from ipvsctl.host.netns import enter
+
+        if netns is not None:
+            enter(netns)
+        os.execv(BIRD, argv)  # noqa: S606 (an absolute path and an argv list)
+    echo(f"{f.conf}: BIRD configuration for director {cluster.bgp_node.name}")
+    echo("run it as: " + " ".join(argv))

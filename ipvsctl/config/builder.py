@@ -30,6 +30,7 @@ from ipvsctl.model import (
     DEFAULT_RECONCILE_INTERVAL,
     DEFAULT_SCHEDULER,
     DEFAULT_WEIGHT,
+    Announce,
     Cluster,
     Director,
     Persistence,
@@ -62,7 +63,10 @@ _KEYS = {name: frozenset(keys) for name, keys in (
     ("director", R.DIRECTOR_KEYS), ("timeouts", R.TIMEOUT_KEYS), ("service", R.SERVICE_KEYS),
     ("persistence", R.PERSISTENCE_KEYS), ("real_server", R.REAL_SERVER_KEYS),
     ("tunnel", R.TUNNEL_KEYS), ("check", R.CHECK_KEYS), ("sorry_server", R.SORRY_SERVER_KEYS),
-    ("ha", R.HA_KEYS), ("ha_director", R.HA_DIRECTOR_KEYS), ("sync", R.SYNC_KEYS))}
+    ("ha", R.HA_KEYS), ("ha_director", R.HA_DIRECTOR_KEYS), ("sync", R.SYNC_KEYS),
+    ("bgp", R.BGP_KEYS), ("bgp_director", R.BGP_DIRECTOR_KEYS),
+    ("bgp_neighbour", R.BGP_NEIGHBOUR_KEYS), ("bfd", R.BFD_KEYS),
+    ("announce", R.ANNOUNCE_KEYS))}
 
 
 def suggest(word: str, choices: Sequence[str]) -> str:
@@ -149,6 +153,8 @@ class _Builder:
         self.check_above: str | None = None  # the check type a real server inherits
         self.rs_checks: dict[RealServerKey, Layer] = {}  # the current service's real servers'
         self.health: dict[ServiceKey, ServiceHealth] = {}
+        self.announce: dict[ServiceKey, Announce] = {}
+        self.announce_index: dict[ServiceKey, int] = {}
 
     # -- places and problems --------------------------------------------------------------------
 
@@ -269,6 +275,7 @@ class _Builder:
         scope = self._scope(top) if "scope" in top else Scope()
         director = self._director(top) if "director" in top else Director()
         services: dict[ServiceKey, Service] = {}
+        items: list[Any] = []
         if "services" not in top:
             self.error(doc, 0, "", "missing required key 'services' (a list; write [] for none)")
         elif top["services"] is None:
@@ -287,8 +294,19 @@ class _Builder:
             ha = build_ha(self, top)
             if ha is not None:
                 check_vips(self, top, ha, services)
+        bgp = None
+        if "bgp" in top or self.announce:
+            from ipvsctl.config.bgp_rules import build_bgp, check_announce  # only for ECMP
+
+            if "bgp" in top and "ha" in top:
+                self.key_error(top, "bgp", "bgp", "bgp and ha exclude each other: ha moves the "
+                                                  "VIPs between a pair (VRRP), bgp has every "
+                                                  "director announce them (ECMP)")
+            elif "bgp" in top:
+                bgp = build_bgp(self, top)
+            check_announce(self, top, items, self.announce_index, self.announce, "bgp" in top)
         return Cluster(services=services, director=director, scope=scope, path=self.path,
-                       health=self.health, ha=ha)
+                       health=self.health, ha=ha, bgp=bgp, announce=self.announce)
 
     def _defaults(self, top: dict[str, Any]) -> None:
         m = self.mapping(top, "defaults", "defaults", "defaults") or {}
@@ -443,6 +461,11 @@ class _Builder:
         if "min_healthy" in m:
             min_healthy = self.checks.min_healthy(m, "min_healthy", f"{where}.min_healthy")
         sorry = self._sorry_server(m, where, ctx, real_servers) if "sorry_server" in m else None
+        announce = None
+        if "announce" in m:
+            from ipvsctl.config.bgp_rules import build_announce
+
+            announce = build_announce(self, m, where)
         if key is None:
             return None
         source = self.source(items, index)
@@ -451,6 +474,9 @@ class _Builder:
                                             f"first defined at {self.service_places[key]}")
             return None
         self.service_places[key] = source
+        if announce is not None:
+            self.announce[key] = announce
+            self.announce_index[key] = index
         spec = ServiceSpec(scheduler, frozenset(flags), persistence, one_packet)
         levels = tuple(layer for layer in (self.check_default, service_check) if layer)
         checks = self._checks(key, levels, real_servers) if levels or self.rs_checks else {}
@@ -817,4 +843,6 @@ def sorted_keys(keys: str) -> tuple[str, ...]:
             "persistence": R.PERSISTENCE_KEYS, "real_server": R.REAL_SERVER_KEYS,
             "tunnel": R.TUNNEL_KEYS, "check": R.CHECK_KEYS,
             "sorry_server": R.SORRY_SERVER_KEYS, "ha": R.HA_KEYS,
-            "ha_director": R.HA_DIRECTOR_KEYS, "sync": R.SYNC_KEYS}[keys]
+            "ha_director": R.HA_DIRECTOR_KEYS, "sync": R.SYNC_KEYS, "bgp": R.BGP_KEYS,
+            "bgp_director": R.BGP_DIRECTOR_KEYS, "bgp_neighbour": R.BGP_NEIGHBOUR_KEYS,
+            "bfd": R.BFD_KEYS, "announce": R.ANNOUNCE_KEYS}[keys]

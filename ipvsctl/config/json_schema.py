@@ -171,6 +171,7 @@ def schema() -> dict[str, Any]:
         "check": _check(),
         "min_healthy": min_healthy,
         "sorry_server": sorry_server,
+        "announce": _announce(min_healthy),
         "real_servers": {"type": ["array", "null"], "items": real_server,
                          "description": "Real servers."},
     }, "A virtual service: vip + port (+ protocol), or fwmark (+ family).", nullable=False,
@@ -221,9 +222,64 @@ def schema() -> dict[str, Any]:
             "scope": scope,
             "director": director,
             "ha": _ha(),
+            "bgp": _bgp(),
             "services": {"type": "array", "items": service, "description": "Virtual services."},
         },
     }
+
+
+def _announce(min_healthy: dict[str, Any]) -> dict[str, Any]:
+    return {"description": "Announce the VIP over BGP while this service is healthy: true "
+                           "(min_healthy 1) or settings. Needs a bgp section.",
+            "oneOf": [{"type": "boolean"}, _object({
+                "min_healthy": {**min_healthy, "description": "Announce while at least this "
+                                "many real servers are healthy: a count or a percentage."},
+                "med": _int(R.MED, "The route's MED (equal on every director, or no ECMP)."),
+                "communities": {"type": ["array", "null"], "maxItems": R.MAX_COMMUNITIES,
+                                "uniqueItems": True, "description": "Communities, AS:VALUE.",
+                                "items": {"type": "string", "pattern": R.COMMUNITY_PATTERN}},
+            }, "Announcement settings.")]}
+
+
+def _bgp() -> dict[str, Any]:
+    neighbour = _object({
+        "address": _address("The router's address (its family: the VIPs it is sent)."),
+        "as": _int(R.ASN, "The router's AS."),
+        "port": _int(R.BGP_PORT, "Its BGP port.", default=179),
+    }, "A router to announce to.", nullable=False, required=["address", "as"])
+    neighbours = {"type": ["array", "null"], "maxItems": R.MAX_NEIGHBOURS, "items": neighbour,
+                  "description": "The routers every director peers with."}
+    director = _object({
+        "name": {"type": "string", "pattern": R.NAME_PATTERN,
+                 "description": "The director's name (`--node`), unique in the file."},
+        "hostname": {"type": "string", "pattern": R.HOSTNAME_PATTERN,
+                     "description": "Its host name, if not its name (`--node` default)."},
+        "router_id": {"type": "string", "description": "BGP router id (an IPv4 address)."},
+        "local_address": _address("Source address of its sessions (of that family)."),
+        "local_as": _int(R.ASN, "Its AS, if not bgp.local_as."),
+        "neighbours": {**neighbours, "description": "Its routers, if not bgp.neighbours."},
+    }, "A director announcing the VIPs.", nullable=False, required=["name", "router_id"])
+    bfd = {"description": "BFD on every session (the routers must run it too): true "
+                          "(100 ms x 3) or settings.",
+           "oneOf": [{"type": "boolean"}, _object({
+               "interval_ms": _int(R.BFD_INTERVAL_MS, "Milliseconds between packets.",
+                                   default=100),
+               "multiplier": _int(R.BFD_MULTIPLIER, "Packets lost before the session is "
+                                                    "down.", default=3),
+           }, "BFD settings.")]}
+    return _object({
+        "local_as": _int(R.ASN, "The directors' AS."),
+        "hold_time": _int(R.HOLD_TIME, "BGP hold time in seconds (keepalive: a third).",
+                          default=R.DEFAULT_HOLD_TIME),
+        "bfd": bfd,
+        "withdraw_wait": _seconds(R.WITHDRAW_WAIT, "Seconds between withdrawing the VIPs and "
+                                                   "stopping on SIGTERM.",
+                                  default=R.DEFAULT_WITHDRAW_WAIT),
+        "neighbours": neighbours,
+        "directors": {"type": "array", "minItems": 1, "maxItems": R.MAX_BGP_DIRECTORS,
+                      "items": director, "description": "The directors sharing this file."},
+    }, "Many directors behind a router's ECMP: each announces its healthy services' VIPs over "
+       "BGP (BIRD 2, driven by `ipvsctl run`).", required=["directors"])
 
 
 def _ha() -> dict[str, Any]:

@@ -35,7 +35,7 @@ def scheduler_flag(scheduler: str, number: int) -> str | None:
     return None
 
 
-TOP_KEYS = ("defaults", "scope", "director", "ha", "services")
+TOP_KEYS = ("defaults", "scope", "director", "ha", "bgp", "services")
 DEFAULTS_KEYS = ("scheduler", "forward", "weight", "protocol", "check", "min_healthy")
 SCOPE_KEYS = ("vips", "fwmarks")
 DIRECTOR_KEYS = ("timeouts", "sysctls", "drain_timeout", "reconcile_interval")
@@ -43,7 +43,7 @@ TIMEOUT_KEYS = ("tcp", "tcpfin", "udp")
 SERVICE_KEYS = (
     "name", "vip", "port", "protocol", "fwmark", "family", "scheduler", "scheduler_flags",
     "persistence", "one_packet", "forward", "check", "min_healthy", "sorry_server",
-    "real_servers",
+    "announce", "real_servers",
 )
 PERSISTENCE_KEYS = ("timeout", "netmask", "engine")
 REAL_SERVER_KEYS = (
@@ -83,6 +83,14 @@ HA_KEYS = (
 HA_DIRECTOR_KEYS = ("name", "hostname", "address", "priority", "interface")
 SYNC_KEYS = ("interface", "id", "maxlen", "port", "ttl", "group")
 TRANSPORTS = ("unicast", "multicast")
+# Many directors behind a router's ECMP: each announces the VIPs of its healthy services over
+# BGP (BIRD 2 speaks it; ipvsctl renders its configuration and drives it).
+BGP_KEYS = ("local_as", "hold_time", "bfd", "withdraw_wait", "neighbours", "directors")
+BGP_DIRECTOR_KEYS = ("name", "hostname", "router_id", "local_address", "local_as",
+                     "neighbours")
+BGP_NEIGHBOUR_KEYS = ("address", "as", "port")
+BFD_KEYS = ("interval_ms", "multiplier")
+ANNOUNCE_KEYS = ("min_healthy", "med", "communities")
 VRRP_VERSIONS = (2, 3)
 
 # Settings under net.ipv4.vs that ipvsctl may manage (integer-valued ones).
@@ -146,3 +154,17 @@ INTERFACE_PATTERN = r"^(?!\.\.?$)[A-Za-z0-9_.+-]{1,15}$"
 HOSTNAME_PATTERN = r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?" \
                    r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
 MAX_DIRECTORS = 8
+ASN = (1, 2**32 - 1)  # 4-byte AS numbers (RFC 6793); 0 is reserved
+HOLD_TIME = (3, 65535)  # BGP allows 0 too (no keepalives): a dead director would stay routed
+WITHDRAW_WAIT = (0.0, 300.0)  # seconds between the withdrawal and stopping on SIGTERM
+BFD_INTERVAL_MS = (10, 10000)
+BFD_MULTIPLIER = (1, 255)
+MED = (0, 2**32 - 1)
+COMMUNITY_PART = (0, 65535)
+COMMUNITY_PATTERN = r"^[0-9]{1,5}:[0-9]{1,5}$"
+MAX_COMMUNITIES = 32
+MAX_NEIGHBOURS = 16
+MAX_BGP_DIRECTORS = 64
+BGP_PORT = (1, 65535)
+DEFAULT_HOLD_TIME = 3  # keepalive 1: a director that dies is unrouted within 3 s
+DEFAULT_WITHDRAW_WAIT = 2.0

@@ -30,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ipvsctl.config import load
+from ipvsctl.daemon.announcer import Announcer
 from ipvsctl.daemon.diff import edit_of
 from ipvsctl.daemon.log import EventLog
 from ipvsctl.daemon.notify import Notifier, watchdog_interval
@@ -54,12 +55,13 @@ from ipvsctl.plan.changes import Change
 from ipvsctl.plan.executor import Result
 
 WATCH_INTERVAL = 1.0  # seconds between looks at the cluster file
+BGP_TICK = 1.0  # seconds between looks at BIRD (alive, sessions, a failed write to retry)
 SETTLE = 0.25  # seconds a changed file must hold still before it is read
 
 
 def read(path: Path, node: str | None = None) -> Cluster:
-    """The file as this director applies it (for a file with `ha`: the director of the pair
-    `node` names, or else this host's name picks, as `apply --node` does)."""
+    """The file as this director applies it (for a file with `ha` or `bgp`: the director
+    `node` names, else the one this host's name picks)."""
     return as_node(load(path), node)
 
 
@@ -94,6 +96,7 @@ class Daemon:
                  on_start: Callable[[], None] | None = None, node: str | None = None) -> None:
         self.path = path
         self.node = node  # the director of an `ha` pair this process acts as (None: by name)
+        self.announcer: Announcer | None = None  # with a bgp section: BIRD's driver
         self.events = events  # the metrics the daemon pushes (None: no exporter)
         self._on_start = on_start  # called once the file is read and the lock held
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -152,6 +155,9 @@ class Daemon:
                                 f"pid {os.getpid()}" + (f", netns {self.netns}"
                                                         if self.netns else ""))
         self._reroute()
+        if self.cluster.bgp is not None:
+            self.announcer = Announcer(self.netns, self.log)
+            self.announcer.start(self.cluster)
         self._apply(None, "apply", "start")
         self._retarget()
         self._count_kept()
@@ -162,7 +168,8 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
         loop.add_signal_handler(signal.SIGHUP, lambda: self._guarded(self.reload, "SIGHUP"))
-        tasks = [loop.create_task(self._watch()), loop.create_task(self._reconcile_timer())]
+        tasks = [loop.create_task(self._watch()), loop.create_task(self._reconcile_timer()),
+                 loop.create_task(self._bgp_timer())]
         ping = watchdog_interval()
         if ping is not None:
             tasks.append(loop.create_task(self._watchdog(ping)))
@@ -172,6 +179,9 @@ class Daemon:
             self.notifier.send(STOPPING="1", STATUS="stopping; the table stays as it is")
             for task in tasks:
                 task.cancel()
+            if self.announcer is not None:  # withdraw first, while the table still forwards
+                self.notifier.send(STATUS="withdrawing the VIPs")
+                await self.announcer.stop()
             await self._runner.aclose()
             self.log.event("stop", "checks stopped; the table is left as it is")
 
@@ -233,9 +243,12 @@ class Daemon:
             self.events.reloaded(True, now)
         if whole:
             self._reroute()
+        self._rebgp(new)
         changes = self._apply(None if whole else edit.services, "apply", "reload") \
             if whole or edit.services else []
         self._retarget()
+        if self.announcer is not None:  # an edit of `announce` alone plans no change
+            self.announcer.decide(self.tracker.view(), set(self.kernel))
         self.last_reload = Reload(now, True, (), len(changes))
         self.log.event("reload", f"{self.path} ({why}): {len(edit.services)} service(s) "
                                  f"changed, {len(changes)} change(s) made", trigger=why)
@@ -264,6 +277,29 @@ class Daemon:
             await asyncio.sleep(SETTLE)
             if self._stat() == now:
                 self._guarded(self.reload, "file changed")
+
+    async def _bgp_timer(self) -> None:
+        while True:
+            await asyncio.sleep(BGP_TICK)
+            self._guarded(self._bgp_tick)
+
+    def _bgp_tick(self) -> None:
+        if self.announcer is not None:
+            self.announcer.tick(self.tracker.view(), set(self.kernel))
+
+    def _rebgp(self, new: Cluster) -> None:
+        """A reload's share of BGP: (re)configure, start, or withdraw and stop BIRD."""
+        try:
+            if new.bgp is not None and self.announcer is not None:
+                self.announcer.reload(new)
+            elif new.bgp is not None:
+                self.announcer = Announcer(self.netns, self.log)
+                self.announcer.start(new)
+            elif self.announcer is not None:
+                self.announcer.close()
+                self.announcer = None
+        except IpvsctlError as exc:
+            self.log.event("error", f"bgp: {exc}", level="error")
 
     async def _reconcile_timer(self) -> None:
         while True:
@@ -333,6 +369,8 @@ class Daemon:
             self.log.event(kind, change.text, target=change.target)
         if shaped:
             self._mirror(shaped[0], result)
+        if self.announcer is not None:
+            self.announcer.decide(self.tracker.view(), set(self.kernel))
         return result.applied
 
     def _applied(self, cause: str, ok: bool, changes: list[Change], started: float) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ipvsctl.metrics.provider import BgpFacts
 from ipvsctl.model import Connections, RealServerKey, ServiceKey
 
 # Seconds: the bounds of the duration histograms (Prometheus' default buckets, plus finer ones
@@ -113,3 +114,4 @@ class Snapshot:
     services: tuple[ServiceStatus, ...]  # in key order (check services are not shown)
     check_paths: int  # fwmark services steering via: vip checks
     counters: Counters
+    bgp: BgpFacts | None = None  # sessions and announcements (None: no bgp section)

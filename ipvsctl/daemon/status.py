@@ -12,6 +12,7 @@ from ipvsctl.health.policy import ServiceHealth
 from ipvsctl.health.spec import NoCheck
 from ipvsctl.health.state import State
 from ipvsctl.health.target import target_of
+from ipvsctl.metrics.provider import AnnouncementFacts, BgpFacts, BgpSessionFacts
 from ipvsctl.model import Service
 
 if TYPE_CHECKING:
@@ -29,7 +30,21 @@ def snapshot_of(daemon: Daemon, checks: dict[str, int], writes: int) -> Snapshot
         ready=daemon.ready, taken=time.time(), last_reload=daemon.last_reload,
         last_good_reload=daemon.last_good_reload, last_repair=daemon.last_repair,
         last_reconcile=daemon.last_reconcile, connections_at=None, services=services,
-        check_paths=paths, counters=daemon.stats.frozen(writes, checks))
+        check_paths=paths, counters=daemon.stats.frozen(writes, checks), bgp=_bgp(daemon))
+
+
+def _bgp(daemon: Daemon) -> BgpFacts | None:
+    announcer = daemon.announcer
+    node = daemon.cluster.bgp_node
+    if announcer is None or node is None:
+        return None
+    return BgpFacts(
+        node.name,
+        tuple(BgpSessionFacts(s.name, s.neighbour, s.asn, s.state)
+              for s in announcer.session_list()),
+        tuple(AnnouncementFacts(a.address, a.announced, a.reason, a.since or None,
+                                tuple(str(k) for k in a.services))
+              for a in announcer.announcement_list()))
 
 
 def _service(daemon: Daemon, service: Service) -> ServiceStatus:

@@ -36,6 +36,7 @@ class Facts:
     default_iface: str | None = None  # the IPv4 default route's interface
     links: dict[str, tuple[bool, bool]] = field(default_factory=dict)  # name -> (up, multicast)
     sync_daemons: dict[str, SyncDaemon] | None = None  # running threads; None: IPVS unreadable
+    bird: bool = True  # /usr/sbin/bird exists (files with a bgp section need it)
 
 
 def _available_modules(release: str) -> set[str]:
@@ -107,6 +108,9 @@ def gather(netns: str | None, route_to: Sequence[str] = ()) -> Facts:
                      flags)
 
     facts = run_in_netns(netns, inside)
+    from ipvsctl.bgp.speaker import BIRD
+
+    facts.bird = Path(BIRD).exists()
     if facts.ipvs_loaded:
         facts.sync_daemons = _sync_daemons(netns)
     return facts
@@ -165,6 +169,10 @@ def diagnose(facts: Facts, cluster: Cluster | None = None,
         out += _version_findings(facts, cluster)
         if node is not None:
             out += _ha_findings(facts, cluster, node)
+        if cluster.bgp is not None:
+            from ipvsctl.bgp.doctor import bgp_findings
+
+            out += bgp_findings(cluster, facts.vs_sysctls, facts.bird)
     return out
 
 

@@ -46,7 +46,17 @@ def _open_table(netns: str | None, *, load_modules: bool = True) -> IpvsTable:
 def as_node(cluster: Cluster, node: str | None) -> Cluster:
     """The cluster as this director applies it. For a file with `ha`, that is one of its
     directors, chosen by `node` (a name or hostname) or else by this host's name; its share
-    (the sync threads) becomes director settings. Without `ha`, the file as it is."""
+    (the sync threads) becomes director settings. For a file with `bgp`, the same choice
+    among bgp.directors gives `bgp_node` (its router id, neighbours). Otherwise the file as
+    it is."""
+    if cluster.bgp is not None:
+        import dataclasses
+        import socket
+
+        from ipvsctl.ha.node import choose_bgp
+
+        chosen = choose_bgp(cluster.bgp, node, socket.gethostname(), cluster.path)
+        return dataclasses.replace(cluster, bgp_node=chosen)
     from ipvsctl.ha.node import for_node
 
     director = this_director(cluster, node)
@@ -56,9 +66,9 @@ def as_node(cluster: Cluster, node: str | None) -> Cluster:
 def this_director(cluster: Cluster, node: str | None) -> HaDirector | None:
     """The director of the file's pair this run acts as (None for a file without `ha`)."""
     if cluster.ha is None:
-        if node is not None:
+        if node is not None and cluster.bgp is None:
             raise ConfigError([f"--node {node}: {cluster.path or 'the cluster file'} has no "
-                               "ha section (no directors to choose from)"])
+                               "ha or bgp section (no directors to choose from)"])
         return None
     import socket
 

@@ -7,25 +7,40 @@ the full name first, then its first label, so `lb1.example.net` finds a director
 from __future__ import annotations
 
 import dataclasses
+from typing import TypeVar
 
 from ipvsctl.errors import ConfigError
-from ipvsctl.model import SYNC_STATES, Cluster, Ha, HaDirector, SyncDaemon
+from ipvsctl.model import SYNC_STATES, Bgp, BgpDirector, Cluster, Ha, HaDirector, SyncDaemon
 
 
 def choose(ha: Ha, node: str | None, hostname: str, path: str | None = None) -> HaDirector:
     """The director `node` names (by name or hostname), or this host's when node is None."""
+    return _pick(ha.directors, "ha.directors", node, hostname, path)
+
+
+def choose_bgp(bgp: Bgp, node: str | None, hostname: str, path: str | None = None
+               ) -> BgpDirector:
+    """The same choice among `bgp.directors`: one file serves every director of the ECMP set."""
+    return _pick(bgp.directors, "bgp.directors", node, hostname, path)
+
+
+_D = TypeVar("_D", HaDirector, BgpDirector)
+
+
+def _pick(directors: tuple[_D, ...], section: str, node: str | None, hostname: str,
+          path: str | None) -> _D:
     label = path or "the cluster file"
     wanted = [node] if node is not None else [hostname, hostname.split(".", 1)[0]]
     for text in wanted:
-        for director in ha.directors:
+        for director in directors:
             if text in (director.name, director.hostname):
                 return director
-    known = ", ".join(d.name + (f" ({d.hostname})" if d.hostname else "") for d in ha.directors)
+    known = ", ".join(d.name + (f" ({d.hostname})" if d.hostname else "") for d in directors)
     if node is not None:
         raise ConfigError([f"--node {node}: no director of {label} has that name or hostname "
-                           f"(ha.directors: {known})"])
+                           f"({section}: {known})"])
     raise ConfigError([f"this host ({hostname}) is none of the directors of {label} "
-                       f"(ha.directors: {known}); pass --node NAME"])
+                       f"({section}: {known}); pass --node NAME"])
 
 
 def sync_daemons(ha: Ha, director: HaDirector) -> dict[str, SyncDaemon] | None:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from prometheus_client import disable_created_metrics
 from prometheus_client.registry import CollectorRegistry
 
+from ipvsctl.metrics.bgp import BgpCollector
 from ipvsctl.metrics.build import BuildCollector
 from ipvsctl.metrics.events import DaemonMetrics
 from ipvsctl.metrics.health import HealthCollector
@@ -84,6 +85,7 @@ def daemon_registry(view: DaemonView, real_servers: str = "all"
     registry.register(TableCollector(read, view.cluster, real_servers))
     registry.register(HealthCollector(view.cluster, read, view.health, view.min_healthy,
                                       real_servers))
+    registry.register(BgpCollector(view.facts))
     events = DaemonMetrics(registry)
     registry.register(BuildCollector())
     return registry, events, cached

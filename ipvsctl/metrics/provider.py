@@ -47,6 +47,27 @@ class RepairFacts(NamedTuple):
     changes: int = 0  # how many changes it applied
 
 
+class BgpSessionFacts(NamedTuple):
+    name: str  # the BGP protocol's name in BIRD (ipvsctl_n1, ...)
+    neighbour: str
+    asn: int
+    state: str  # BIRD's word: Established, Active, Connect, ... ("" not read yet)
+
+
+class AnnouncementFacts(NamedTuple):
+    address: str  # the VIP
+    announced: bool  # in BIRD's files now
+    reason: str  # why, in words (each announcing service's count)
+    since: float | None  # Unix seconds of the last change (None: since the daemon started)
+    services: tuple[str, ...]  # the announcing services on it, as keys
+
+
+class BgpFacts(NamedTuple):
+    director: str  # this director's name in bgp.directors
+    sessions: tuple[BgpSessionFacts, ...]
+    announcements: tuple[AnnouncementFacts, ...]
+
+
 class DaemonFacts(NamedTuple):
     pid: int
     started_at: float  # Unix seconds
@@ -54,6 +75,7 @@ class DaemonFacts(NamedTuple):
     netns: str | None = None
     reload: ReloadFacts = ReloadFacts()
     repair: RepairFacts = RepairFacts()
+    bgp: BgpFacts | None = None  # None: the file has no bgp section
 
 
 class DaemonView(Protocol):

@@ -9,7 +9,9 @@ The document (`ipvsctl status --json` prints it as it came, version 1):
      "services": [{"name", "key", "servers", "up", "pooled", "min_healthy",
                    "real_servers": [{"address", "port", "state", "since", "result", "check",
                                      "last_success_at", "kernel_weight", "file_weight",
-                                     "active", "inactive"}]}]}
+                                     "active", "inactive"}]}],
+     "bgp": null | {"director", "sessions": [{"name", "neighbour", "as", "state"}],
+                    "announcements": [{"vip", "announced", "reason", "since", "services"}]}}
 
 Times are Unix seconds (null: never). A real server's state is up, down, unknown (no verdict
 yet), unchecked (`check: none`), draining (declared in the file) or absent (in the file, not in
@@ -31,7 +33,7 @@ from typing import Any, NamedTuple
 from ipvsctl import __version__
 from ipvsctl.errors import ConfigError, StatusCode
 from ipvsctl.gcpause import gc_paused
-from ipvsctl.metrics.provider import DaemonView, HealthKey, ServerHealth
+from ipvsctl.metrics.provider import BgpFacts, DaemonView, HealthKey, ServerHealth
 from ipvsctl.model import Cluster, RealServerCounters, RealServerKey, ServiceCounters, ServiceKey
 
 VERSION = 1
@@ -105,7 +107,19 @@ def document(view: DaemonView, now: float | None = None) -> dict[str, Any]:
         "reload": reload._asdict(),
         "repair": repair._asdict(),
         "services": [_service_doc(s) for s in services],
+        "bgp": _bgp_doc(facts.bgp),
     }
+
+
+def _bgp_doc(bgp: BgpFacts | None) -> dict[str, Any] | None:
+    if bgp is None:
+        return None
+    return {"director": bgp.director,
+            "sessions": [{"name": s.name, "neighbour": s.neighbour, "as": s.asn,
+                          "state": s.state} for s in bgp.sessions],
+            "announcements": [{"vip": a.address, "announced": a.announced, "reason": a.reason,
+                               "since": a.since, "services": list(a.services)}
+                              for a in bgp.announcements]}
 
 
 def _service_doc(svc: ServiceStatus) -> dict[str, Any]:
@@ -147,10 +161,15 @@ def service_code(svc: Doc) -> StatusCode:
 
 def verdict(doc: Doc) -> StatusCode:
     """CRITICAL if a service pools no real server; DEGRADED if a real server meant to serve is
-    not up or the last reload failed; else HEALTHY."""
+    not up, the last reload failed, or (with bgp) no BGP session is established or a VIP is
+    withdrawn; else HEALTHY."""
     codes = [service_code(svc) for svc in doc.get("services", [])]
     reload = doc.get("reload") or {}
     if reload.get("last_ok") is False:
+        codes.append(StatusCode.DEGRADED)
+    bgp = doc.get("bgp")
+    if bgp and (not any(s.get("state") == "Established" for s in bgp.get("sessions", []))
+                or not all(a.get("announced") for a in bgp.get("announcements", []))):
         codes.append(StatusCode.DEGRADED)
     return max(codes, default=StatusCode.HEALTHY)
 
@@ -218,6 +237,18 @@ def status_lines(doc: Doc, now: float | None = None) -> list[str]:
             lines.append(f"  -> {where:<28} {state:<9} {since:<16} weight {weight:<9} "
                          f"conns {rs.get('active', 0)}/{rs.get('inactive', 0)}  "
                          f"{rs.get('result') or ''}".rstrip())
+    bgp = doc.get("bgp")
+    if bgp:
+        lines.append("")
+        lines.append(f"BGP (director {bgp.get('director')}): " + ", ".join(
+            f"{s.get('neighbour')} AS{s.get('as')} {s.get('state') or 'unknown'}"
+            for s in bgp.get("sessions", [])))
+        lines.append(f"{'VIP':<34} {'STATE':<10} {'SINCE':<9}  WHY")
+        for a in bgp.get("announcements", []):
+            state = "announced" if a.get("announced") else "withdrawn"
+            since = _age(a.get("since"), now) if a.get("since") else "start"
+            lines.append(f"{a.get('vip', '?'):<34} {state:<10} {since:<9}  "
+                         f"{a.get('reason', '')}")
     lines.append("")
     lines.append("weight: kernel/file; conns: active/inactive; UP: up (or unchecked) of the "
                  "real servers meant to serve")

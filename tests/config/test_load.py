@@ -147,7 +147,7 @@ services:
     with pytest.raises(ConfigError) as caught:
         loads(text, "a.yaml")
     assert caught.value.problems == ["a.yaml:6:1: x-common: unknown key (expected one of: "
-                                     "defaults, scope, director, ha, services)"]
+                                     "defaults, scope, director, ha, bgp, services)"]
     text = text.replace("x-common: &rs {weight: 4, forward: tunnel}\n", "").replace(
         "    real_servers:\n",
         "    real_servers:\n      - &rs {address: 10.0.0.9, weight: 4, forward: tunnel}\n")
@@ -255,7 +255,7 @@ def test_all_problems_come_at_once_in_document_order() -> None:
     assert caught.value.problems == [
         "x.yaml:2:32: services[0].weight: unknown key (expected one of: name, vip, port, "
         "protocol, fwmark, family, scheduler, scheduler_flags, persistence, one_packet, "
-        "forward, check, min_healthy, sorry_server, real_servers)",
+        "forward, check, min_healthy, sorry_server, announce, real_servers)",
         "x.yaml:3:11: services[1].vip: 'nope' is not an IP address",
         "x.yaml:3:23: services[1].port: must be 0..65535",
     ]

@@ -17,7 +17,7 @@ from ipvsctl.errors import ConfigError
 from tests.config import minischema
 
 HERE = Path(__file__).parent
-GOOD = [HERE / "good" / "full.yaml", HERE / "good" / "health.yaml",
+GOOD = [HERE / "good" / "full.yaml", HERE / "good" / "health.yaml", HERE / "good" / "bgp.yaml",
         HERE.parent.parent / "examples" / "cluster.yaml"]
 BAD = sorted((HERE / "bad").glob("*.yaml"))
 
@@ -39,6 +39,7 @@ SCHEMA_REFUSES = {
     "76-reconcile-interval", "77-reconcile-interval-quoted",
     "70-ha-ranges", "74-ha-sync", "75-ha-missing-keys",
     "76-ha-one-director",
+    "80-bgp-ranges", "81-bgp-directors", "82-bgp-announce", "85-bgp-missing-keys",
 }
 # Bad files about the loader's input bounds (nesting, alias and merge bombs, a recursive alias):
 # documents no schema judges, and yaml.safe_load would take long or recurse without end.

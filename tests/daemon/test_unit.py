@@ -37,3 +37,31 @@ def test_run_unit_passes_systemd_analyze_verify(tmp_path: Path, netns: str | Non
     proc = subprocess.run([tool, "verify", str(unit)], capture_output=True, text=True,
                           check=False)
     assert proc.returncode == 0 and "ipvsctl-run" not in proc.stderr, proc.stderr
+
+
+def render_bird(**values: object) -> str:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=False,  # noqa: S701 (a unit file, not HTML)
+                             trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
+                             undefined=jinja2.StrictUndefined)
+    return env.get_template("ipvsctl-bird.service.j2").render(**values)
+
+
+@pytest.mark.parametrize("netns", [None, "director"])
+def test_bgp_units_pass_systemd_analyze_verify(tmp_path: Path, netns: str | None) -> None:
+    tool = shutil.which("systemd-analyze") or "/usr/bin/systemd-analyze"
+    ipvsctl = Path(sys.executable).with_name("ipvsctl")
+    bird = tmp_path / "ipvsctl-bird.service"
+    bird.write_text(render_bird(ipvsctl=ipvsctl, file="/etc/ipvsctl/cluster.yaml", node="d1",
+                                netns=netns))
+    run = tmp_path / "ipvsctl-run.service"
+    run.write_text(render(ipvsctl=ipvsctl, file="/etc/ipvsctl/cluster.yaml", netns=netns,
+                          log_format="text", watchdog="30s", bgp=True, node="d1"))
+    text = bird.read_text()
+    assert (f"ExecStart={ipvsctl} bgp-render /etc/ipvsctl/cluster.yaml --node d1"
+            + (" --netns director" if netns else "") + " --exec") in text
+    assert "Restart=always" in text
+    assert "Wants=ipvsctl-bird.service" in run.read_text()
+    assert " run /etc/ipvsctl/cluster.yaml --node d1" in run.read_text()
+    proc = subprocess.run([tool, "verify", str(bird), str(run)], capture_output=True,
+                          text=True, check=False)
+    assert proc.returncode == 0 and "ipvsctl-" not in proc.stderr, proc.stderr

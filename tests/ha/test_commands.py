@@ -81,4 +81,4 @@ def test_kernel_commands_refuse_an_unknown_node_before_touching_anything(command
     plain = Path(__file__).resolve().parents[2] / "examples" / "cluster.yaml"
     res = CliRunner().invoke(app, [command, str(plain), "--node", "d1"])
     assert res.exit_code == ExitCode.ERROR
-    assert "has no ha section" in res.stderr
+    assert "has no ha or bgp section" in res.stderr
