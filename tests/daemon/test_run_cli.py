@@ -132,6 +132,6 @@ def test_an_unknown_node_or_a_node_without_ha_is_one_line_and_takes_no_lock(
     assert line == (f"ipvsctl: --node d3: no director of {path} has that name or hostname "
                     "(ha.directors: d1 (lb1.example.net), d2)")
     line = refused([str(cluster), "--node", "d1"])
-    assert line == (f"ipvsctl: --node d1: {cluster} has no ha section (no directors to "
+    assert line == (f"ipvsctl: --node d1: {cluster} has no ha or bgp section (no directors to "
                     "choose from)")
     assert not run_dir.exists()
