@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ipvsctl.cli.app import NetnsOpt, command
+from ipvsctl.cli.app import NetnsOpt, NodeOpt, command
 from ipvsctl.errors import ConfigError
 
 LogFormatOpt = Annotated[str, typer.Option(
@@ -27,14 +27,15 @@ MetricsDetailOpt = Annotated[str, typer.Option(
 def run(file: Annotated[Path, typer.Argument(help="Cluster file to keep applied; watched and "
                                                   "reloaded on change and on SIGHUP.",
                                              show_default=False)],
-        netns: NetnsOpt = None, log_format: LogFormatOpt = "text",
+        netns: NetnsOpt = None, node: NodeOpt = None, log_format: LogFormatOpt = "text",
         metrics: MetricsOpt = None, metrics_real_servers: MetricsDetailOpt = "all") -> None:
     """Own the director: apply the file, check the real servers and keep the table right.
 
     A foreground process for systemd (Type=notify). Failed real servers go to weight 0 and
     come back after their checks pass; edits and SIGHUP reload; out-of-band changes are
     repaired every director.reconcile_interval; SIGTERM stops and leaves the table as it is.
-    `ipvsctl status` asks it over a root-only socket in /run/ipvsctl."""
+    `ipvsctl status` asks it over a root-only socket in /run/ipvsctl. With an `ha` section it
+    acts as one director (--node) and writes the health file keepalived tracks."""
     from ipvsctl.daemon.log import FORMATS
     from ipvsctl.daemon.loop import run_director
     from ipvsctl.metrics.table import DETAIL
@@ -45,4 +46,4 @@ def run(file: Annotated[Path, typer.Argument(help="Cluster file to keep applied;
     if metrics_real_servers not in DETAIL:
         raise ConfigError([f"--metrics-real-servers: must be one of {', '.join(DETAIL)}, "
                            f"not {metrics_real_servers!r}"])
-    run_director(file, netns, log_format, metrics, metrics_real_servers)
+    run_director(file, netns, log_format, metrics, metrics_real_servers, node)

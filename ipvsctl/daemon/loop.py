@@ -16,6 +16,10 @@ ownership record), with the pure health step between the file and the planner:
 - SIGTERM or SIGINT: checking stops and the table is left as it is (the data plane keeps
   forwarding; the next start picks up from the kernel).
 
+For a file with `ha`, the loop also writes the health file keepalived's track_file reads
+(ipvsctl/ha/health.py): "1" while every service has enough real servers up and the sync
+warm-up is over, "0" otherwise and on SIGTERM, so a director that cannot serve gives way.
+
 The process holds the writer lock of its namespace all its life, so `ipvsctl apply` there is
 refused and names this process; the file is the one source of truth.
 """
@@ -57,10 +61,10 @@ WATCH_INTERVAL = 1.0  # seconds between looks at the cluster file
 SETTLE = 0.25  # seconds a changed file must hold still before it is read
 
 
-def read(path: Path) -> Cluster:
+def read(path: Path, node: str | None = None) -> Cluster:
     """The file as this director applies it (for a file with `ha`: the director of the pair
-    this host's name picks)."""
-    return as_node(load(path), None)
+    `node` names, by default the one this host's name picks)."""
+    return as_node(load(path), node)
 
 
 Member = tuple[ServiceKey, str | None, RealServerKey]  # a real server of a named service
@@ -91,8 +95,10 @@ class Daemon:
     def __init__(self, path: Path, netns: str | None, table: IpvsTable,
                  log: EventLog | None = None, notifier: Notifier | None = None,
                  events: DaemonMetrics | None = None,
-                 on_start: Callable[[], None] | None = None) -> None:
+                 on_start: Callable[[], None] | None = None, node: str | None = None) -> None:
         self.path = path
+        self.node = node  # the director of the file's ha pair this process acts as
+        self.healthy: bool | None = None  # what the health file says (None: not written)
         self.events = events  # the metrics the daemon pushes (None: no exporter)
         self._on_start = on_start  # called once the file is read and the lock held
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -133,7 +139,7 @@ class Daemon:
                 "or stop it first")
         with exclusive_lock(WRITER_LOCK, self.netns, holder=holder, hint=hint):
             self._seen = self._stat()
-            self.cluster = read(self.path)
+            self.cluster = read(self.path, self.node)
             self.loaded = True
             if self.events is not None:
                 self.events.reloaded(True, time.time())
@@ -155,6 +161,7 @@ class Daemon:
         self._count_kept()
         self.last_reconcile = time.time()
         self.ready = True
+        self._health()
         self.notifier.send(READY="1", STATUS=self._status())
         self.log.event("ready", f"checking {len(self.probes)} targets")
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -171,6 +178,8 @@ class Daemon:
             for task in tasks:
                 task.cancel()
             await self._runner.aclose()
+            if self.healthy is not None:  # a planned stop gives the VIPs away
+                self._write_health(False, "stopping")
             self.log.event("stop", "checks stopped; the table is left as it is")
 
     # -- the four triggers ----------------------------------------------------------------
@@ -210,7 +219,7 @@ class Daemon:
         self._seen = self._stat()
         now = time.time()
         try:
-            new = read(self.path)
+            new = read(self.path, self.node)
         except (IpvsctlError, OSError, ValueError) as exc:
             lines = exc.lines() if isinstance(exc, IpvsctlError) else [f"{self.path}: {exc}"]
             more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
@@ -254,6 +263,7 @@ class Daemon:
     async def _watch(self) -> None:
         while True:
             await asyncio.sleep(WATCH_INTERVAL)
+            self._guarded(self._health)  # also ends the sync warm-up on time
             now = self._stat()
             if now == self._seen:
                 continue
@@ -420,10 +430,34 @@ class Daemon:
 
     def _status_changed(self) -> None:
         self.notifier.send(STATUS=self._status())
+        self._health()
+
+    def _health(self) -> None:
+        """Tell keepalived whether this director may hold the VIPs (files with `ha` only)."""
+        if self.cluster.ha is None or not self.ready:
+            return
+        from ipvsctl.ha.health import verdict
+
+        ok, why = verdict(self.cluster, self.tracker.view(), time.time() - self.started)
+        if ok != self.healthy:
+            self._write_health(ok, why)
+
+    def _write_health(self, ok: bool, why: str) -> None:
+        from ipvsctl.ha.health import write
+
+        try:
+            path = write(self.netns, ok)
+        except (IpvsctlError, OSError) as exc:
+            self.log.event("error", f"health file: {exc}", level="error")
+            return
+        self.healthy = ok
+        self.log.event("health", f"{path}: {'1 (healthy)' if ok else '0 (not healthy)'}: {why}",
+                       healthy=ok)
 
 
 def run_director(path: Path, netns: str | None, log_format: str,
-                 metrics: str | None = None, real_servers: str = "all") -> None:
+                 metrics: str | None = None, real_servers: str = "all",
+                 node: str | None = None) -> None:
     """`ipvsctl run`: bind the status socket (and /metrics when asked), enter the namespace
     (before any thread starts, so every socket of the checks is there), open the table, and
     own it until SIGTERM.
@@ -437,7 +471,7 @@ def run_director(path: Path, netns: str | None, log_format: str,
     from ipvsctl.ipvs import IpvsAdapter
     from ipvsctl.metrics.exporter import Exporter
 
-    read(path)  # a bad file fails here, before anything is locked, entered or opened
+    read(path, node)  # a bad file or --node fails here, before anything is locked or opened
     source = DaemonSource()
     exporter = Exporter(source, netns, metrics, real_servers)
     try:
@@ -449,7 +483,8 @@ def run_director(path: Path, netns: str | None, log_format: str,
                 source.prime()
                 exporter.start()
 
-            daemon = Daemon(path, netns, table, log, events=exporter.events, on_start=serve)
+            daemon = Daemon(path, netns, table, log, events=exporter.events, on_start=serve,
+                            node=node)
             source.attach(daemon, reader)
             daemon.run()
     finally:
