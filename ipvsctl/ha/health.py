@@ -30,7 +30,8 @@ def warmup_seconds(cluster: Cluster) -> float:
     ha = cluster.ha
     if ha is None or ha.sync is None or not ha.sync.enabled:
         return 0.0
-    return 2.0 * cluster.director.sysctls.get("sync_refresh_period", 0)
+    period = cluster.director.sysctls.get("sync_refresh_period", 0)
+    return 2.0 * period if isinstance(period, int) else 0.0
 
 
 def verdict(cluster: Cluster, states: Mapping[CheckTarget, State],
