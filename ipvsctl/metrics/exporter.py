@@ -24,6 +24,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from ipvsctl.metrics.build import BuildCollector
 from ipvsctl.metrics.events import DaemonMetrics
+from ipvsctl.metrics.ha import HaCollector
 from ipvsctl.metrics.health import HealthCollector
 from ipvsctl.metrics.provider import DaemonFacts, DaemonView, HealthKey, ServerHealth
 from ipvsctl.metrics.server import MetricsServer
@@ -86,6 +87,7 @@ def daemon_registry(view: DaemonView, real_servers: str = "all"
                                       real_servers))
     events = DaemonMetrics(registry)
     registry.register(BuildCollector())
+    registry.register(HaCollector(view.facts))
     return registry, events, cached
 
 
