@@ -99,6 +99,7 @@ class Daemon:
         self.path = path
         self.node = node  # the director of the file's ha pair this process acts as
         self.healthy: bool | None = None  # what the health file says (None: not written)
+        self.table_ok = True  # the last plan was written without an error
         self.events = events  # the metrics the daemon pushes (None: no exporter)
         self._on_start = on_start  # called once the file is read and the lock held
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -324,12 +325,15 @@ class Daemon:
             for line in exc.lines():
                 self.log.event("error", line.strip(), level="error")
             self._applied(cause, False, [], started)
+            self.table_ok = False
             return []
         except Exception as exc:  # the loop must outlive any one write
             self.log.event("error", f"unexpected: {exc!r}; retried at the next reconcile",
                            level="error")
             self._applied(cause, False, [], started)
+            self.table_ok = False
             return []
+        self.table_ok = result.ok
         self.stats.apply_seconds.observe(time.monotonic() - started)
         self._applied(cause, result.ok, result.applied, started)
         for warning in plan.warnings:
@@ -438,7 +442,8 @@ class Daemon:
             return
         from ipvsctl.ha.health import verdict
 
-        ok, why = verdict(self.cluster, self.tracker.view(), time.time() - self.started)
+        ok, why = verdict(self.cluster, self.tracker.view(), time.time() - self.started,
+                          self.table_ok)
         if ok != self.healthy:
             self._write_health(ok, why)
 

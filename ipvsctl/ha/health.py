@@ -4,11 +4,12 @@
 `ha.health_weight` to the director's priority while it reads 1. A missing or garbled file reads
 as 0 (no bonus), so a director whose `run` never started, or stopped, gives way.
 
-Healthy means: every service has at least max(1, min_healthy) real servers whose check is UP (a
-real server without a check counts as up; UNKNOWN does not, so a fresh start is not yet healthy),
-and, with the sync daemon on and `sync_refresh_period` set, the warm-up is over: a director
-that (re)starts learns a connection only when it carries packets after its backup thread
-started, so it claims the VIPs only after two refresh periods.
+Healthy means: the last write to the IPVS table succeeded; every service has at least
+max(1, min_healthy) real servers whose check is UP (a real server without a check counts as
+up; UNKNOWN does not, so a fresh start is not yet healthy); and, with the sync daemon on and
+`sync_refresh_period` set, the warm-up is over: a director that (re)starts learns a connection
+only when it carries packets after its backup thread started, so it claims the VIPs only after
+two refresh periods.
 """
 
 from __future__ import annotations
@@ -34,9 +35,12 @@ def warmup_seconds(cluster: Cluster) -> float:
     return 2.0 * period if isinstance(period, int) else 0.0
 
 
-def verdict(cluster: Cluster, states: Mapping[CheckTarget, State],
-            uptime: float) -> tuple[bool, str]:
-    """(healthy, why in words) for the file as this director runs it."""
+def verdict(cluster: Cluster, states: Mapping[CheckTarget, State], uptime: float,
+            table_ok: bool = True) -> tuple[bool, str]:
+    """(healthy, why in words) for the file as this director runs it; `table_ok`: the last
+    write to the IPVS table succeeded (a director that cannot forward must give way)."""
+    if not table_ok:
+        return False, "the last write to the IPVS table failed"
     warm = warmup_seconds(cluster)
     if uptime < warm:
         return False, f"sync warm-up: {warm - uptime:.0f} of {warm:.0f} s left"

@@ -65,6 +65,12 @@ def test_verdict_counts_real_servers_up(min_healthy: int, up: tuple[str, ...], h
     assert ok is healthy and why in words
 
 
+def test_a_failed_table_write_gives_way() -> None:
+    c = cluster()
+    assert verdict(c, states(c, "10.10.0.11"), uptime=100, table_ok=False) == (
+        False, "the last write to the IPVS table failed")
+
+
 def test_unknown_is_not_up() -> None:
     c = cluster(min_healthy=2)
     assert verdict(c, states(c, down=State.UNKNOWN), uptime=100)[0] is False
