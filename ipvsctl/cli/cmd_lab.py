@@ -42,6 +42,12 @@ def lab(
              "repeatable. The lab must then FAIL.")] = None,
     timeout: Annotated[float, typer.Option(
         help="Seconds a request may take before it counts as lost.")] = 3.0,
+    ha: Annotated[bool, typer.Option(
+        "--ha", help="Two directors (keepalived + run) fail over under traffic, sync on and "
+                     "off; see docs/lab.md.")] = False,
+    ha_out: Annotated[Path, typer.Option(
+        "--ha-out", help="With --ha: folder for the report, the picture and the logs.")
+    ] = Path("ipvsctl-lab-ha"),
     json_out: JsonOpt = False,
 ) -> ExitCode:
     """Build a throwaway DR topology in network namespaces (clients, director, one namespace
@@ -52,6 +58,14 @@ def lab(
     The host's own network is never touched; needs root and IPVS."""
 
     from ipvsctl.config import load
+
+    if ha:
+        from ipvsctl.lab.ha_lab import HaLabOptions, ha_report_lines, run_ha_lab
+
+        ha_report = run_ha_lab(load(file), HaLabOptions(ha_out), progress=warn)
+        echo(printer.to_json(ha_report.to_json()) if json_out else "\n".join(
+            ha_report_lines(ha_report)))
+        return ExitCode.OK if ha_report.ok else ExitCode.ERROR
     from ipvsctl.lab import LabOptions, report_lines, run_lab
 
     options = LabOptions(
