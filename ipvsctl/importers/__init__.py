@@ -8,7 +8,6 @@ import sys
 
 from ipvsctl.errors import ConfigError
 from ipvsctl.gcpause import gc_paused
-from ipvsctl.importers import ipvsadm, keepalived
 from ipvsctl.importers._common import MAX_BYTES, ImportResult
 
 FORMATS = ("ipvsadm", "keepalived")
@@ -29,9 +28,14 @@ def import_text(fmt: str, text: str, path: str, *, config_id: str | None = None
     # A few objects per line of the source, none in a cycle: the cyclic collector would only
     # rescan them (a fifth of a 5,000-service import).
     with gc_paused():
+        # Each importer is imported when used: start-up is part of every import's time.
         if fmt == "ipvsadm":
+            from ipvsctl.importers import ipvsadm
+
             return ipvsadm.parse(text, path)
         if fmt == "keepalived":
+            from ipvsctl.importers import keepalived
+
             return keepalived.parse(text, path, config_id=config_id)
     raise ConfigError([f"unknown import format '{fmt}' (known: {', '.join(FORMATS)})"])
 
