@@ -271,12 +271,22 @@ class SyncDaemon(NamedTuple):
         return text + (f", maxlen {self.maxlen}" if self.maxlen is not None else "")
 
 
+# A net.ipv4.vs sysctl's value: one integer, or two for the pair settings (sync_threshold is
+# "threshold period"; vocabulary.PAIR_SYSCTLS).
+SysctlValue = int | tuple[int, int]
+
+
+def sysctl_text(value: SysctlValue) -> str:
+    """The value as the kernel reads and writes it ("3 50" for a pair)."""
+    return " ".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
 @dataclass(slots=True)
 class Director:
     """Director-wide settings; None/empty means "not managed"."""
 
     timeouts: Timeouts = Timeouts()
-    sysctls: dict[str, int] = field(default_factory=dict)  # net.ipv4.vs.<name>
+    sysctls: dict[str, SysctlValue] = field(default_factory=dict)  # net.ipv4.vs.<name>
     drain_timeout: int | None = None  # seconds; None = wait for connections to reach 0
     reconcile_interval: float = DEFAULT_RECONCILE_INTERVAL  # `ipvsctl run` only
     # net.ipv4.conf.<interface>.<setting>: set by `ipvsctl run` for `via: vip` checks only
@@ -414,7 +424,7 @@ class Observed:
 
     services: dict[ServiceKey, Service] = field(default_factory=dict)
     timeouts: Timeouts = Timeouts()
-    sysctls: dict[str, int] = field(default_factory=dict)
+    sysctls: dict[str, SysctlValue] = field(default_factory=dict)
     # (interface, setting) -> value, for the settings `ipvsctl run` may manage (tunables.py)
     interface_sysctls: dict[tuple[str, str], int] = field(default_factory=dict)
     sync_daemons: dict[str, SyncDaemon] = field(default_factory=dict)  # by state

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ipvsctl.cli.app import JsonOpt, command, echo, echo_lines, warn
-from ipvsctl.errors import ExitCode
+from ipvsctl.errors import ConfigError, ExitCode
 from ipvsctl.plan import printer
 
 if TYPE_CHECKING:
@@ -57,6 +57,12 @@ def lab(
         help="Instead: N directors (2..8) behind a BGP router with ECMP; take one out while "
              "flows are held, with mh + sloppy_tcp and with wrr (docs/lab.md).",
         show_default=False)] = None,
+    ha: Annotated[bool, typer.Option(
+        "--ha", help="Two directors (keepalived + run) fail over under traffic, sync on and "
+                     "off; see docs/lab.md.")] = False,
+    ha_out: Annotated[Path, typer.Option(
+        "--ha-out", help="With --ha: folder for the report, the picture and the logs.")
+    ] = Path("ipvsctl-lab-ha"),
     json_out: JsonOpt = False,
 ) -> ExitCode:
     """Build a throwaway DR topology in network namespaces (clients, director, one namespace
@@ -68,8 +74,17 @@ def lab(
 
     from ipvsctl.config import load
 
+    if ha + (ecmp is not None) + run_director > 1:
+        raise ConfigError(["--ha, --ecmp and --run-director are separate labs: give one"])
     if ecmp is not None:
         return _ecmp(load(file), ecmp, keep, json_out)
+    if ha:
+        from ipvsctl.lab.ha_lab import HaLabOptions, ha_report_lines, run_ha_lab
+
+        ha_report = run_ha_lab(load(file), HaLabOptions(ha_out), progress=warn)
+        echo(printer.to_json(ha_report.to_json()) if json_out else "\n".join(
+            ha_report_lines(ha_report)))
+        return ExitCode.OK if ha_report.ok else ExitCode.ERROR
     from ipvsctl.lab import LabOptions, report_lines, run_lab
 
     options = LabOptions(

@@ -37,7 +37,8 @@ def run(file: Annotated[Path, typer.Argument(help="Cluster file to keep applied;
     With a bgp section it also runs BIRD and announces each VIP while its services are
     healthy; SIGTERM then withdraws them first and waits bgp.withdraw_wait.
     `ipvsctl status` asks it over a root-only socket in /run/ipvsctl. For a file with `ha`
-    or `bgp`, --node picks which director this is, as it does for `apply`."""
+    or `bgp`, --node picks which director this is, as it does for `apply`;
+    with `ha` it writes the health file keepalived tracks."""
     from ipvsctl.daemon.log import FORMATS
     from ipvsctl.daemon.loop import run_director
     from ipvsctl.metrics.table import DETAIL

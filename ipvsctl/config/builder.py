@@ -41,6 +41,7 @@ from ipvsctl.model import (
     Service,
     ServiceKey,
     ServiceSpec,
+    SysctlValue,
     Timeouts,
     Tunnel,
 )
@@ -394,7 +395,7 @@ class _Builder:
             values = {name: self.integer(t, name, f"director.timeouts.{name}", *R.TIMEOUT)
                       for name in R.TIMEOUT_KEYS if name in t}
             timeouts = Timeouts(**values)
-        sysctls: dict[str, int] = {}
+        sysctls: dict[str, SysctlValue] = {}
         if "sysctls" in m:
             given = m["sysctls"]
             if given is not None and type(given) is not dict:
@@ -408,6 +409,9 @@ class _Builder:
                 elif name not in R.SYSCTLS:
                     self.key_error(given, name, where, f"unknown sysctl net.ipv4.vs.{shown(name)} "
                                                        f"({suggest(name, R.SYSCTLS)})")
+                elif name in R.PAIR_SYSCTLS:
+                    if (pair := self._sysctl_pair(given, name, where)) is not None:
+                        sysctls[name] = pair
                 elif (value := self.integer(given, name, where, *R.SYSCTL_VALUE)) is not None:
                     sysctls[name] = value
         drain_timeout = None
@@ -420,6 +424,26 @@ class _Builder:
                                             R.RECONCILE_INTERVAL) or reconcile
         return Director(timeouts=timeouts, sysctls=sysctls, drain_timeout=drain_timeout,
                         reconcile_interval=reconcile)
+
+    def _sysctl_pair(self, given: dict[Any, Any], name: str,
+                     where: str) -> tuple[int, int] | None:
+        """[threshold, period] for sync_threshold: the kernel refuses a threshold not below
+        a non-zero period (EINVAL), so that is refused here, at its place."""
+        first, second = R.PAIR_SYSCTLS[name]
+        value = given[name]
+        if type(value) is not list or len(value) != 2:
+            self.error(given, name, where, f"must be [{first}, {second}] (two integers, e.g. "
+                                           f"[3, 0]; the kernel reads two), not {kind(value)}")
+            return None
+        lo, hi = R.SYSCTL_VALUE
+        a, b = (self.integer(value, i, f"{where}[{i}]", lo, hi) for i in (0, 1))
+        if a is None or b is None:
+            return None
+        if b and a >= b:
+            self.error(given, name, where, f"{first} {a} must be below {second} {b} (or "
+                                           f"{second} 0: no periodic resend)")
+            return None
+        return (a, b)
 
     # -- services -------------------------------------------------------------------------------
 

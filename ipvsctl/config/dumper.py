@@ -112,7 +112,8 @@ def _director(director: Director) -> dict[str, Any]:
     if timeouts:
         out["timeouts"] = _Flow(timeouts)
     if director.sysctls:
-        out["sysctls"] = dict(sorted(director.sysctls.items()))
+        out["sysctls"] = {name: _FlowList(v) if isinstance(v, tuple) else v
+                          for name, v in sorted(director.sysctls.items())}
     if director.drain_timeout is not None:
         out["drain_timeout"] = director.drain_timeout
     return out

@@ -204,6 +204,11 @@ def schema() -> dict[str, Any]:
         }, "IPVS connection timeouts; unset = left as they are."),
         "sysctls": {"type": ["object", "null"], "description": "net.ipv4.vs.* settings.",
                     "propertyNames": {"enum": list(R.SYSCTLS)},
+                    "properties": {name: {
+                        "type": "array", "minItems": 2, "maxItems": 2,
+                        "items": _int(R.SYSCTL_VALUE, "Value."),
+                        "description": f"[{first}, {second}], as the kernel reads them."}
+                        for name, (first, second) in R.PAIR_SYSCTLS.items()},
                     "additionalProperties": _int(R.SYSCTL_VALUE, "Value.")},
         "drain_timeout": _int(R.DRAIN_TIMEOUT, "Seconds to wait for a removed real server's "
                                                "connections before deleting it."),

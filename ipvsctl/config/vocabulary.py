@@ -102,7 +102,11 @@ SYSCTLS = (
     "sync_qlen_max", "sync_refresh_period", "sync_retries", "sync_sock_size", "sync_threshold",
     "sync_version", "run_estimation", "est_nice",
 )
-# Known to the kernel but not integers, so not representable here (Director.sysctls is int).
+# Settings the kernel reads as two integers, and what the two are (written as a list).
+PAIR_SYSCTLS = {
+    "sync_threshold": ("threshold", "period"),  # sync at the 3rd packet, then every 50th
+}
+# Known to the kernel but not integers, so not representable here.
 UNMANAGED_SYSCTLS = {
     "est_cpulist": "takes a CPU list, which ipvsctl does not manage; set it with sysctl",
 }

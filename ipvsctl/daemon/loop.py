@@ -16,6 +16,10 @@ ownership record), with the pure health step between the file and the planner:
 - SIGTERM or SIGINT: checking stops and the table is left as it is (the data plane keeps
   forwarding; the next start picks up from the kernel).
 
+For a file with `ha`, the loop also writes the health file keepalived's track_file reads
+(ipvsctl/ha/health.py): "1" while every service has enough real servers up and the sync
+warm-up is over, "0" otherwise and on SIGTERM, so a director that cannot serve gives way.
+
 The process holds the writer lock of its namespace all its life, so `ipvsctl apply` there is
 refused and names this process; the file is the one source of truth.
 """
@@ -97,6 +101,8 @@ class Daemon:
         self.path = path
         self.node = node  # the director of an `ha` pair this process acts as (None: by name)
         self.announcer: Announcer | None = None  # with a bgp section: BIRD's driver
+        self.healthy: bool | None = None  # what the health file says (None: not written)
+        self.table_ok = True  # the last plan was written without an error
         self.events = events  # the metrics the daemon pushes (None: no exporter)
         self._on_start = on_start  # called once the file is read and the lock held
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -163,6 +169,7 @@ class Daemon:
         self._count_kept()
         self.last_reconcile = time.time()
         self.ready = True
+        self._health()
         self.notifier.send(READY="1", STATUS=self._status())
         self.log.event("ready", f"checking {len(self.probes)} targets")
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -183,6 +190,8 @@ class Daemon:
                 self.notifier.send(STATUS="withdrawing the VIPs")
                 await self.announcer.stop()
             await self._runner.aclose()
+            if self.healthy is not None:  # a planned stop gives the VIPs away
+                self._write_health(False, "stopping")
             self.log.event("stop", "checks stopped; the table is left as it is")
 
     # -- the four triggers ----------------------------------------------------------------
@@ -269,6 +278,7 @@ class Daemon:
     async def _watch(self) -> None:
         while True:
             await asyncio.sleep(WATCH_INTERVAL)
+            self._guarded(self._health)  # also ends the sync warm-up on time
             now = self._stat()
             if now == self._seen:
                 continue
@@ -352,12 +362,15 @@ class Daemon:
             for line in exc.lines():
                 self.log.event("error", line.strip(), level="error")
             self._applied(cause, False, [], started)
+            self.table_ok = False
             return []
         except Exception as exc:  # the loop must outlive any one write
             self.log.event("error", f"unexpected: {exc!r}; retried at the next reconcile",
                            level="error")
             self._applied(cause, False, [], started)
+            self.table_ok = False
             return []
+        self.table_ok = result.ok
         self.stats.apply_seconds.observe(time.monotonic() - started)
         self._applied(cause, result.ok, result.applied, started)
         for warning in plan.warnings:
@@ -460,6 +473,30 @@ class Daemon:
 
     def _status_changed(self) -> None:
         self.notifier.send(STATUS=self._status())
+        self._health()
+
+    def _health(self) -> None:
+        """Tell keepalived whether this director may hold the VIPs (files with `ha` only)."""
+        if self.cluster.ha is None or not self.ready:
+            return
+        from ipvsctl.ha.health import verdict
+
+        ok, why = verdict(self.cluster, self.tracker.view(), time.time() - self.started,
+                          self.table_ok)
+        if ok != self.healthy:
+            self._write_health(ok, why)
+
+    def _write_health(self, ok: bool, why: str) -> None:
+        from ipvsctl.ha.health import write
+
+        try:
+            path = write(self.netns, ok)
+        except (IpvsctlError, OSError) as exc:
+            self.log.event("error", f"health file: {exc}", level="error")
+            return
+        self.healthy = ok
+        self.log.event("health", f"{path}: {'1 (healthy)' if ok else '0 (not healthy)'}: {why}",
+                       healthy=ok)
 
 
 def run_director(path: Path, netns: str | None, log_format: str,

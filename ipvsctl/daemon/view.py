@@ -17,7 +17,7 @@ from concurrent.futures import Future
 from typing import TYPE_CHECKING
 
 from ipvsctl.daemon.snapshot import Snapshot
-from ipvsctl.errors import HostError
+from ipvsctl.errors import HostError, IpvsctlError
 from ipvsctl.metrics.provider import (
     DaemonFacts,
     HealthKey,
@@ -125,7 +125,24 @@ class DaemonSource:
             self._keep(future.result())
 
     def facts(self) -> DaemonFacts:
-        return self._now().facts
+        facts = self._now().facts
+        daemon, table = self._parts()
+        if not daemon.loaded or daemon.cluster.ha is None:
+            return facts
+        from ipvsctl.director.workflow import this_director
+        from ipvsctl.ha.role import ha_facts
+
+        cluster = daemon.cluster
+        try:
+            director = this_director(cluster, daemon.node)
+            with self._read_lock:
+                running = table.sync_daemons()
+        except IpvsctlError:
+            return facts
+        if director is None:
+            return facts
+        return facts._replace(ha=ha_facts(cluster, director.name, daemon.netns,
+                                          daemon.healthy, running))
 
     def cluster(self) -> Cluster | None:
         daemon = self._daemon

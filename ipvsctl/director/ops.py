@@ -19,6 +19,7 @@ from ipvsctl.model import (
     ServiceKey,
     ServiceSpec,
     SyncDaemon,
+    SysctlValue,
     Timeouts,
     fields_dict,
 )
@@ -89,7 +90,7 @@ class SetSysctl:
     action: ClassVar[str] = "set"
     subject: ClassVar[str] = "sysctl"
     name: str  # under net.ipv4.vs
-    value: int
+    value: SysctlValue
 
 
 @dataclass(frozen=True, slots=True)

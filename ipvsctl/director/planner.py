@@ -41,7 +41,9 @@ from ipvsctl.model import (
     ServiceKey,
     ServiceSpec,
     SyncDaemon,
+    SysctlValue,
     Timeouts,
+    sysctl_text,
 )
 from ipvsctl.plan.changes import Change, Noop, Plan
 
@@ -132,10 +134,12 @@ def _plan_settings(desired: Cluster, observed: Observed, out: list[Change], plan
             plan.warnings.append(f"sysctl {full} does not exist in this kernel; not set")
         elif current != value:
             out.append(Change(SetSysctl(name, value), full,
-                              f"set sysctl {full} {current} -> {value}", before=current,
-                              after=value))
+                              f"set sysctl {full} {sysctl_text(current)} -> "
+                              f"{sysctl_text(value)}", before=_plain(current),
+                              after=_plain(value)))
         else:
-            plan.noops.append(Noop("sysctl", full, f"sysctl {full} already {value}"))
+            plan.noops.append(Noop("sysctl", full, f"sysctl {full} already "
+                                                   f"{sysctl_text(value)}"))
     for (interface, setting), value in sorted(desired.director.interface_sysctls.items()):
         full = f"net.ipv4.conf.{interface}.{setting}"
         current = observed.interface_sysctls.get((interface, setting))
@@ -190,6 +194,11 @@ def _field_diffs(old: ServiceSpec | RealServerSpec | SyncDaemon,
         if a != b and not (isinstance(new, SyncDaemon) and b is None):
             parts.append(f"{name.replace('_', ' ')} {_show(a)} -> {_show(b)}")
     return ", ".join(parts)
+
+
+def _plain(value: SysctlValue) -> int | list[int]:
+    """A sysctl value for JSON: an integer, or the pair as a list."""
+    return list(value) if isinstance(value, tuple) else value
 
 
 def _show(value: Any) -> str:

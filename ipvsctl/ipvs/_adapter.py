@@ -14,6 +14,7 @@ from types import TracebackType
 from typing import NamedTuple
 
 from ipvsctl import model as m
+from ipvsctl.config.vocabulary import PAIR_SYSCTLS
 from ipvsctl.director.ops import (
     REAL_SERVER_OPS,
     SERVICE_OPS,
@@ -310,17 +311,21 @@ class IpvsAdapter:
         found = self._channel().dump(C.CMD_GET_DAEMON, b"", sd.daemon_of)
         return {daemon.state: daemon for daemon in found if daemon is not None}
 
-    def sysctls(self) -> dict[str, int]:
-        """Every integer in /proc/sys/net/ipv4/vs/ of the namespace (others, e.g. cpu lists,
-        are skipped)."""
+    def sysctls(self) -> dict[str, m.SysctlValue]:
+        """Every integer in /proc/sys/net/ipv4/vs/ of the namespace, and the two integers of
+        sync_threshold ("3\t50"); others (e.g. cpu lists) are skipped."""
 
-        def read() -> dict[str, int]:
-            out: dict[str, int] = {}
+        def read() -> dict[str, m.SysctlValue]:
+            out: dict[str, m.SysctlValue] = {}
             if not VS_SYSCTL_DIR.is_dir():
                 return out
             for path in sorted(VS_SYSCTL_DIR.iterdir()):
                 try:
-                    out[path.name] = int(path.read_text().strip())
+                    words = path.read_text().split()
+                    if len(words) == 1:
+                        out[path.name] = int(words[0])
+                    elif len(words) == 2 and path.name in PAIR_SYSCTLS:
+                        out[path.name] = (int(words[0]), int(words[1]))
                 except (OSError, ValueError):
                     continue
             return out
@@ -461,7 +466,7 @@ class IpvsAdapter:
                 self._set_timeouts(chan, op)
             elif isinstance(op, SetSysctl):
                 path = sysctl_path_parts("net", "ipv4", "vs", op.name)
-                write_sysctl(path, str(int(op.value)), self.netns)
+                write_sysctl(path, m.sysctl_text(op.value), self.netns)
             elif isinstance(op, SetInterfaceSysctl):
                 path = sysctl_path_parts("net", "ipv4", "conf", op.interface, op.setting)
                 write_sysctl(path, str(int(op.value)), self.netns)

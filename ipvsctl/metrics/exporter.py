@@ -25,6 +25,7 @@ from prometheus_client.registry import CollectorRegistry
 from ipvsctl.metrics.bgp import BgpCollector
 from ipvsctl.metrics.build import BuildCollector
 from ipvsctl.metrics.events import DaemonMetrics
+from ipvsctl.metrics.ha import HaCollector
 from ipvsctl.metrics.health import HealthCollector
 from ipvsctl.metrics.provider import DaemonFacts, DaemonView, HealthKey, ServerHealth
 from ipvsctl.metrics.server import MetricsServer
@@ -88,6 +89,7 @@ def daemon_registry(view: DaemonView, real_servers: str = "all"
     registry.register(BgpCollector(view.facts))
     events = DaemonMetrics(registry)
     registry.register(BuildCollector())
+    registry.register(HaCollector(view.facts))
     return registry, events, cached
 
 

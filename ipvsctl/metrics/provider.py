@@ -68,6 +68,40 @@ class BgpFacts(NamedTuple):
     announcements: tuple[AnnouncementFacts, ...]
 
 
+VRRP_STATES = ("MASTER", "BACKUP", "FAULT", "STOP", "unknown")
+SYNC_THREADS = ("master", "backup")
+
+
+class SyncThread(NamedTuple):
+    """One sync daemon thread as the kernel reports it (GET_DAEMON), against the file."""
+
+    state: str  # master | backup
+    running: bool
+    wanted: bool | None  # the file wants it running (None: the file leaves the daemon alone)
+    syncid: int | None = None
+    interface: str | None = None
+
+
+class HaFacts(NamedTuple):
+    """A director of an HA pair: its VRRP role as keepalived last told ipvsctl (ha-notify),
+    whether the VIPs are local (the truth for "gets the traffic"), its health file, and the
+    kernel's sync threads."""
+
+    node: str
+    vrrp_state: str = "unknown"  # one of VRRP_STATES
+    vrrp_since: float | None = None  # when keepalived reported it
+    vips: int = 0
+    vips_local: int = 0  # of those, on an interface of this namespace now
+    healthy: bool | None = None  # what `run` wrote to the health file (None: not yet)
+    sync: tuple[SyncThread, ...] = ()
+
+    @property
+    def split_brain_risk(self) -> bool:
+        """VIPs held while keepalived says it is not master (a SIGKILLed keepalived leaves
+        them): both directors may then answer ARP for them."""
+        return self.vips_local > 0 and self.vrrp_state != "MASTER"
+
+
 class DaemonFacts(NamedTuple):
     pid: int
     started_at: float  # Unix seconds
@@ -76,6 +110,7 @@ class DaemonFacts(NamedTuple):
     reload: ReloadFacts = ReloadFacts()
     repair: RepairFacts = RepairFacts()
     bgp: BgpFacts | None = None  # None: the file has no bgp section
+    ha: HaFacts | None = None  # None: the file has no ha section
 
 
 class DaemonView(Protocol):

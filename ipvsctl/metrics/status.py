@@ -6,6 +6,8 @@ The document (`ipvsctl status --json` prints it as it came, version 1):
      "daemon": {"pid", "started_at", "uptime_seconds", "file", "netns", "ipvsctl_version"},
      "reload": {"last_at", "last_ok", "last_error", "last_good_at"},
      "repair": {"last_at", "changes"},
+     "ha": null | {"node", "vrrp_state", "vrrp_since", "vips", "vips_local", "healthy",
+                   "sync": [{"state", "running", "wanted", "syncid", "interface"}]},
      "services": [{"name", "key", "servers", "up", "pooled", "min_healthy",
                    "real_servers": [{"address", "port", "state", "since", "result", "check",
                                      "last_success_at", "kernel_weight", "file_weight",
@@ -106,6 +108,9 @@ def document(view: DaemonView, now: float | None = None) -> dict[str, Any]:
                    "file": facts.file, "netns": facts.netns, "ipvsctl_version": __version__},
         "reload": reload._asdict(),
         "repair": repair._asdict(),
+        "ha": None if facts.ha is None else {
+            **{k: v for k, v in facts.ha._asdict().items() if k != "sync"},
+            "sync": [t._asdict() for t in facts.ha.sync]},
         "services": [_service_doc(s) for s in services],
         "bgp": _bgp_doc(facts.bgp),
     }
@@ -200,6 +205,25 @@ def _clock(then: float | None) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(then)) if then else "-"
 
 
+def _ha_lines(ha: Doc | None, now: float) -> list[str]:
+    if not ha:
+        return []
+    health = {True: "1 (healthy)", False: "0 (gives way)", None: "not written"}[ha.get("healthy")]
+    state = ha.get("vrrp_state", "unknown")
+    lines = [f"  ha: director {ha.get('node')}, VRRP {state} "
+             f"({_age(ha.get('vrrp_since'), now)}), VIPs here {ha.get('vips_local', 0)}/"
+             f"{ha.get('vips', 0)}, health file {health}"]
+    if ha.get("vips_local") and state != "MASTER":
+        lines.append("  ha: WARNING: holds VIPs while keepalived is not MASTER (a keepalived "
+                     "killed with its VIPs left behind?): both directors may answer ARP")
+    for t in ha.get("sync", []):
+        wanted = {True: "wanted", False: "not wanted", None: "not managed"}[t.get("wanted")]
+        running = (f"running, syncid {t.get('syncid')} on {t.get('interface')}"
+                   if t.get("running") else "not running")
+        lines.append(f"  sync {t.get('state')}: {running} ({wanted})")
+    return lines
+
+
 def status_lines(doc: Doc, now: float | None = None) -> list[str]:
     """The screen of `ipvsctl status`."""
     now = time.time() if now is None else now
@@ -218,6 +242,7 @@ def status_lines(doc: Doc, now: float | None = None) -> list[str]:
     lines.append(f"  last repair {_clock(repair.get('last_at'))} "
                  f"({_age(repair.get('last_at'), now)}"
                  + (f", {changes} change{'s' * (changes != 1)}" if changes else "") + ")")
+    lines += _ha_lines(doc.get("ha"), now)
     lines.append("")
     lines.append(f"{'SERVICE':<34} {'UP':>9} {'POOLED':>7}  HEALTH")
     for svc in doc.get("services", []):

@@ -38,6 +38,7 @@ SCHEMA_REFUSES = {
     "73-check-udp-dns-exec", "74-check-via", "75-min-healthy-sorry-server",
     "76-reconcile-interval", "77-reconcile-interval-quoted",
     "70-ha-ranges", "74-ha-sync", "75-ha-missing-keys",
+    "80-sync-threshold-one-number", "82-sync-threshold-range",
     "76-ha-one-director",
     "80-bgp-ranges", "81-bgp-directors", "82-bgp-announce", "85-bgp-missing-keys",
 }

@@ -22,6 +22,7 @@ from ipvsctl.model import (
     ServiceKey,
     ServiceSpec,
     SyncDaemon,
+    SysctlValue,
     Timeouts,
     Tunnel,
 )
@@ -73,7 +74,7 @@ def desired(case: dict[str, Any]) -> Cluster:
     return Cluster(
         services=services(case.get("desired")),
         director=Director(timeouts=Timeouts(**(case.get("timeouts") or {})),
-                          sysctls=dict(case.get("sysctls") or {}),
+                          sysctls=sysctls(case.get("sysctls")),
                           drain_timeout=case.get("drain_timeout"),
                           interface_sysctls=interface_sysctls(case.get("interface_sysctls")),
                           sync_daemons=sync_daemons(case.get("sync_daemons"))
@@ -88,9 +89,15 @@ def observed(case: dict[str, Any]) -> Observed:
     return Observed(services=services(case.get("observed")),
                     timeouts=Timeouts(**(case.get("observed_timeouts") or
                                          {"tcp": 900, "tcpfin": 120, "udp": 300})),
-                    sysctls=dict(case.get("observed_sysctls") or {}),
+                    sysctls=sysctls(case.get("observed_sysctls")),
                     interface_sysctls=interface_sysctls(case.get("observed_interface_sysctls")),
                     sync_daemons=sync_daemons(case.get("observed_sync_daemons")))
+
+
+def sysctls(data: dict[str, Any] | None) -> dict[str, SysctlValue]:
+    """A list stands for a two-number sysctl (sync_threshold: [3, 50])."""
+    return {name: (value[0], value[1]) if isinstance(value, list) else value
+            for name, value in (data or {}).items()}
 
 
 def interface_sysctls(data: dict[str, int] | None) -> dict[tuple[str, str], int]:

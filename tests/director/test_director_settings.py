@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 CLUSTER = """
 director:
   timeouts: {tcp: 3600, tcpfin: 60, udp: 120}
-  sysctls: {expire_nodest_conn: 1, expire_quiescent_template: 1}
+  sysctls: {expire_nodest_conn: 1, expire_quiescent_template: 1, sync_threshold: [3, 0]}
 services:
   - vip: 192.0.2.10
     port: 80
@@ -41,12 +41,15 @@ def test_timeouts_and_sysctls_applied_and_read_back(netns: str) -> None:
     texts = [c.describe() for c in plan.changes]
     assert texts[0] == "set IPVS timeouts tcp 900s -> 3600s, tcpfin 120s -> 60s, udp 300s -> 120s"
     assert "set sysctl net.ipv4.vs.expire_nodest_conn 0 -> 1" in texts
+    assert "set sysctl net.ipv4.vs.sync_threshold 3 50 -> 3 0" in texts  # the kernel's pair
     assert result.ok
     shown = run_in_netns(netns, ["ipvsadm", "-L", "--timeout"]).stdout
     assert "Timeout (tcp tcpfin udp): 3600 60 120" in shown
     for name in ("expire_nodest_conn", "expire_quiescent_template"):
         value = run_in_netns(netns, ["sysctl", "-n", f"net.ipv4.vs.{name}"]).stdout.strip()
         assert value == "1", name
+    pair = run_in_netns(netns, ["sysctl", "-n", "net.ipv4.vs.sync_threshold"]).stdout.split()
+    assert pair == ["3", "0"]
     # Only this namespace changed.
     assert Path("/proc/sys/net/ipv4/vs/expire_nodest_conn").read_text().strip() == "0"
     again, _ = plan_cluster(cluster, netns=netns)

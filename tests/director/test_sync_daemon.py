@@ -4,6 +4,7 @@ oracle) shows exactly that, the next plan is empty, and `doctor` agrees."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -107,3 +108,27 @@ def test_sync_threads_started_restarted_and_stopped(director: str) -> None:
         "stop IPVS sync daemon master thread", "stop IPVS sync daemon backup thread"]
     assert daemons(netns) == []
     assert doctor(netns, want) == {"sync daemon master": "ok", "sync daemon backup": "ok"}
+
+
+def test_syncid_0_starts_and_stops_without_hanging(director: str) -> None:
+    """Syncid 0 (a backup then takes every pair's messages, as ipvsadm documents) once seemed
+    to hang a start: each step must finish, in a thread watched for 60 s."""
+    netns = director
+    steps: list[str] = []
+
+    def run() -> None:
+        steps.extend(applied(netns, cluster("{id: 0}")))
+        steps.append(" | ".join(daemons(netns)))
+        steps.extend(applied(netns, cluster("false")))
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive(), f"hung after: {steps}"
+    assert steps[0].startswith("start IPVS sync daemon master thread (syncid 0 on eth1")
+    assert steps[1].startswith("start IPVS sync daemon backup thread (syncid 0 on eth1")
+    assert "master sync daemon (mcast=eth1, syncid=0," in steps[2]
+    assert "backup sync daemon (mcast=eth1, syncid=0," in steps[2]
+    assert [s.split(" (", 1)[0] for s in steps[3:]] == [
+        "stop IPVS sync daemon master thread", "stop IPVS sync daemon backup thread"]
+    assert daemons(netns) == []
