@@ -233,7 +233,8 @@ class Daemon:
             self._reroute()
         changes = self._apply(None if whole else edit.services, "apply", "reload") \
             if whole or edit.services else []
-        self._retarget()
+        if whole or not edit.weights_only:  # a weight edit leaves every check as it is
+            self._retarget()
         self.last_reload = Reload(now, True, (), len(changes))
         self.log.event("reload", f"{self.path} ({why}): {len(edit.services)} service(s) "
                                  f"changed, {len(changes)} change(s) made", trigger=why)
