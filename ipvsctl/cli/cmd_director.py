@@ -31,16 +31,17 @@ VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v",
                                           help="Also list what needs no change, and why.")]
 
 
-def _load(path: Path) -> Cluster:
+def _load(path: Path, cache: bool = False) -> Cluster:
     from ipvsctl.config import load
 
-    return load(path)
+    return load(path, cache)
 
 
-def _load_as_node(path: Path, node: str | None) -> Cluster:
+def _load_as_node(path: Path, node: str | None, cache: bool = False) -> Cluster:
+    """cache: plan and apply read the same file again and again (config/document_cache.py)."""
     from ipvsctl.director.workflow import as_node
 
-    return as_node(_load(path), node)
+    return as_node(_load(path, cache), node)
 
 
 def _only(cluster: Cluster, refs: list[str] | None) -> frozenset[ServiceKey] | None:
@@ -71,7 +72,7 @@ def plan(file: FileArg, netns: NetnsOpt = None, node: NodeOpt = None, prune: Pru
     2: changes pending; 1: error."""
     from ipvsctl.director.workflow import plan_cluster
 
-    cluster = _load_as_node(file, node)
+    cluster = _load_as_node(file, node, cache=True)
     the_plan, _ = plan_cluster(cluster, netns=netns, prune=prune, only=_only(cluster, service))
     if json_out:
         echo(printer.to_json(the_plan.to_json()))
@@ -104,7 +105,7 @@ def apply(file: FileArg, netns: NetnsOpt = None, node: NodeOpt = None, prune: Pr
         if not json_out:
             echo_lines(printer.waiting_lines(current))
 
-    cluster = _load_as_node(file, node)
+    cluster = _load_as_node(file, node, cache=True)
     only = _only(cluster, service)
     if wait and not dry_run:
         the_plan, result = apply_and_wait(cluster, netns=netns, prune=prune, progress=progress,

@@ -57,10 +57,11 @@ WATCH_INTERVAL = 1.0  # seconds between looks at the cluster file
 SETTLE = 0.25  # seconds a changed file must hold still before it is read
 
 
-def read(path: Path) -> Cluster:
+def read(path: Path, cache: bool = False) -> Cluster:
     """The file as this director applies it (for a file with `ha`: the director of the pair
-    this host's name picks)."""
-    return as_node(load(path), None)
+    this host's name picks). cache: at start, where the file is read twice
+    (config/document_cache.py); an edit is a new text, which the cache would only slow down."""
+    return as_node(load(path, cache=cache), None)
 
 
 Member = tuple[ServiceKey, str | None, RealServerKey]  # a real server of a named service
@@ -133,7 +134,7 @@ class Daemon:
                 "or stop it first")
         with exclusive_lock(WRITER_LOCK, self.netns, holder=holder, hint=hint):
             self._seen = self._stat()
-            self.cluster = read(self.path)
+            self.cluster = read(self.path, cache=True)
             self.loaded = True
             if self.events is not None:
                 self.events.reloaded(True, time.time())
@@ -438,7 +439,7 @@ def run_director(path: Path, netns: str | None, log_format: str,
     from ipvsctl.ipvs import IpvsAdapter
     from ipvsctl.metrics.exporter import Exporter
 
-    read(path)  # a bad file fails here, before anything is locked, entered or opened
+    read(path, cache=True)  # a bad file fails here, before anything is locked, entered or opened
     source = DaemonSource()
     exporter = Exporter(source, netns, metrics, real_servers)
     try:
