@@ -19,7 +19,7 @@ import os
 import stat
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ipvsctl.config import document_cache, fast_yaml, json_reader
 from ipvsctl.config.builder import Problems, build
@@ -29,14 +29,16 @@ from ipvsctl.errors import ConfigError
 from ipvsctl.gcpause import gc_paused
 from ipvsctl.model import Cluster
 
+Cache = Literal["off", "read", "keep"]
 STDIN = "-"
 STDIN_NAME = "<stdin>"
 
 
-def load(path: str | Path, cache: bool = False) -> Cluster:
+def load(path: str | Path, cache: Cache = "off") -> Cluster:
     """Read and validate a cluster file (`-`: standard input); messages name `path` as the
-    caller gave it. cache: reuse the document of an unchanged file (document_cache.py; for the
-    commands that read the same file again and again as root)."""
+    caller gave it. cache: "read" reuses the kept document of an unchanged file, "keep" also
+    keeps this one (document_cache.py: for the commands that read the same file again and
+    again; "keep" only where writing state is allowed)."""
     name = STDIN_NAME if str(path) == STDIN else str(path)
     return loads(read_text(path), name, cache)
 
@@ -73,23 +75,23 @@ def _too_large(name: str, size: int | None) -> str:
             "(see docs/cluster-file.md)")
 
 
-def loads(text: str, path: str = "<string>", cache: bool = False) -> Cluster:
+def loads(text: str, path: str = "<string>", cache: Cache = "off") -> Cluster:
     """Validate cluster-file text. Raises ConfigError listing every problem found."""
     with gc_paused():  # a large file makes a million objects, none in a cycle
         return _loads(text, path, cache)
 
 
-def _loads(text: str, path: str, cache: bool = False) -> Cluster:
+def _loads(text: str, path: str, cache: Cache = "off") -> Cluster:
     if len(text) > LIMITS.size:
         raise ConfigError([_too_large(path, len(text))])
     kept = None  # the line reader's document, to keep once the builder accepts it
     if json_reader.looks_like_json(text):
         lines = None
-    elif cache and (lines := document_cache.get(text)) is not None:
-        cache = False  # kept already
+    elif cache != "off" and (lines := document_cache.get(text)) is not None:
+        pass  # kept already
     else:
         lines = fast_yaml.read(text)
-        kept = document_cache.encode(*lines) if cache and lines is not None else None
+        kept = document_cache.encode(*lines) if cache == "keep" and lines is not None else None
     read = lines or json_reader.read(text)
     if read is not None:
         problems = Problems(path)

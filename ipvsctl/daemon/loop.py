@@ -30,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ipvsctl.config import load
+from ipvsctl.config.loader import Cache
 from ipvsctl.daemon.diff import edit_of
 from ipvsctl.daemon.log import EventLog
 from ipvsctl.daemon.notify import Notifier, watchdog_interval
@@ -57,7 +58,7 @@ WATCH_INTERVAL = 1.0  # seconds between looks at the cluster file
 SETTLE = 0.25  # seconds a changed file must hold still before it is read
 
 
-def read(path: Path, cache: bool = False) -> Cluster:
+def read(path: Path, cache: Cache = "off") -> Cluster:
     """The file as this director applies it (for a file with `ha`: the director of the pair
     this host's name picks). cache: at start, where the file is read twice
     (config/document_cache.py); an edit is a new text, which the cache would only slow down."""
@@ -134,7 +135,7 @@ class Daemon:
                 "or stop it first")
         with exclusive_lock(WRITER_LOCK, self.netns, holder=holder, hint=hint):
             self._seen = self._stat()
-            self.cluster = read(self.path, cache=True)
+            self.cluster = read(self.path, cache="keep")
             self.loaded = True
             if self.events is not None:
                 self.events.reloaded(True, time.time())
@@ -439,7 +440,7 @@ def run_director(path: Path, netns: str | None, log_format: str,
     from ipvsctl.ipvs import IpvsAdapter
     from ipvsctl.metrics.exporter import Exporter
 
-    read(path, cache=True)  # a bad file fails here, before anything is locked, entered or opened
+    read(path, cache="keep")  # a bad file fails here, before anything is locked, entered or opened
     source = DaemonSource()
     exporter = Exporter(source, netns, metrics, real_servers)
     try:

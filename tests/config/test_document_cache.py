@@ -65,28 +65,40 @@ TEXTS = [p.read_text() for p in GOOD] + [gen.cluster_yaml(50, 4), gen.cluster_ya
 def test_a_kept_document_builds_the_same_cluster(text: str, reads: list[int],
                                                  state: Path) -> None:
     plain = loads(text, "c.yaml")
-    first = loads(text, "c.yaml", cache=True)
+    first = loads(text, "c.yaml", cache="keep")
     calls = len(reads)
-    second = loads(text, "c.yaml", cache=True)
+    second = loads(text, "c.yaml", cache="keep")
     same(plain, first)
     same(plain, second)
     if entry(state).exists():  # the line reader's shape: kept, and not read again
         assert len(reads) == calls
     # and the same under another name: messages and sources name the caller's path
-    same(loads(text, "other.yaml"), loads(text, "other.yaml", cache=True))
+    same(loads(text, "other.yaml"), loads(text, "other.yaml", cache="keep"))
 
 
 def test_the_generated_file_is_kept_and_reused(state: Path, reads: list[int]) -> None:
     text = gen.cluster_yaml(20, 3)
-    loads(text, "c.yaml", cache=True)
+    loads(text, "c.yaml", cache="keep")
     assert (state / "cache" / document_cache.NAME).is_file()
     assert os.stat(state / "cache").st_mode & 0o777 == 0o700
     assert os.stat(state / "cache" / document_cache.NAME).st_mode & 0o777 == 0o600
     before = len(reads)
-    loads(text, "c.yaml", cache=True)
+    loads(text, "c.yaml", cache="keep")
     assert len(reads) == before  # a hit
-    loads(text.replace("weight: 2", "weight: 3", 1), "c.yaml", cache=True)
+    loads(text.replace("weight: 2", "weight: 3", 1), "c.yaml", cache="keep")
     assert len(reads) == before + 1  # one byte changed: read again
+
+
+def test_read_uses_what_keep_kept_and_writes_nothing(state: Path, reads: list[int]) -> None:
+    text = gen.cluster_yaml(20, 3)
+    loads(text, "c.yaml", cache="read")
+    assert not (state / "cache").exists()  # a read-only command creates nothing
+    loads(text, "c.yaml", cache="keep")
+    before, data = len(reads), entry(state).read_bytes()
+    same(loads(text, "c.yaml", cache="read"), loads(text, "c.yaml"))
+    assert len(reads) == before + 1  # only the plain load read it
+    loads(text.replace("weight: 2", "weight: 3", 1), "c.yaml", cache="read")
+    assert entry(state).read_bytes() == data  # a miss keeps nothing either
 
 
 @pytest.mark.parametrize("path", BAD, ids=[p.stem for p in BAD])
@@ -96,19 +108,19 @@ def test_a_bad_file_gives_the_same_messages_and_is_never_kept(path: Path, state:
         loads(text, path.name)
     for _ in range(2):
         with pytest.raises(ConfigError) as cached:
-            loads(text, path.name, cache=True)
+            loads(text, path.name, cache="keep")
         assert cached.value.lines() == plain.value.lines()
     assert not (state / "cache" / document_cache.NAME).exists()
 
 
 def test_a_kept_good_file_edited_into_a_bad_one_gives_the_careful_messages(state: Path) -> None:
     text = gen.cluster_yaml(5, 2)
-    loads(text, "c.yaml", cache=True)
+    loads(text, "c.yaml", cache="keep")
     bad = text.replace("weight: 2", "weight: 70000", 1)
     with pytest.raises(ConfigError) as plain:
         loads(bad, "c.yaml")
     with pytest.raises(ConfigError) as cached:
-        loads(bad, "c.yaml", cache=True)
+        loads(bad, "c.yaml", cache="keep")
     assert cached.value.lines() == plain.value.lines()
     assert plain.value.lines()[0].startswith("c.yaml:")
 
@@ -120,32 +132,32 @@ def entry(state: Path) -> Path:
 def test_a_damaged_or_foreign_entry_is_a_miss(state: Path, reads: list[int]) -> None:
     text = gen.cluster_yaml(10, 2)
     expect = loads(text, "c.yaml")
-    loads(text, "c.yaml", cache=True)
+    loads(text, "c.yaml", cache="keep")
     data = entry(state).read_bytes()
     key, _, body = data.partition(b"\n")
     for damaged in (key + b"\n" + body[: len(body) // 2], key + b"\n", key + b"\nxyz",
                     b"0" * len(key) + b"\n" + body, b""):
         entry(state).write_bytes(damaged)
         before = len(reads)
-        same(loads(text, "c.yaml", cache=True), expect)
+        same(loads(text, "c.yaml", cache="keep"), expect)
         assert len(reads) == before + 1
 
 
 def test_a_link_or_an_untrusted_folder_is_never_used(state: Path, tmp_path: Path,
                                                      reads: list[int]) -> None:
     text = gen.cluster_yaml(10, 2)
-    loads(text, "c.yaml", cache=True)
+    loads(text, "c.yaml", cache="keep")
     real = tmp_path / "elsewhere"
     os.replace(entry(state), real)
     os.symlink(real, entry(state))
     before = len(reads)
-    loads(text, "c.yaml", cache=True)  # the link is not followed: read again...
+    loads(text, "c.yaml", cache="keep")  # the link is not followed: read again...
     assert len(reads) == before + 1
     assert not entry(state).is_symlink()  # ...and the entry replaced, the target untouched
     assert real.read_bytes().partition(b"\n")[0] == entry(state).read_bytes().partition(b"\n")[0]
     os.chmod(state / "cache", 0o770)  # noqa: S103 (writable by its group: not trusted, not used)
     before = len(reads)
-    loads(text, "c.yaml", cache=True)
+    loads(text, "c.yaml", cache="keep")
     assert len(reads) == before + 1
 
 
