@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any, Literal
 
-from ipvsctl.config import document_cache, fast_yaml, json_reader
+from ipvsctl.config import fast_yaml, json_reader
 from ipvsctl.config.builder import Problems, build
 from ipvsctl.config.limits import LIMITS, LimitError
 from ipvsctl.config.tree import Places
@@ -30,6 +30,7 @@ from ipvsctl.gcpause import gc_paused
 from ipvsctl.model import Cluster
 
 Cache = Literal["off", "read", "keep"]
+CACHE_FROM = 512 << 10  # characters: smaller files are read as fast as a kept one is found
 STDIN = "-"
 STDIN_NAME = "<stdin>"
 
@@ -85,6 +86,10 @@ def _loads(text: str, path: str, cache: Cache = "off") -> Cluster:
     if len(text) > LIMITS.size:
         raise ConfigError([_too_large(path, len(text))])
     kept = None  # the line reader's document, to keep once the builder accepts it
+    if cache != "off" and len(text) < CACHE_FROM:
+        cache = "off"  # read at once: a hash and a folder walk would cost as much
+    if cache != "off":
+        from ipvsctl.config import document_cache
     if json_reader.looks_like_json(text):
         lines = None
     elif cache != "off" and (lines := document_cache.get(text)) is not None:

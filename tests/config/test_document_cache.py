@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from ipvsctl.config import document_cache, fast_yaml, loads
+from ipvsctl.config import document_cache, fast_yaml, loader, loads
 from ipvsctl.errors import ConfigError
 from ipvsctl.model import Cluster
 
@@ -31,7 +31,18 @@ BAD = sorted((HERE / "bad").glob("*.yaml"))
 @pytest.fixture(autouse=True)
 def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("IPVSCTL_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setattr(loader, "CACHE_FROM", 0)  # small files too, here
     return tmp_path / "state"
+
+
+def test_a_small_file_is_never_kept(state: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(loader, "CACHE_FROM", 512 << 10)
+    loads(gen.cluster_yaml(20, 3), "c.yaml", cache="keep")
+    assert not (state / "cache").exists()
+    text = gen.cluster_yaml(1100, 10)  # about 560 KB
+    assert len(text) >= loader.CACHE_FROM
+    loads(text, "c.yaml", cache="keep")
+    assert entry(state).is_file()
 
 
 @pytest.fixture
