@@ -6,7 +6,8 @@ executor and printer that `apply` uses. Imports only ipvsctl.model and ipvsctl.e
 
 Each public name is imported from its module on first use: the loader needs only the specs
 and the policy (a Cluster carries them), and `plan` and `apply` start without the state
-machine and the step.
+machine and the step. The step itself is `ipvsctl.health.step.step`: a lazy name `step` here
+would be shadowed by the submodule of that name once anything imports it.
 """
 
 from __future__ import annotations
@@ -28,13 +29,13 @@ if TYPE_CHECKING:
         default_via,
     )
     from ipvsctl.health.state import State, Tracker, Transition
-    from ipvsctl.health.step import StepResult, step
+    from ipvsctl.health.step import StepResult
     from ipvsctl.health.target import CheckTarget, Probe
 
 __all__ = [
     "CHECK_TYPES", "CheckSpec", "CheckTarget", "DnsCheck", "ExecCheck", "HttpCheck",
     "MinHealthy", "NoCheck", "Probe", "ServiceHealth", "State", "StepResult", "TcpCheck",
-    "Tracker", "Transition", "UdpCheck", "default_via", "step",
+    "Tracker", "Transition", "UdpCheck", "default_via",
 ]
 
 _HOME = {
@@ -42,7 +43,7 @@ _HOME = {
     **dict.fromkeys(("CHECK_TYPES", "CheckSpec", "DnsCheck", "ExecCheck", "HttpCheck",
                      "NoCheck", "TcpCheck", "UdpCheck", "default_via"), "spec"),
     "State": "state", "Tracker": "state", "Transition": "state",
-    "StepResult": "step", "step": "step", "CheckTarget": "target", "Probe": "target",
+    "StepResult": "step", "CheckTarget": "target", "Probe": "target",
 }
 
 
