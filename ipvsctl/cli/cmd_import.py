@@ -44,14 +44,19 @@ def import_(source: SourceArg, from_: FromOpt, output: OutputOpt = None,
     translated to what it programs. What cannot be translated (VRRP, notification scripts,
     ...) is listed on stderr, one line per kind with its file:line, and as comments at the top
     of the output."""
+    from ipvsctl.gcpause import gc_paused
     from ipvsctl.host.records import atomic_write
     from ipvsctl.importers import cluster_file, import_file
 
-    result = import_file(from_.value, source, config_id=config_id)
-    for line in result.warnings:
-        warn(f"# {line}")
-    text = cluster_file(result, from_.value, source, strict=strict,
-                        name=str(output or "<import>"))
+    # One pause of the cyclic collector over the import, the dump and the read-back, ended
+    # once the import's objects are gone: it then has almost nothing to scan.
+    with gc_paused():
+        result = import_file(from_.value, source, config_id=config_id)
+        for line in result.warnings:
+            warn(f"# {line}")
+        text = cluster_file(result, from_.value, source, strict=strict,
+                            name=str(output or "<import>"))
+        del result
     if output is None:
         echo(text.rstrip("\n"))
         return

@@ -121,7 +121,13 @@ class _Context:
 
 def build(root: Any, places: Places, problems: Problems) -> Cluster:
     """The Cluster the document describes; every problem goes to `problems`."""
-    return _Builder(places, problems).cluster(root)
+    builder = _Builder(places, problems)
+    try:
+        return builder.cluster(root)
+    finally:
+        # The rules and the builder refer to each other: without this cut the whole document
+        # (its places, every check level) waits for the cyclic collector instead of going now.
+        del builder.checks
 
 
 class _Builder:

@@ -9,7 +9,11 @@ anywhere above it describes no check: `defaults: {check: {interval: 1}}` only se
 of the checks that name a type elsewhere.
 
 Every combination of levels is resolved once (a file of 100,000 real servers has a handful),
-and its problems are reported once, at the most specific level that has them.
+and its problems are reported once, at the most specific level that has them. A file written by
+`ipvsctl import` repeats one `check` mapping on each real server: a mapping equal to one read
+without problems (same keys, values of the same types) reads as that one did, and levels of
+such mappings make the check they made before, unless that check had problems: those are
+reported at each place again.
 """
 
 from __future__ import annotations
@@ -69,12 +73,25 @@ class CheckRules:
         self._specs: dict[tuple[tuple[int, ...], str, bool], CheckSpec | None] = {}
         self._shared: dict[CheckSpec, CheckSpec] = {}
         self._layers: list[Layer] = []  # alive while the file is built: their ids key the cache
+        # A problem-free mapping's contents (and the type above it) -> its values, its type and
+        # a number that stands for both; id(layer) -> that number, for each layer that has one.
+        self._read: dict[tuple[Any, ...], tuple[dict[str, Any], str | None, int]] = {}
+        self._token: dict[int, int] = {}
+        self._same: dict[tuple[tuple[int, ...], str, bool], CheckSpec | None] = {}
 
     # -- one level --------------------------------------------------------------------------
 
     def layer(self, parent: Any, key: Any, where: str, above: str | None) -> Layer | None:
         """The `check` mapping at parent[key]; `above`: the type the levels above give."""
         b = self.b
+        contents = _contents(parent[key], above, where)
+        if contents is not None:
+            found = self._read.get(contents)
+            if found is not None:
+                layer = Layer(found[0], found[1], parent, key, where, ok=True)
+                self._layers.append(layer)
+                self._token[id(layer)] = found[2]
+                return layer
         problems = len(b.p)
         m = b.mapping(parent, key, where, "check")
         if m is None:
@@ -108,6 +125,9 @@ class CheckRules:
             del values["via"]
         layer = Layer(values, own, parent, key, where, ok=len(b.p) == problems)
         self._layers.append(layer)
+        if contents is not None and layer.ok:
+            self._read[contents] = (values, own, len(self._read))
+            self._token[id(layer)] = len(self._read) - 1
         return layer
 
     def _value(self, m: dict[str, Any], name: str, where: str) -> Any:
@@ -157,10 +177,19 @@ class CheckRules:
         found = self._specs.get((ids, forward, fwmark), _MISSING)
         if found is not _MISSING:
             return found  # type: ignore[return-value]
+        tokens = tuple(self._token.get(i, -1) for i in ids)
+        same = (tokens, forward, fwmark) if -1 not in tokens else None
+        if same is not None:
+            found = self._same.get(same, _MISSING)
+            if found is not _MISSING:
+                return found  # type: ignore[return-value]
+        problems = len(self.b.p)
         spec = self._build(layers, forward, fwmark)
         if spec is not None:
             spec = self._shared.setdefault(spec, spec)
         self._specs[(ids, forward, fwmark)] = spec
+        if same is not None and len(self.b.p) == problems:
+            self._same[same] = spec
         return spec
 
     def _build(self, layers: tuple[Layer, ...], forward: str, fwmark: bool) -> CheckSpec | None:
@@ -420,6 +449,29 @@ class CheckRules:
 
 
 _MISSING = object()
+_SCALARS = (str, int, bool, float, type(None))
+
+
+def _contents(value: Any, above: str | None, where: str) -> tuple[Any, ...] | None:
+    """What decides how a `check` mapping reads: its keys and values with their types, the
+    type above it and whether it is the defaults' (see `via`); None where that is not plain
+    (nested values, integers written another way: their reading depends on their place)."""
+    if type(value) is not dict:
+        return None
+    out: list[Any] = [above, where.startswith("defaults")]
+    for name, item in value.items():
+        kind_ = type(item)
+        if kind_ is list:
+            if not all(type(x) in _SCALARS for x in item):
+                return None
+            item = tuple((type(x), x) for x in item)
+        elif kind_ is Odd:
+            if item.tag == _TAG_INT:
+                return None
+        elif kind_ not in _SCALARS:
+            return None
+        out += (name, kind_, item)
+    return tuple(out)
 
 
 def _a(check_type: str) -> str:

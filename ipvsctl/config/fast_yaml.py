@@ -48,6 +48,11 @@ _PLAIN = re.compile(rf"(?:-(?=[{_W}])|[A-Za-z0-9_./+~=])(?:[{_W}-]|:(?=[{_W}:-])
 _KEY = r"[A-Za-z_][A-Za-z0-9_-]*"
 _ENTRY = re.compile(rf"({_KEY}):(?= |$)")
 _END = re.compile(r" *(?:#.*)?")  # after a value: spaces, then a comment or nothing
+# A whole `key: plain-value` line of a block mapping (from its indentation), perhaps with a
+# comment: what _ENTRY, _skip, _PLAIN and end() accept piece by piece, in one match. The value's
+# loop can end only where the piece-by-piece one does (each of its steps starts with a character
+# the tail cannot start with), so both read the same key and value.
+_SCALAR_ENTRY = re.compile(rf"({_KEY}): +({_PLAIN.pattern})(?: *| +#.*)")
 _SPACES = re.compile(r" *")
 # Characters this reader never reads (tabs, carriage returns, other controls); it reads ASCII only.
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
@@ -141,7 +146,8 @@ class _Reader:
         self.n = len(self.lines)
         self.i = 0
         self.at = places.at
-        self.skeletons: list[_Skeleton] = []
+        self.skeletons: list[_Skeleton] = []  # of list items: `- {...}`
+        self.value_skeletons: list[_Skeleton] = []  # of mapping values: `key: {...}`
 
     def skip_blank(self) -> int:
         """Index of the next line that is not blank or a comment (from self.i); sets self.i."""
@@ -236,53 +242,89 @@ class _Reader:
         self.i += 1
 
     def mapping(self, indent: int, depth: int, first: bool = False) -> dict[str, Any]:
-        lines = self.lines
-        value: Any
+        lines, n = self.lines, self.n
         out: dict[str, Any] = {}
         self.at[id(out)] = (self.i + 1, indent + 1)
+        scalar_entry = _SCALAR_ENTRY.fullmatch
         while True:
             line = lines[self.i]
             if not first and self.indent() != indent:
                 raise _GiveUp()
             first = False
-            m = _ENTRY.match(line, indent)
-            if m is None:
-                raise _GiveUp()
-            key = _plain(m.group(1))
-            if type(key) is not str or key in out:
-                raise _GiveUp()
-            pos = _skip(line, m.end())
-            if pos >= len(line) or line[pos] == "#":
-                # the value is the block below (null if there is none: the careful reader)
-                if pos < len(line) and line[pos - 1] != " ":
+            m = scalar_entry(line, indent)
+            if m is not None:  # the common line: a plain scalar value
+                key = _plain(m.group(1))
+                if type(key) is not str or key in out:
                     raise _GiveUp()
+                out[key] = _plain(m.group(2))
                 self.i += 1
-                if self.skip_blank() >= self.n:
-                    raise _GiveUp()
-                got = self.indent()
-                if got > indent:
-                    value = self.block(got, depth + 1)
-                elif got == indent and lines[self.i].startswith("- ", indent):
-                    value = self.sequence(indent, depth + 1)
-                else:
-                    raise _GiveUp()
             else:
-                c = line[pos]
-                if c == "{":
-                    value, end = self.flow_mapping(line, pos, depth + 1)
-                elif c == "[":
-                    value, end = self.flow_sequence(line, pos, depth + 1)
-                else:
-                    value, end = self.scalar(line, pos)
-                self.end(line, end)
-            out[key] = value
-            if self.skip_blank() >= self.n:
+                self.entry(out, line, indent, depth)
+            i = self.i
+            while i < n:  # the next line that is not blank or a comment
+                s = lines[i].lstrip(" ")
+                if s and s[0] != "#":
+                    break
+                i += 1
+            self.i = i
+            if i >= n:
                 return out
-            got = self.indent()
+            got = len(lines[i]) - len(s)  # its indent (read() bounds every line's length)
             if got < indent:
                 return out
             if got > indent:
                 raise _GiveUp()
+
+    def entry(self, out: dict[str, Any], line: str, indent: int, depth: int) -> None:
+        """One entry of a block mapping read piece by piece, into `out`."""
+        lines = self.lines
+        value: Any
+        m = _ENTRY.match(line, indent)
+        if m is None:
+            raise _GiveUp()
+        key = _plain(m.group(1))
+        if type(key) is not str or key in out:
+            raise _GiveUp()
+        pos = _skip(line, m.end())
+        if pos >= len(line) or line[pos] == "#":
+            # the value is the block below (null if there is none: the careful reader)
+            if pos < len(line) and line[pos - 1] != " ":
+                raise _GiveUp()
+            self.i += 1
+            if self.skip_blank() >= self.n:
+                raise _GiveUp()
+            got = self.indent()
+            if got > indent:
+                value = self.block(got, depth + 1)
+            elif got == indent and lines[self.i].startswith("- ", indent):
+                value = self.sequence(indent, depth + 1)
+            else:
+                raise _GiveUp()
+        else:
+            c = line[pos]
+            if c == "{":
+                if depth + 1 < LIMITS.depth:  # (flow_mapping's own bound)
+                    for skeleton in self.value_skeletons:  # the line's layout is known
+                        found = skeleton.match(line)
+                        if found is not None:
+                            value = dict(zip(skeleton.keys, found.groups(), strict=True))
+                            for name in skeleton.ints:
+                                value[name] = int(value[name])
+                            self.at[id(value)] = (self.i + 1, pos + 1)
+                            out[key] = value
+                            self.i += 1
+                            return
+                value, end = self.flow_mapping(line, pos, depth + 1)
+                self.end(line, end)
+                self.learn(line, pos, end, value, self.value_skeletons)
+                out[key] = value
+                return
+            if c == "[":
+                value, end = self.flow_sequence(line, pos, depth + 1)
+            else:
+                value, end = self.scalar(line, pos)
+            self.end(line, end)
+        out[key] = value
 
     def scalar(self, line: str, pos: int) -> tuple[Any, int]:
         c = line[pos]
@@ -307,17 +349,18 @@ class _Reader:
         and its layout learnt."""
         out, end = self.flow_mapping(line, pos, 0)
         self.end_flow(line, end)
-        self.learn(line, pos, end, out)
+        self.learn(line, pos, end, out, self.skeletons)
         return out
 
     def end_flow(self, line: str, end: int) -> None:
         if end < len(line) and (line[end] != " " or _END.fullmatch(line, end) is None):
             raise _GiveUp()
 
-    def learn(self, line: str, pos: int, end: int, out: dict[str, Any]) -> None:
+    def learn(self, line: str, pos: int, end: int, out: dict[str, Any],
+              skeletons: list[_Skeleton]) -> None:
         """Remember the layout of this line if it is a flat mapping of plain values of the
         skeleton classes: its text with each value replaced by the value's class."""
-        if len(self.skeletons) >= MAX_SKELETONS or not out:
+        if len(skeletons) >= MAX_SKELETONS or not out:
             return
         pattern: list[str] = []
         ints: list[str] = []
@@ -345,7 +388,7 @@ class _Reader:
             at = found.end()
             scan = _skip(line, at) + 1  # past ',' or '}'
         pattern.append(re.escape(line[at:end]) + r"(?: *| +#.*)")
-        self.skeletons.insert(0, _Skeleton("".join(pattern), tuple(out), tuple(ints)))
+        skeletons.insert(0, _Skeleton("".join(pattern), tuple(out), tuple(ints)))
 
     def flow_mapping(self, line: str, pos: int, depth: int) -> tuple[dict[str, Any], int]:
         if depth >= LIMITS.depth:

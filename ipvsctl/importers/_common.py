@@ -91,14 +91,15 @@ class Notes:
 
     def warn(self, where: int | Place, message: str, kind: str | None = None) -> None:
         place = self._place(where)
+        group = self._groups.get(kind) if kind is not None else None
+        if group is not None:  # only a group's first message is shown (and clipped)
+            if place not in group.places[-1:]:  # once per place (a group expands one line)
+                group.places.append(place)
+            return
         message = clip(message)
         if kind is None:
             kind = f"{len(self._groups)}\0{message}"  # a group of its own
-        group = self._groups.get(kind)
-        if group is None:
-            self._groups[kind] = _Group(message, [place])
-        elif place not in group.places[-1:]:  # once per place (a group expands one line)
-            group.places.append(place)
+        self._groups[kind] = _Group(message, [place])
 
     @property
     def warnings(self) -> list[str]:
@@ -126,8 +127,10 @@ def checked_text(text: str, path: str) -> str:
     lines longer than MAX_LINE and characters no configuration holds (ConfigError, every bad
     line at once). What the parsers then see splits into lines only at '\\n'."""
     text = text.removeprefix("\ufeff")
-    problems = []
     lines = text.split("\n")
+    if _CONTROL.search(text) is None and max(map(len, lines)) <= MAX_LINE:
+        return text  # nothing to refuse, no CR to drop (the common case: one scan in C)
+    problems = []
     for number, line in enumerate(lines, 1):
         if line.endswith("\r"):
             line = lines[number - 1] = line[:-1]

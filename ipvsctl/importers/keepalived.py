@@ -39,6 +39,7 @@ from ipvsctl.importers.keepalived_syntax import Stmt, parse_tree
 from ipvsctl.importers.keepalived_values import (
     Address,
     Fatal,
+    address_text,
     arg,
     endpoint,
     inet,
@@ -893,11 +894,11 @@ class _Importer:
         kept: list[_RealServer] = []
         seen: set[tuple[str, int]] = set()
         for rs in vs.real_servers:
-            if (str(rs.ip), rs.port) in seen:
+            if (address_text(rs.ip), rs.port) in seen:
                 self.warn(rs.place, "rs-duplicate", f"real server {rs.ip} {rs.port or ''} is "
                           "listed twice: keepalived drops the second; skipped")
                 continue
-            seen.add((str(rs.ip), rs.port))
+            seen.add((address_text(rs.ip), rs.port))
             if rs.forward is None:
                 if vs.forward is None:
                     if vs.bad_forward:
@@ -931,7 +932,7 @@ class _Importer:
         if group is None:
             if vs.address is None:
                 return [(ServiceKey.mark(vs.fwmark, vs.family), masq_or(0))]
-            key = ServiceKey.vip(vs.protocol or "udp", vs.address.compressed, vs.port)
+            key = _vip_key(vs.protocol or "udp", vs.address, vs.port)
             return [(key, lambda rs: (rs.port or vs.port) if rs.forward and
                      rs.forward.method == "nat" else vs.port)]
         keys: list[tuple[ServiceKey, Callable[[_RealServer], int]]] = []
@@ -939,8 +940,8 @@ class _Importer:
             assert entry.first is not None and entry.last is not None
             for number in range(int(entry.first), int(entry.last) + 1):
                 address = type(entry.first)(number)
-                keys.append((ServiceKey.vip(vs.protocol or "udp", address.compressed,
-                                            entry.port), masq_or(entry.port)))
+                keys.append((_vip_key(vs.protocol or "udp", address, entry.port),
+                             masq_or(entry.port)))
         for entry in group.fwmarks:
             family = entry.fwmark_family or vs.family or 4
             keys.append((ServiceKey.mark(entry.fwmark, family), masq_or(0)))
@@ -1016,7 +1017,7 @@ class _Importer:
                      f"reset to the virtual server's {port}: only NAT maps ports")
             self.warn(rs.place, "rs-port", f"{what} port {rs.port} {reset} (keepalived does "
                       "the same)")
-        rs_key = RealServerKey.of(rs.ip.compressed, port)
+        rs_key = RealServerKey(address_text(rs.ip), port)  # RealServerKey.of, parsed already
         if not key.is_fwmark and rs_key.address == key.address:
             self.warn(rs.place, "rs-is-vip", f"{what} {rs_key} is the VIP itself; ipvsctl "
                       "does not manage a local real server; skipped")
@@ -1047,3 +1048,8 @@ class _Importer:
                   "so")
         for rs_key, rs in service.real_servers.items():
             existing.real_servers.setdefault(rs_key, rs)
+
+
+def _vip_key(protocol: str, address: Address, port: int) -> ServiceKey:
+    """ServiceKey.vip() of an address read already (not parsed again)."""
+    return ServiceKey(address.version, protocol, address_text(address), port, 0)

@@ -37,6 +37,8 @@ MAXBUF = 1024  # keepalived reads lines into 1,024 bytes and substitutes within 
 MAX_FILE_BYTES = 16 << 20
 
 _SPECIAL = re.compile(r'[#!"\\]')  # what decomment() has to look at
+# What only the full path of read_line handles: decomment's characters, templating, U+FFFD
+_NOT_PLAIN = re.compile(r'[#!"\\$@~\ufffd]')
 _NUMBER = re.compile(r"([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
 Reader = Callable[[str], bytes]  # reads an included file's bytes
 
@@ -78,7 +80,7 @@ class _Seq:
 class _File:
     name: str  # as messages name it: relative to the including file's name, as keepalived does
     real: str  # where it is
-    lines: Iterator[tuple[int, bytes]]
+    lines: Iterator[tuple[int, str]]
     pending: list[tuple[str, str]]  # further glob matches still to read: (name, real)
 
 
@@ -189,7 +191,15 @@ class LineReader:
 
     def read_line(self) -> Line | None:
         while True:
-            buf = self._fetch()
+            buf: str | None
+            if (self.residue is None and self.next_lines is None and not self.seqs
+                    and self.def_in_progress is None and self.files):
+                got = self._plain()
+                if isinstance(got, Line):
+                    return got
+                buf = got if got is not None else self._fetch()
+            else:
+                buf = self._fetch()
             if buf is None:
                 return None
             if self.def_in_progress is not None:
@@ -203,6 +213,27 @@ class LineReader:
             if self._include(buf):
                 continue
             return Line(self._split_brace(buf), self.place)
+
+    def _plain(self) -> Line | str | None:
+        """While nothing is pending (no residue, definition, sequence or multi-line value): the
+        file's next lines, each taken here as its Line when it needs none of decomment,
+        conditionals, definitions, sequences or include (most lines of most files). The first
+        line that needs them comes back decommented, for the rest of read_line; None at the
+        end of the file."""
+        current = self.files[-1]
+        for number, raw in current.lines:
+            self.place = Place(current.name, number)
+            text = raw.rstrip("\r\n")
+            if _NOT_PLAIN.search(text) is None:
+                body = text.strip(WHITE)
+                if not body:
+                    continue
+                if not body.startswith("include"):
+                    return Line(self._split_brace(body), self.place)
+            body = self._decommented(text)
+            if body:
+                return body
+        return None
 
     def _fetch(self) -> str | None:
         """The next raw line: a brace residue, a sequence step, a multi-line value's next line,
@@ -224,33 +255,38 @@ class LineReader:
             current = self.files[-1]
             for number, raw in current.lines:
                 self.place = Place(current.name, number)
-                text = decode(raw).rstrip("\r\n")
-                if not text:
-                    if self.def_in_progress is not None:  # a blank line ends a definition
-                        self._end_definition()
-                    continue
-                body, bad_comment = decomment(text)
-                if bad_comment:
-                    self.notes.warn(self.place, "bytes that are not UTF-8 in a comment: "
-                                    "ignored with the comment, as keepalived does",
-                                    kind="non-utf8-comment")
-                if "\ufffd" in body:
-                    self.notes.warn(self.place, "bytes that are not UTF-8 outside a comment: "
-                                    "read as U+FFFD (the line is unlikely to mean anything "
-                                    "to keepalived either)", kind="non-utf8-text")
+                body = self._decommented(raw.rstrip("\r\n"))
                 if body:
                     return body
-                if self.def_in_progress is not None:
-                    # keepalived parses a copy of the file in which a comment line is blank,
-                    # and a blank line ends a definition
-                    self.notes.warn(self.place, "a comment line inside a multi-line "
-                                    "definition ends it: keepalived 2.2.7 reads its configuration "
-                                    "through a copy in which comment lines are blank; the lines "
-                                    "after it are read as lines of their own",
-                                    kind="comment-ends-definition")
-                    self._end_definition()
             self._next_file()
         return None
+
+    def _decommented(self, text: str) -> str:
+        """A line of a file (at self.place) decommented; "" for a line with nothing left,
+        which ends a definition in progress."""
+        if not text:
+            if self.def_in_progress is not None:  # a blank line ends a definition
+                self._end_definition()
+            return ""
+        body, bad_comment = decomment(text)
+        if bad_comment:
+            self.notes.warn(self.place, "bytes that are not UTF-8 in a comment: "
+                            "ignored with the comment, as keepalived does",
+                            kind="non-utf8-comment")
+        if "\ufffd" in body:
+            self.notes.warn(self.place, "bytes that are not UTF-8 outside a comment: "
+                            "read as U+FFFD (the line is unlikely to mean anything "
+                            "to keepalived either)", kind="non-utf8-text")
+        if not body and self.def_in_progress is not None:
+            # keepalived parses a copy of the file in which a comment line is blank,
+            # and a blank line ends a definition
+            self.notes.warn(self.place, "a comment line inside a multi-line "
+                            "definition ends it: keepalived 2.2.7 reads its configuration "
+                            "through a copy in which comment lines are blank; the lines "
+                            "after it are read as lines of their own",
+                            kind="comment-ends-definition")
+            self._end_definition()
+        return body
 
     def _next_file(self) -> None:
         done = self.files.pop()
@@ -555,7 +591,7 @@ class LineReader:
                               f"{MAX_FILE_BYTES >> 20} MiB: not a configuration file?")
         return True
 
-    def _open(self, name: str) -> Iterator[tuple[int, bytes]] | None:
+    def _open(self, name: str) -> Iterator[tuple[int, str]] | None:
         try:
             data = self.read_file(name)
         except OSError as exc:
@@ -568,13 +604,18 @@ class LineReader:
 
     def _split_brace(self, buf: str) -> str:
         """Cut the line before its first '{' or '}' outside quotes; the rest comes next."""
-        if "{" not in buf and "}" not in buf:
+        opening, closing = buf.find("{"), buf.find("}")
+        if opening < 0 and closing < 0:
             return buf.rstrip(WHITE)
         if buf[0] in "{}":
             rest = buf[1:].lstrip(WHITE)
             if rest:
                 self.residue = rest.rstrip(WHITE)
             return buf[0]
+        if '"' not in buf:  # the first brace, without walking the line
+            i = opening if closing < 0 or 0 <= opening < closing else closing
+            self.residue = buf[i:].rstrip(WHITE)
+            return buf[:i].rstrip(WHITE)
         i = 0
         while i < len(buf):
             char = buf[i]
@@ -591,19 +632,29 @@ class LineReader:
         return buf.rstrip(WHITE)
 
 
-def _numbered(text: str) -> Iterator[tuple[int, bytes]]:
-    return _numbered_bytes(text.encode("utf-8", "surrogateescape"))
+def _numbered(text: str) -> Iterator[tuple[int, str]]:
+    """The main file's lines as _numbered_bytes reads its UTF-8 bytes. An ASCII line shorter
+    than keepalived's buffer is its own bytes: it goes as it is (most lines of most files)."""
+    for number, line in enumerate(text.split("\n"), 1):
+        if len(line) < MAXBUF and line.isascii():
+            yield number, line
+        else:
+            yield from _pieces(number, line.encode("utf-8", "surrogateescape"))
 
 
-def _numbered_bytes(data: bytes) -> Iterator[tuple[int, bytes]]:
-    """(line number, bytes) as keepalived's fgets() reads them: a line longer than 1,023 bytes
-    comes in pieces, each read as a line of its own (with the same number)."""
+def _numbered_bytes(data: bytes) -> Iterator[tuple[int, str]]:
+    """(line number, text) as keepalived's fgets() reads the bytes: a line longer than 1,023
+    bytes comes in pieces, each read as a line of its own (with the same number)."""
     for number, raw in enumerate(data.split(b"\n"), 1):
-        if len(raw) < MAXBUF:
-            yield number, raw
-            continue
-        for start in range(0, len(raw), MAXBUF - 1):
-            yield number, raw[start:start + MAXBUF - 1]
+        yield from _pieces(number, raw)
+
+
+def _pieces(number: int, raw: bytes) -> Iterator[tuple[int, str]]:
+    if len(raw) < MAXBUF:
+        yield number, decode(raw)
+        return
+    for start in range(0, len(raw), MAXBUF - 1):
+        yield number, decode(raw[start:start + MAXBUF - 1])
 
 
 def _strtol(text: str) -> int | None:

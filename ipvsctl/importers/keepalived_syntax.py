@@ -58,6 +58,7 @@ class Level:
 
 
 VALUES = "values"  # alloc_value_block(): lines of values up to the closing '}'
+_UNKNOWN = "unknown"  # not a keyword of the level
 SKIP = "skip"  # an inactive keyword: its block is skipped by counting braces
 
 
@@ -187,6 +188,7 @@ class _Parser:
 
     def level(self, level: Level, *, need_bob: bool, depth: int) -> list[Stmt]:
         out: list[Stmt] = []
+        keywords = level.keywords
         while (line := self._next()) is not None:
             words = split_words(line.text)
             if not words:
@@ -206,12 +208,16 @@ class _Parser:
                 continue
             if first == "}" and depth > 0:
                 return out
-            sub = level.keywords.get(first, ANY if level.lenient else None)
-            if first not in level.keywords and not level.lenient:
-                self._unknown(line, level, first)
-                continue
+            sub = keywords.get(first, _UNKNOWN)
+            if sub is _UNKNOWN:
+                if not level.lenient:
+                    self._unknown(line, level, first)
+                    continue
+                sub = ANY
             stmt = Stmt(words, line.place, line.text)
             out.append(stmt)
+            if sub is None:  # most lines: a keyword and its values
+                continue
             if sub is SKIP or (isinstance(sub, Level) and self.skips(sub.name, words,
                                                                      line.place)):
                 stmt.skipped = self._skip_block()

@@ -35,6 +35,8 @@ def arg(stmt: Stmt, index: int = 1) -> str:
 
 def strtoul(text: str) -> tuple[int, bool]:
     """C strtoul(text, &end, 10): the value and whether the whole text was the number."""
+    if text.isdigit() and text.isascii():  # most values: the whole text is the number
+        return min(int(text), ULONG_MAX), True
     match = _UNSIGNED.match(text)
     assert match is not None
     if not match[2]:
@@ -85,10 +87,16 @@ def inet(text: str) -> Address | None:
     try:
         if ":" in text:
             return ipaddress.IPv6Address(text)
-        socket.inet_pton(socket.AF_INET, text)
-        return ipaddress.IPv4Address(text)
+        # inet_pton's dotted quads are exactly the ones IPv4Address reads: no second parse
+        return ipaddress.IPv4Address(socket.inet_pton(socket.AF_INET, text))
     except (OSError, ValueError):
         return None
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def address_text(ip: Address) -> str:
+    """The compressed text of an address (the model's keys hold it), made once per address."""
+    return ip.compressed
 
 
 def port_text(word: str | None) -> str | None:

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from ipvsctl.config import fast_yaml, loads
+from ipvsctl.errors import ConfigError
 from ipvsctl.health import DnsCheck, ExecCheck, HttpCheck, MinHealthy, TcpCheck, UdpCheck
 from ipvsctl.model import DEFAULT_RECONCILE_INTERVAL, Cluster, RealServerKey, ServiceKey
 from tests.config.readers import careful, same_document
@@ -136,3 +137,34 @@ def test_equal_checks_are_one_object() -> None:
     cluster: Cluster = loads(text)
     specs = {id(h.check_of(r)) for h in cluster.health.values() for r in h.checks}
     assert len(specs) == 1
+
+
+def test_repeated_check_mappings_read_alike_and_name_each_problem() -> None:
+    """A file with one `check` mapping per real server (as `ipvsctl import` writes them) reads
+    each equal mapping once: each still names its own problems, and each forwarding method
+    still decides its own path."""
+    def server(address: str, check: str, extra: str = "") -> str:
+        return f"      - address: {address}\n{extra}        check: {check}\n"
+
+    long_timeout = "{type: tcp, interval: 1, timeout: 2}"
+    bad_rise = "{type: tcp, rise: 0}"
+    text = ("services:\n  - vip: 192.0.2.1\n    port: 80\n    real_servers:\n"
+            + server("10.0.0.1", long_timeout) + server("10.0.0.2", long_timeout)
+            + server("10.0.0.3", bad_rise) + server("10.0.0.4", bad_rise))
+    with pytest.raises(ConfigError) as raised:
+        loads(text, "c.yaml")
+    assert raised.value.problems == [
+        "c.yaml:6:16: services[0].real_servers[0].check: timeout 2s is longer than the "
+        "interval 1s (a check must end before the next one starts)",
+        "c.yaml:8:16: services[0].real_servers[1].check: timeout 2s is longer than the "
+        "interval 1s (a check must end before the next one starts)",
+        "c.yaml:10:34: services[0].real_servers[2].check.rise: must be 1..100",
+        "c.yaml:12:34: services[0].real_servers[3].check.rise: must be 1..100"]
+    good = "{type: tcp, port: 8080}"
+    cluster = loads("services:\n  - vip: 192.0.2.1\n    port: 80\n    real_servers:\n"
+                    + server("10.0.0.1", good)
+                    + server("10.0.0.2", good, "        forward: nat\n        port: 80\n")
+                    + server("10.0.0.3", good))
+    checks = cluster.health[ServiceKey.vip("tcp", "192.0.2.1", 80)].checks
+    assert [checks[rs(f"10.0.0.{n}")].via for n in (1, 2, 3)] == ["vip", "address", "vip"]
+    assert checks[rs("10.0.0.1")] is checks[rs("10.0.0.3")]

@@ -89,3 +89,28 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     res = CliRunner().invoke(app, ["import", "--from", "keepalived", str(tmp_path / "nope")])
     assert res.exit_code == ExitCode.ERROR
     assert "nope: cannot read: No such file or directory" in res.stderr
+
+
+def test_run_reads_the_imported_checks_as_its_check_targets(tmp_path: Path) -> None:
+    """What `ipvsctl run` makes of the written file (its own reader, daemon.loop.read): one
+    check target per real server the keepalived checkers covered, each of its checker's kind,
+    and the sorry server kept."""
+    from ipvsctl.daemon.loop import members_of, read
+    from ipvsctl.importers import import_file
+
+    out = tmp_path / "cluster.yaml"
+    exact = SAMPLES / "keepalived-checks-exact.conf"
+    res = CliRunner().invoke(app, ["import", "--from", "keepalived", str(exact), "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    cluster = read(out)
+    members = members_of(cluster)
+    imported = import_file("keepalived", str(exact))
+    expected = {(key, str(rs)) for key, h in imported.health.items()
+                for rs in (cluster.services[key].real_servers if "check" in h
+                           else h.get("checks", {}))}
+    assert len(expected) >= 6
+    assert {(key, str(rs)) for found in members.values() for key, _, rs in found} == expected
+    kinds = {"https" if getattr(target.spec, "tls", False) else target.spec.type
+             for target in members}
+    assert kinds == {"tcp", "http", "https", "dns", "udp", "exec"}
+    assert any(h.sorry_server is not None for h in cluster.health.values())
