@@ -15,6 +15,10 @@ with lo up:
      `ipvsadm -e`), and the netlink write count of such an apply (IpvsAdapter.writes,
      in-process: bench/probe.py); then the same change with `apply --service`
   4. the peak RSS of ipvsctl in 1 to 3
+  6. at the --held sizes, `ipvsctl run` holding the YAML file (bench/held.py): a one-line
+     edit (one weight), the time from the rename to its `reload` line and the changes written,
+     against `ipvsadm -Sn` of that table; 7. the same with a tcp check on every real server:
+     the daemon's RSS (and the edit back)
 then, once, 5. `ipvsctl backend-setup` with --vips VIPs, and the start-up: `ipvsctl --version`
 and `ipvsctl validate` of an empty file against `python -c pass`. Correctness is checked on
 the way: both namespaces' `ipvsadm -Sn` must be identical and have N * (PER + 1) lines.
@@ -42,6 +46,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import gen
+import held as held_bench
 from measure import Run, measure, namespaces, sh
 
 TARGETS = {"apply_ratio": 0.5, "plan_ratio": 1.0, "edit_ratio": 1.0, "edit_writes": 1,
@@ -70,7 +75,8 @@ def figure(run: Run) -> dict[str, Any]:
     return {"seconds": round(run.seconds, 3), "rss_mb": round(run.rss_mb, 1)}
 
 
-def one_size(n: int, per: int, work: Path, env: dict[str, str]) -> dict[str, Any]:
+def one_size(n: int, per: int, work: Path, env: dict[str, str],
+             held: bool = False) -> dict[str, Any]:
     data = work / f"n{n}"
     data.mkdir(parents=True, exist_ok=True)
     rows = n * (per + 1)
@@ -157,6 +163,11 @@ def one_size(n: int, per: int, work: Path, env: dict[str, str]) -> dict[str, Any
             "netlink_writes": probe["writes"], "changes": probe["changes"],
             "change_text": probe["texts"]}
         out["peak_rss_mb"] = round(max(r.rss_mb for r in (r_apply, r_plan, r_edit, r_only)), 1)
+        if held:  # 6. `ipvsctl run` on ctl, whose table is cluster.yaml's again (the probe)
+            out["run_edit"] = held_bench.held_edit(n, per, ctl, data, env, checked=False,
+                                                 base_changed=None, edit_changed=n // 2)
+            out["run_checked"] = held_bench.held_edit(n, per, ctl, data, env, checked=True,
+                                                    base_changed=n // 2, edit_changed=None)
     return out
 
 
@@ -287,6 +298,23 @@ def table(results: dict[str, Any]) -> list[str]:
         lines.append(f"  {'4 peak RSS of ipvsctl (MB)':<34} {size['peak_rss_mb']:9.1f} "
                      f"{ap['ipvsadm_R']['rss_mb']:9.1f} {'':6}  <= 150 MB       "
                      f"{'ok' if size['peak_rss_mb'] <= 150 else 'MISSED'}")
+        for key, label in (("run_edit", "6 run: one-line edit / -Sn"),
+                           ("run_checked", "7 same, every server checked")):
+            if key not in size:
+                continue
+            held = size[key]
+            lines.append(f"  {label:<34} {held['edit_to_reload_s']:9.2f} "
+                         f"{held['ipvsadm_Sn_s']:9.2f} {held['ratio_Sn']:6.3f}  "
+                         f"{'ratio <= 0.05':<14} {'ok' if held['ratio_Sn'] <= 0.05 else 'MISSED'}")
+            lines.append(f"  {'  changes written for it':<34} {held['writes']:9d} {'':9} "
+                         f"{'':6}  == 1           {'ok' if held['writes'] == 1 else 'MISSED'}")
+            mem = held["memory_after_edit"]
+            limit = 300 if held["checked"] else None
+            verdict = ("ok" if mem["peak_rss_mb"] <= 300 else "MISSED") if limit else ""
+            lines.append(f"  {'  RSS of run, now / peak (MB)':<34} {mem['rss_mb']:9.1f} "
+                         f"{mem['peak_rss_mb']:9.1f} {'':6}  "
+                         f"{'<= 300 MB' if limit else '(info)':<14} {verdict}")
+            lines.append(f"  {'  start to ready (s)':<34} {held['start_to_ready_s']:9.2f}")
         lines.append(f"  {'validate, YAML / JSON (s)':<34} {size['validate']:9.2f} "
                      f"{size['validate_json']:9.2f} {size['validate'] / size['validate_json']:6.2f}"
                      f"  (here; the host target is <= 2.0)")
@@ -311,6 +339,9 @@ def main() -> int:
                         help="services per run, comma-separated")
     parser.add_argument("--per", type=int, default=10, help="real servers per service")
     parser.add_argument("--vips", type=int, default=1000, help="backend-setup VIPs (0: skip)")
+    parser.add_argument("--held", default="10000", metavar="SIZES",
+                        help="sizes at which `ipvsctl run` holds the file (6, 7), comma-separated;"
+                             " '' for none")
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--calibrate-only", type=Path, metavar="FILE",
                         help="only time `ipvsctl validate` per size (no IPVS needed); write FILE")
@@ -318,6 +349,7 @@ def main() -> int:
                         help="the --calibrate-only results of the host, for the native estimate")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    held = {int(s) for s in args.held.split(",") if s}
     for name in ("json", "calibrate_only", "host"):
         if getattr(args, name):  # the run changes directory (install_locally)
             setattr(args, name, getattr(args, name).resolve())
@@ -344,7 +376,7 @@ def main() -> int:
         results["startup"] = startup(work, env)
         results["startup"]["ipvsctl_help_from_repository"] = figure(help_repo)
         for n in sizes:
-            results["sizes"].append(one_size(n, args.per, work, env))
+            results["sizes"].append(one_size(n, args.per, work, env, n in held))
             print(f"# {n} services done after {time.monotonic() - started:.0f} s", flush=True)
         if args.vips:
             results["backend_setup"] = backend_setup(args.vips, work, env)

@@ -12,6 +12,7 @@ from ipvsctl.errors import ExitCode
 from ipvsctl.plan import printer
 
 if TYPE_CHECKING:  # the loader and the model load when a command runs, not for --help
+    from ipvsctl.config.loader import Cache
     from ipvsctl.model import Cluster, ServiceKey
     from ipvsctl.plan.changes import Plan
     from ipvsctl.plan.executor import Outcome
@@ -31,16 +32,18 @@ VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v",
                                           help="Also list what needs no change, and why.")]
 
 
-def _load(path: Path) -> Cluster:
+def _load(path: Path, cache: Cache = "off") -> Cluster:
     from ipvsctl.config import load
 
-    return load(path)
+    return load(path, cache)
 
 
-def _load_as_node(path: Path, node: str | None) -> Cluster:
+def _load_as_node(path: Path, node: str | None, cache: Cache = "off") -> Cluster:
+    """cache: plan and apply read the same file again and again (config/document_cache.py);
+    plan only reads what apply kept, as a read-only command writes nothing."""
     from ipvsctl.director.workflow import as_node
 
-    return as_node(_load(path), node)
+    return as_node(_load(path, cache), node)
 
 
 def _only(cluster: Cluster, refs: list[str] | None) -> frozenset[ServiceKey] | None:
@@ -71,7 +74,7 @@ def plan(file: FileArg, netns: NetnsOpt = None, node: NodeOpt = None, prune: Pru
     2: changes pending; 1: error."""
     from ipvsctl.director.workflow import plan_cluster
 
-    cluster = _load_as_node(file, node)
+    cluster = _load_as_node(file, node, cache="read")
     the_plan, _ = plan_cluster(cluster, netns=netns, prune=prune, only=_only(cluster, service))
     if json_out:
         echo(printer.to_json(the_plan.to_json()))
@@ -104,7 +107,7 @@ def apply(file: FileArg, netns: NetnsOpt = None, node: NodeOpt = None, prune: Pr
         if not json_out:
             echo_lines(printer.waiting_lines(current))
 
-    cluster = _load_as_node(file, node)
+    cluster = _load_as_node(file, node, cache="read" if dry_run else "keep")
     only = _only(cluster, service)
     if wait and not dry_run:
         the_plan, result = apply_and_wait(cluster, netns=netns, prune=prune, progress=progress,

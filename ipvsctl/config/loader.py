@@ -19,7 +19,7 @@ import os
 import stat
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ipvsctl.config import fast_yaml, json_reader
 from ipvsctl.config.builder import Problems, build
@@ -29,15 +29,19 @@ from ipvsctl.errors import ConfigError
 from ipvsctl.gcpause import gc_paused
 from ipvsctl.model import Cluster
 
+Cache = Literal["off", "read", "keep"]
+CACHE_FROM = 512 << 10  # characters: smaller files are read as fast as a kept one is found
 STDIN = "-"
 STDIN_NAME = "<stdin>"
 
 
-def load(path: str | Path) -> Cluster:
+def load(path: str | Path, cache: Cache = "off") -> Cluster:
     """Read and validate a cluster file (`-`: standard input); messages name `path` as the
-    caller gave it."""
+    caller gave it. cache: "read" reuses the kept document of an unchanged file, "keep" also
+    keeps this one (document_cache.py: for the commands that read the same file again and
+    again; "keep" only where writing state is allowed)."""
     name = STDIN_NAME if str(path) == STDIN else str(path)
-    return loads(read_text(path), name)
+    return loads(read_text(path), name, cache)
 
 
 def read_text(path: str | Path) -> str:
@@ -72,21 +76,34 @@ def _too_large(name: str, size: int | None) -> str:
             "(see docs/cluster-file.md)")
 
 
-def loads(text: str, path: str = "<string>") -> Cluster:
+def loads(text: str, path: str = "<string>", cache: Cache = "off") -> Cluster:
     """Validate cluster-file text. Raises ConfigError listing every problem found."""
     with gc_paused():  # a large file makes a million objects, none in a cycle
-        return _loads(text, path)
+        return _loads(text, path, cache)
 
 
-def _loads(text: str, path: str) -> Cluster:
+def _loads(text: str, path: str, cache: Cache = "off") -> Cluster:
     if len(text) > LIMITS.size:
         raise ConfigError([_too_large(path, len(text))])
-    lines = None if json_reader.looks_like_json(text) else fast_yaml.read(text)
+    kept = None  # the line reader's document, to keep once the builder accepts it
+    if cache != "off" and len(text) < CACHE_FROM:
+        cache = "off"  # read at once: a hash and a folder walk would cost as much
+    if cache != "off":
+        from ipvsctl.config import document_cache
+    if json_reader.looks_like_json(text):
+        lines = None
+    elif cache != "off" and (lines := document_cache.get(text)) is not None:
+        pass  # kept already
+    else:
+        lines = fast_yaml.read(text)
+        kept = document_cache.encode(*lines) if cache == "keep" and lines is not None else None
     read = lines or json_reader.read(text)
     if read is not None:
         problems = Problems(path)
         cluster = build(read[0], read[1], problems)
         if not problems:
+            if kept is not None:
+                document_cache.put(text, kept)
             return cluster
     # Read carefully, or again to place the problems: the careful reader knows where every
     # value is. A file the JSON reader read is JSON, which has no line limit.

@@ -34,6 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ipvsctl.config import load
+from ipvsctl.config.loader import Cache
 from ipvsctl.daemon.announcer import Announcer
 from ipvsctl.daemon.diff import edit_of
 from ipvsctl.daemon.log import EventLog
@@ -63,10 +64,12 @@ BGP_TICK = 1.0  # seconds between looks at BIRD (alive, sessions, a failed write
 SETTLE = 0.25  # seconds a changed file must hold still before it is read
 
 
-def read(path: Path, node: str | None = None) -> Cluster:
+def read(path: Path, node: str | None = None, cache: Cache = "off") -> Cluster:
     """The file as this director applies it (for a file with `ha` or `bgp`: the director
-    `node` names, else the one this host's name picks)."""
-    return as_node(load(path), node)
+    `node` names, else the one this host's name picks). cache: at start, where the file is
+    read twice (config/document_cache.py); an edit is a new text, which the cache would
+    only slow down."""
+    return as_node(load(path, cache=cache), node)
 
 
 Member = tuple[ServiceKey, str | None, RealServerKey]  # a real server of a named service
@@ -144,7 +147,7 @@ class Daemon:
                 "or stop it first")
         with exclusive_lock(WRITER_LOCK, self.netns, holder=holder, hint=hint):
             self._seen = self._stat()
-            self.cluster = read(self.path, self.node)
+            self.cluster = read(self.path, self.node, cache="keep")
             self.loaded = True
             if self.events is not None:
                 self.events.reloaded(True, time.time())
@@ -255,7 +258,8 @@ class Daemon:
         self._rebgp(new)
         changes = self._apply(None if whole else edit.services, "apply", "reload") \
             if whole or edit.services else []
-        self._retarget()
+        if whole or not edit.weights_only:  # a weight edit leaves every check as it is
+            self._retarget()
         if self.announcer is not None:  # an edit of `announce` alone plans no change
             self.announcer.decide(self.tracker.view(), set(self.kernel))
         self.last_reload = Reload(now, True, (), len(changes))
@@ -515,7 +519,7 @@ def run_director(path: Path, netns: str | None, log_format: str,
     from ipvsctl.ipvs import IpvsAdapter
     from ipvsctl.metrics.exporter import Exporter
 
-    read(path, node)  # a bad file or --node fails here, before anything is locked or opened
+    read(path, node, cache="keep")  # a bad file or --node fails here, before anything is locked
     source = DaemonSource()
     exporter = Exporter(source, netns, metrics, real_servers)
     try:

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from ipvsctl.director.planner import Ownership, plan_director
-from ipvsctl.health import step
+from ipvsctl.health.step import step
 from ipvsctl.health.target import Route
 from ipvsctl.model import Observed
 from tests.director.casefile import desired, observed, service_key

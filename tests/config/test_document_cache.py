@@ -1,0 +1,194 @@
+"""The kept document of an unchanged file gives exactly what reading it gives, and nothing else.
+
+Every check compares a load through the cache with a load without it: the Cluster (values and
+every `source`, which equality leaves out), the messages of every bad file, and what happens
+when the entry is stale, damaged, foreign, planted as a link or in an untrusted folder.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ipvsctl.config import document_cache, fast_yaml, loader, loads
+from ipvsctl.errors import ConfigError
+from ipvsctl.model import Cluster
+
+HERE = Path(__file__).parent
+ROOT = HERE.parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+import gen  # noqa: E402
+
+GOOD = [ROOT / "examples" / "cluster.yaml", *sorted((HERE / "good").glob("*.yaml"))]
+BAD = sorted((HERE / "bad").glob("*.yaml"))
+
+
+@pytest.fixture(autouse=True)
+def state(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("IPVSCTL_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setattr(loader, "CACHE_FROM", 0)  # small files too, here
+    return tmp_path / "state"
+
+
+def test_a_small_file_is_never_kept(state: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(loader, "CACHE_FROM", 512 << 10)
+    loads(gen.cluster_yaml(20, 3), "c.yaml", cache="keep")
+    assert not (state / "cache").exists()
+    text = gen.cluster_yaml(1100, 10)  # about 560 KB
+    assert len(text) >= loader.CACHE_FROM
+    loads(text, "c.yaml", cache="keep")
+    assert entry(state).is_file()
+
+
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How often the line reader ran."""
+    calls: list[int] = []
+    real = fast_yaml.read
+
+    def counted(text: str) -> Any:
+        calls.append(1)
+        return real(text)
+
+    monkeypatch.setattr(fast_yaml, "read", counted)
+    return calls
+
+
+def sources(cluster: Cluster) -> list[Any]:
+    return [(s.source, s.name, [(rs.source, rs) for rs in s.real_servers.values()])
+            for s in cluster.services.values()]
+
+
+def same(a: Cluster, b: Cluster) -> None:
+    assert a == b
+    assert sources(a) == sources(b)
+
+
+TEXTS = [p.read_text() for p in GOOD] + [gen.cluster_yaml(50, 4), gen.cluster_yaml(3, 2, 1)]
+
+
+@pytest.mark.parametrize("text", TEXTS, ids=[p.stem for p in GOOD] + ["gen-50", "gen-3"])
+def test_a_kept_document_builds_the_same_cluster(text: str, reads: list[int],
+                                                 state: Path) -> None:
+    plain = loads(text, "c.yaml")
+    first = loads(text, "c.yaml", cache="keep")
+    calls = len(reads)
+    second = loads(text, "c.yaml", cache="keep")
+    same(plain, first)
+    same(plain, second)
+    if entry(state).exists():  # the line reader's shape: kept, and not read again
+        assert len(reads) == calls
+    # and the same under another name: messages and sources name the caller's path
+    same(loads(text, "other.yaml"), loads(text, "other.yaml", cache="keep"))
+
+
+def test_the_generated_file_is_kept_and_reused(state: Path, reads: list[int]) -> None:
+    text = gen.cluster_yaml(20, 3)
+    loads(text, "c.yaml", cache="keep")
+    assert (state / "cache" / document_cache.NAME).is_file()
+    assert os.stat(state / "cache").st_mode & 0o777 == 0o700
+    assert os.stat(state / "cache" / document_cache.NAME).st_mode & 0o777 == 0o600
+    before = len(reads)
+    loads(text, "c.yaml", cache="keep")
+    assert len(reads) == before  # a hit
+    loads(text.replace("weight: 2", "weight: 3", 1), "c.yaml", cache="keep")
+    assert len(reads) == before + 1  # one byte changed: read again
+
+
+def test_read_uses_what_keep_kept_and_writes_nothing(state: Path, reads: list[int]) -> None:
+    text = gen.cluster_yaml(20, 3)
+    loads(text, "c.yaml", cache="read")
+    assert not (state / "cache").exists()  # a read-only command creates nothing
+    loads(text, "c.yaml", cache="keep")
+    before, data = len(reads), entry(state).read_bytes()
+    same(loads(text, "c.yaml", cache="read"), loads(text, "c.yaml"))
+    assert len(reads) == before + 1  # only the plain load read it
+    loads(text.replace("weight: 2", "weight: 3", 1), "c.yaml", cache="read")
+    assert entry(state).read_bytes() == data  # a miss keeps nothing either
+
+
+@pytest.mark.parametrize("path", BAD, ids=[p.stem for p in BAD])
+def test_a_bad_file_gives_the_same_messages_and_is_never_kept(path: Path, state: Path) -> None:
+    text = path.read_text()
+    with pytest.raises(ConfigError) as plain:
+        loads(text, path.name)
+    for _ in range(2):
+        with pytest.raises(ConfigError) as cached:
+            loads(text, path.name, cache="keep")
+        assert cached.value.lines() == plain.value.lines()
+    assert not (state / "cache" / document_cache.NAME).exists()
+
+
+def test_a_kept_good_file_edited_into_a_bad_one_gives_the_careful_messages(state: Path) -> None:
+    text = gen.cluster_yaml(5, 2)
+    loads(text, "c.yaml", cache="keep")
+    bad = text.replace("weight: 2", "weight: 70000", 1)
+    with pytest.raises(ConfigError) as plain:
+        loads(bad, "c.yaml")
+    with pytest.raises(ConfigError) as cached:
+        loads(bad, "c.yaml", cache="keep")
+    assert cached.value.lines() == plain.value.lines()
+    assert plain.value.lines()[0].startswith("c.yaml:")
+
+
+def entry(state: Path) -> Path:
+    return state / "cache" / document_cache.NAME
+
+
+def test_a_damaged_or_foreign_entry_is_a_miss(state: Path, reads: list[int]) -> None:
+    text = gen.cluster_yaml(10, 2)
+    expect = loads(text, "c.yaml")
+    loads(text, "c.yaml", cache="keep")
+    data = entry(state).read_bytes()
+    key, _, body = data.partition(b"\n")
+    for damaged in (key + b"\n" + body[: len(body) // 2], key + b"\n", key + b"\nxyz",
+                    b"0" * len(key) + b"\n" + body, b""):
+        entry(state).write_bytes(damaged)
+        before = len(reads)
+        same(loads(text, "c.yaml", cache="keep"), expect)
+        assert len(reads) == before + 1
+
+
+def test_a_link_or_an_untrusted_folder_is_never_used(state: Path, tmp_path: Path,
+                                                     reads: list[int]) -> None:
+    text = gen.cluster_yaml(10, 2)
+    loads(text, "c.yaml", cache="keep")
+    real = tmp_path / "elsewhere"
+    os.replace(entry(state), real)
+    os.symlink(real, entry(state))
+    before = len(reads)
+    loads(text, "c.yaml", cache="keep")  # the link is not followed: read again...
+    assert len(reads) == before + 1
+    assert not entry(state).is_symlink()  # ...and the entry replaced, the target untouched
+    assert real.read_bytes().partition(b"\n")[0] == entry(state).read_bytes().partition(b"\n")[0]
+    os.chmod(state / "cache", 0o770)  # noqa: S103 (writable by its group: not trusted, not used)
+    before = len(reads)
+    loads(text, "c.yaml", cache="keep")
+    assert len(reads) == before + 1
+
+
+def test_only_plain_documents_are_kept_and_they_come_back_the_same() -> None:
+    from ipvsctl.config.tree import Odd, Places
+
+    root, places = fast_yaml.read(gen.cluster_yaml(2, 2)) or (None, None)
+    assert places is not None
+    data = document_cache.encode(root, places)
+    assert data is not None
+    back = document_cache.decode(data)
+    assert back is not None and back[0] == root
+    assert sorted(back[1].at.values()) == sorted(places.at.values()) and not back[1].exact
+    shared: dict[str, Any] = {"a": 1}
+    assert document_cache.encode({"x": [shared, shared]}, Places(False)) is None
+    assert document_cache.encode({"x": Odd("tag:yaml.org,2002:float", "1.5")}, Places(False)) \
+        is None
+    for plain in ({1: "x", "y": [True, None, 2]}, [], "text"):
+        data = document_cache.encode(plain, Places(False))
+        assert data is not None and document_cache.decode(data) is not None
+        back = document_cache.decode(data)
+        assert back is not None and back[0] == plain
+        assert [type(v) for v in back[0]] == [type(v) for v in plain]
