@@ -22,9 +22,9 @@ from ipvsctl.health import (
     ServiceHealth,
     TcpCheck,
     UdpCheck,
-    step,
 )
 from ipvsctl.health.runner import Runner
+from ipvsctl.health.step import step
 from ipvsctl.health.target import CheckTarget, target_of
 from ipvsctl.host.netns import run_in_netns
 from ipvsctl.host.routes import routes_to
