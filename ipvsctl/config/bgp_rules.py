@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ipvsctl.config import vocabulary as R
+from ipvsctl.config.ha_rules import director_labels
 from ipvsctl.config.tree import kind, shown
 from ipvsctl.health.policy import MinHealthy
 from ipvsctl.model import Announce, Bfd, Bgp, BgpDirector, BgpNeighbour, ServiceKey
@@ -22,8 +23,6 @@ from ipvsctl.model import Announce, Bfd, Bgp, BgpDirector, BgpNeighbour, Service
 if TYPE_CHECKING:
     from ipvsctl.config.builder import _Builder
 
-_HOSTNAME = re.compile(R.HOSTNAME_PATTERN)
-_NAME = re.compile(R.NAME_PATTERN)
 _COMMUNITY = re.compile(R.COMMUNITY_PATTERN)
 
 
@@ -145,30 +144,9 @@ def _directors(b: _Builder, top: dict[str, Any], m: dict[str, Any], local_as: in
         if d is None:
             ok = False
             continue
-        name = hostname = router_id = local = None
-        if "name" not in d:
-            b.error(items, index, where, "missing required key 'name'")
-        elif (name := b.string(d, "name", f"{where}.name")) is not None \
-                and not _NAME.match(name):
-            b.error(d, "name", f"{where}.name", "must be 1..63 letters, digits, '.', '_' or "
-                                                "'-', starting with a letter or digit")
-            name = None
-        if "hostname" in d:
-            hostname = b.string(d, "hostname", f"{where}.hostname")
-            if hostname is not None and not _HOSTNAME.match(hostname):
-                b.error(d, "hostname", f"{where}.hostname",
-                        f"'{shown(hostname)}' is not a host name")
-                hostname = None
-            ok = ok and hostname is not None
-        for key, label in (("name", name), ("hostname", hostname)):
-            if label is None:
-                continue
-            if label in labels:
-                b.error(d, key, f"{where}.{key}", f"'{label}' already names the director at "
-                                                  f"{labels[label]}")
-                ok = False
-            else:
-                labels[label] = b.where(d, key)
+        router_id = local = None
+        name, hostname, labelled = director_labels(b, items, index, d, where, labels)
+        ok = ok and labelled
         if "router_id" not in d:
             b.error(items, index, where, "missing required key 'router_id' (an IPv4 address, "
                                          "unique among the routers; usually its own)")

@@ -167,31 +167,8 @@ def _directors(b: _Builder, top: dict[str, Any], m: dict[str, Any], interface: s
         if d is None:
             ok = False
             continue
-        name = None
-        if "name" not in d:
-            b.error(items, index, where, "missing required key 'name'")
-        elif (name := b.string(d, "name", f"{where}.name")) is not None \
-                and not _NAME.match(name):
-            b.error(d, "name", f"{where}.name", "must be 1..63 letters, digits, '.', '_' or "
-                                                "'-', starting with a letter or digit")
-            name = None
-        hostname = None
-        if "hostname" in d:
-            hostname = b.string(d, "hostname", f"{where}.hostname")
-            if hostname is not None and not _HOSTNAME.match(hostname):
-                b.error(d, "hostname", f"{where}.hostname",
-                        f"'{shown(hostname)}' is not a host name")
-                hostname = None
-            ok = ok and hostname is not None
-        for key, label in (("name", name), ("hostname", hostname)):
-            if label is None:
-                continue
-            if label in seen:
-                b.error(d, key, f"{where}.{key}", f"'{label}' already names the director at "
-                                                  f"{seen[label]}")
-                ok = False
-            else:
-                seen[label] = b.where(d, key)
+        name, hostname, labelled = director_labels(b, items, index, d, where, seen)
+        ok = ok and labelled
         address = None
         if "address" in d:
             got = b.address(d, "address", f"{where}.address")
@@ -238,6 +215,40 @@ def _directors(b: _Builder, top: dict[str, Any], m: dict[str, Any], interface: s
         ok = False
     return tuple(out) if ok else None
 
+
+
+def director_labels(b: _Builder, items: list[Any], index: int, d: dict[str, Any], where: str,
+                    seen: dict[str, str]) -> tuple[str | None, str | None, bool]:
+    """A director's name (required) and hostname (optional), each unique in `seen` across
+    names and hostnames, since --node chooses by either (ha and bgp directors alike). Returns
+    them (None where refused) and False when the hostname is bad or a label is taken."""
+    ok = True
+    name = None
+    if "name" not in d:
+        b.error(items, index, where, "missing required key 'name'")
+    elif (name := b.string(d, "name", f"{where}.name")) is not None \
+            and not _NAME.match(name):
+        b.error(d, "name", f"{where}.name", "must be 1..63 letters, digits, '.', '_' or "
+                                            "'-', starting with a letter or digit")
+        name = None
+    hostname = None
+    if "hostname" in d:
+        hostname = b.string(d, "hostname", f"{where}.hostname")
+        if hostname is not None and not _HOSTNAME.match(hostname):
+            b.error(d, "hostname", f"{where}.hostname",
+                    f"'{shown(hostname)}' is not a host name")
+            hostname = None
+        ok = hostname is not None
+    for key, label in (("name", name), ("hostname", hostname)):
+        if label is None:
+            continue
+        if label in seen:
+            b.error(d, key, f"{where}.{key}", f"'{label}' already names the director at "
+                                              f"{seen[label]}")
+            ok = False
+        else:
+            seen[label] = b.where(d, key)
+    return name, hostname, ok
 
 def _check_priorities(b: _Builder, m: dict[str, Any], directors: tuple[HaDirector, ...],
                       weight: int) -> None:
