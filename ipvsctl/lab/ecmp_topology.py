@@ -19,10 +19,15 @@ import time
 from dataclasses import dataclass, field
 
 from ipvsctl.errors import HostError
-from ipvsctl.host.netns import NETNS_DIR
 from ipvsctl.host.sysctl import sysctl_path, write_sysctl
 from ipvsctl.lab.ecmp_plan import EcmpPlan
-from ipvsctl.lab.topology import IP_PATHS, _ip_batch, _quiet_ipv6, new_prefix
+from ipvsctl.lab.topology import (
+    IP_PATHS,
+    _ip_batch,
+    delete_namespaces,
+    make_namespaces,
+    new_prefix,
+)
 
 IFACE = "eth0"
 UPLINK = "eth1"  # the router's leg on the directors' segment
@@ -77,13 +82,7 @@ def describe(plan: EcmpPlan, prefix: str | None = None) -> EcmpTopology:
 
 def build(topo: EcmpTopology) -> None:
     plan = topo.plan
-    for ns in topo.namespaces:
-        if (NETNS_DIR / ns).exists():
-            raise HostError(f"lab: network namespace {ns} already exists; pick another prefix")
-    topo.created = list(topo.namespaces)
-    _ip_batch(f"netns add {ns}" for ns in topo.namespaces)
-    for ns in topo.namespaces:
-        _quiet_ipv6(ns)
+    make_namespaces(topo)
     segment = [("r", UPLINK), *((f"d{i}", IFACE) for i in range(1, len(plan.directors) + 1)),
                *((f"rs{i}", IFACE) for i in range(1, len(plan.real_servers) + 1))]
     bridge = ["link set lo up", "link add br0 type bridge", "link set br0 up"]
@@ -117,10 +116,7 @@ def build(topo: EcmpTopology) -> None:
 
 
 def teardown(topo: EcmpTopology) -> None:
-    gone = [ns for ns in topo.created if (NETNS_DIR / ns).exists()]
-    if gone:
-        _ip_batch((f"netns delete {ns}" for ns in gone), force=True)
-    topo.created = [ns for ns in gone if (NETNS_DIR / ns).exists()]
+    delete_namespaces(topo)
 
 
 def set_link(topo: EcmpTopology, director: int, up: bool) -> None:

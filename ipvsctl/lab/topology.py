@@ -20,6 +20,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from ipvsctl.errors import HostError
 from ipvsctl.host.netns import NETNS_DIR, run_in_netns
@@ -110,14 +111,7 @@ def _quiet_ipv6(netns: str) -> None:
 def build(topo: Topology) -> None:
     """Create the namespaces, the bridge, the links, addresses and routes."""
     plan = topo.plan
-    for ns in topo.namespaces:
-        if (NETNS_DIR / ns).exists():
-            raise HostError(f"lab: network namespace {ns} already exists; pick another prefix")
-    # Record first: a failure half-way still tears down whatever was made.
-    topo.created = list(topo.namespaces)
-    _ip_batch(f"netns add {ns}" for ns in topo.namespaces)
-    for ns in topo.namespaces:
-        _quiet_ipv6(ns)
+    make_namespaces(topo)
     bridge = ["link set lo up", "link add br0 type bridge", "link set br0 up"]
     for node in topo.nodes:
         bridge += [f"link add {node.port} type veth peer name {IFACE} netns {node.netns}",
@@ -153,6 +147,31 @@ def build(topo: Topology) -> None:
 
 def teardown(topo: Topology) -> None:
     """Delete every namespace this run made (their links, addresses and IPVS tables go too)."""
+    delete_namespaces(topo)
+
+
+class Namespaced(Protocol):
+    """A lab topology: the namespaces it names, and those it made that exist now."""
+
+    created: list[str]
+
+    @property
+    def namespaces(self) -> list[str]: ...
+
+
+def make_namespaces(topo: Namespaced) -> None:
+    """Make every namespace the topology names, refusing any that exists already."""
+    for ns in topo.namespaces:
+        if (NETNS_DIR / ns).exists():
+            raise HostError(f"lab: network namespace {ns} already exists; pick another prefix")
+    # Record first: a failure half-way still tears down whatever was made.
+    topo.created = list(topo.namespaces)
+    _ip_batch(f"netns add {ns}" for ns in topo.namespaces)
+    for ns in topo.namespaces:
+        _quiet_ipv6(ns)
+
+
+def delete_namespaces(topo: Namespaced) -> None:
     gone = [ns for ns in topo.created if (NETNS_DIR / ns).exists()]
     if gone:
         _ip_batch((f"netns delete {ns}" for ns in gone), force=True)
