@@ -61,3 +61,15 @@ def test_the_command_says_so_and_exits_1() -> None:
     done = CliRunner().invoke(app, ["lab", str(EXAMPLES / "cluster.yaml"), "--ha"])
     assert done.exit_code == 1
     assert "lab --ha needs an ha section" in done.output and "Traceback" not in done.output
+
+
+@pytest.mark.parametrize("flags", [["--ha", "--ecmp", "2"], ["--ha", "--run-director"],
+                                   ["--ecmp", "2", "--run-director"]])
+def test_two_labs_at_once_are_one_line_and_build_nothing(flags: list[str]) -> None:
+    before = sorted(Path("/run/netns").glob("ipvslab-*")) if Path("/run/netns").exists() else []
+    done = CliRunner().invoke(app, ["lab", str(EXAMPLES / "ha-pair.yaml"), *flags])
+    assert done.exit_code == 1
+    assert done.output.strip().splitlines() == [
+        "ipvsctl: --ha, --ecmp and --run-director are separate labs: give one"]
+    after = sorted(Path("/run/netns").glob("ipvslab-*")) if Path("/run/netns").exists() else []
+    assert after == before
