@@ -48,6 +48,7 @@ from ipvsctl.daemon.snapshot import Reload, Repair, Snapshot
 from ipvsctl.daemon.stats import Stats
 from ipvsctl.daemon.status import snapshot_of
 from ipvsctl.director.ops import DeleteService
+from ipvsctl.director.record import Record
 from ipvsctl.director.table import IpvsTable
 from ipvsctl.director.workflow import WRITER_LOCK, Only, Shape, apply_locked, as_node
 from ipvsctl.errors import IpvsctlError
@@ -157,6 +158,7 @@ class Daemon:
         self.lines: Lines | None = None  # where its services start (for a one-weight edit)
         self._watch_fd: FileWatch | None = None
         self._gather: asyncio.TimerHandle | None = None
+        self._record: Record | None = None  # the ownership record, as the last apply left it
         self._pending: set[ServiceKey] = set()
         self._flush: asyncio.Handle | None = None
         self._runner: Runner | None = None
@@ -436,16 +438,21 @@ class Daemon:
         started = time.monotonic()
         shaped: list[Cluster] = []
         try:
+            if self._record is None:
+                self._record = Record.load(self.netns)
             with gc_paused():
                 plan, result = apply_locked(self.cluster, self.table, netns=self.netns,
-                                            only=only, shape=self._shape(only, shaped))
+                                            only=only, shape=self._shape(only, shaped),
+                                            record=self._record)
         except IpvsctlError as exc:
+            self._record = None  # read again next time: a failed save may have left it apart
             for line in exc.lines():
                 self.log.event("error", line.strip(), level="error")
             self._applied(cause, False, [], started)
             self.table_ok = False
             return []
         except Exception as exc:  # the loop must outlive any one write
+            self._record = None
             self.log.event("error", f"unexpected: {exc!r}; retried at the next reconcile",
                            level="error")
             self._applied(cause, False, [], started)
