@@ -109,7 +109,13 @@ def parse(text: str, path: str = "keepalived.conf", *, config_id: str | None = N
     """Translate keepalived.conf text into a Cluster; raises ConfigError where keepalived itself
     would not start (or the file cannot be read as keepalived reads it). Relative includes are
     read from `folder` (default: the directory of `path`)."""
-    return _Importer(path, config_id, read, folder).run(text)
+    try:
+        return _Importer(path, config_id, read, folder).run(text)
+    finally:
+        # The addresses read (made once each within an import) are not kept beyond it: a
+        # large import's would be left for the cyclic collector to scan, and stay in memory
+        inet.cache_clear()
+        address_text.cache_clear()
 
 
 # -- what a virtual server collects while it is parsed ---------------------------------------
@@ -230,6 +236,9 @@ class _Importer:
                             read=self.read, folder=self.folder)
         try:
             tree = parse_tree(iter(reader), self.notes, self._skips)
+            # ${_PWD} and ${_INSTANCE} are closures over the reader: a cycle that would keep
+            # the reader and its notes (a place per warned line) for the collector to find
+            reader.defs.clear()
             for stmt in tree:
                 self._top(stmt)
         except SourceError as exc:
