@@ -69,6 +69,7 @@ _CLASSES = (
 _CLASS_RE = [(name, re.compile(pattern)) for name, pattern in _CLASSES]
 _QUAD = _CLASS_RE[1][1]
 MAX_SKELETONS = 32
+MAX_KNOWN = 4096
 
 
 def _skip(line: str, pos: int) -> int:
@@ -148,6 +149,9 @@ class _Reader:
         self.at = places.at
         self.skeletons: list[_Skeleton] = []  # of list items: `- {...}`
         self.value_skeletons: list[_Skeleton] = []  # of mapping values: `key: {...}`
+        # `key: plain` lines of block mappings read so far (their indent, key and value): the
+        # lines of a check or a service repeat, thousands of times, character for character
+        self.known: dict[str, tuple[int, str, Any]] = {}
 
     def skip_blank(self) -> int:
         """Index of the next line that is not blank or a comment (from self.i); sets self.i."""
@@ -246,20 +250,33 @@ class _Reader:
         out: dict[str, Any] = {}
         self.at[id(out)] = (self.i + 1, indent + 1)
         scalar_entry = _SCALAR_ENTRY.fullmatch
+        known = self.known
         while True:
             line = lines[self.i]
-            if not first and self.indent() != indent:
-                raise _GiveUp()
-            first = False
-            m = scalar_entry(line, indent)
-            if m is not None:  # the common line: a plain scalar value
-                key = _plain(m.group(1))
-                if type(key) is not str or key in out:
+            hit = None if first else known.get(line)
+            if hit is not None:  # this very line was read before: the same key and value
+                if hit[0] != indent:
                     raise _GiveUp()
-                out[key] = _plain(m.group(2))
+                key = hit[1]
+                if key in out:
+                    raise _GiveUp()
+                out[key] = hit[2]
                 self.i += 1
             else:
-                self.entry(out, line, indent, depth)
+                if not first and self.indent() != indent:
+                    raise _GiveUp()
+                m = scalar_entry(line, indent)
+                if m is not None:  # the common line: a plain scalar value
+                    key = _plain(m.group(1))
+                    if type(key) is not str or key in out:
+                        raise _GiveUp()
+                    out[key] = value = _plain(m.group(2))
+                    self.i += 1
+                    if not first and len(known) < MAX_KNOWN:
+                        known[line] = (indent, key, value)
+                else:
+                    self.entry(out, line, indent, depth)
+            first = False
             i = self.i
             while i < n:  # the next line that is not blank or a comment
                 s = lines[i].lstrip(" ")
