@@ -37,8 +37,8 @@ STDIN_NAME = "<stdin>"
 
 def load(path: str | Path, cache: Cache = "off") -> Cluster:
     """Read and validate a cluster file (`-`: standard input); messages name `path` as the
-    caller gave it. cache: "read" reuses the kept document of an unchanged file, "keep" also
-    keeps this one (document_cache.py: for the commands that read the same file again and
+    caller gave it. cache: "read" reuses the kept Cluster of an unchanged file, "keep" also
+    keeps this one (result_cache.py: for the commands that read the same file again and
     again; "keep" only where writing state is allowed)."""
     name = STDIN_NAME if str(path) == STDIN else str(path)
     return loads(read_text(path), name, cache)
@@ -85,25 +85,22 @@ def loads(text: str, path: str = "<string>", cache: Cache = "off") -> Cluster:
 def _loads(text: str, path: str, cache: Cache = "off") -> Cluster:
     if len(text) > LIMITS.size:
         raise ConfigError([_too_large(path, len(text))])
-    kept = None  # the line reader's document, to keep once the builder accepts it
     if cache != "off" and len(text) < CACHE_FROM:
         cache = "off"  # read at once: a hash and a folder walk would cost as much
-    if cache != "off":
-        from ipvsctl.config import document_cache
-    if json_reader.looks_like_json(text):
-        lines = None
-    elif cache != "off" and (lines := document_cache.get(text)) is not None:
-        pass  # kept already
-    else:
-        lines = fast_yaml.read(text)
-        kept = document_cache.encode(*lines) if cache == "keep" and lines is not None else None
+    is_json = json_reader.looks_like_json(text)
+    if cache != "off" and not is_json:
+        from ipvsctl.config import result_cache
+
+        if (kept := result_cache.get(text, path)) is not None:
+            return kept
+    lines = None if is_json else fast_yaml.read(text)
     read = lines or json_reader.read(text)
     if read is not None:
         problems = Problems(path)
         cluster = build(read[0], read[1], problems)
         if not problems:
-            if kept is not None:
-                document_cache.put(text, kept)
+            if cache == "keep" and lines is not None:  # the shape people write: kept
+                result_cache.put(text, path, cluster)
             return cluster
     # Read carefully, or again to place the problems: the careful reader knows where every
     # value is. A file the JSON reader read is JSON, which has no line limit.
