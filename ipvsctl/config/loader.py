@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ipvsctl.config import fast_yaml, json_reader
-from ipvsctl.config.builder import Problems, build
 from ipvsctl.config.limits import LIMITS, LimitError
 from ipvsctl.config.tree import Places
 from ipvsctl.errors import ConfigError
@@ -93,6 +92,8 @@ def _loads(text: str, path: str, cache: Cache = "off") -> Cluster:
 
         if (kept := result_cache.get(text, path)) is not None:
             return kept
+    from ipvsctl.config.builder import Problems, build  # not needed for a kept result
+
     lines = None if is_json else fast_yaml.read(text)
     read = lines or json_reader.read(text)
     if read is not None:
@@ -109,6 +110,7 @@ def _loads(text: str, path: str, cache: Cache = "off") -> Cluster:
 
 def _careful(text: str, path: str, check_lines: bool) -> Cluster:
     from ipvsctl.config import careful_yaml  # not needed for the common shapes
+    from ipvsctl.config.builder import Problems, build
 
     try:
         root, places, found = careful_yaml.read(text, path, check_lines=check_lines)
