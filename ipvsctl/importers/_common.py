@@ -117,6 +117,13 @@ class Notes:
         if self.errors:
             raise ConfigError(listed(self.errors, self.path, "problem(s)")[0])
 
+    def nothing_to_write(self, what: str) -> ConfigError:
+        """The error of an input with rules of which no service comes: the message, then the
+        warnings that say why (the import writes nothing, so they have no file to go into)."""
+        shown, _ = listed(self.warnings, self.path, "warning(s)")
+        return ConfigError([f"{self.path}: {what}; nothing to write",
+                            *(f"  {line}" for line in shown)])
+
     def result(self, cluster: Cluster) -> ImportResult:
         shown, more = listed(self.warnings, self.path, "warning(s)")
         return ImportResult(cluster, shown, unlisted=more)
