@@ -15,13 +15,14 @@ Input is bounded (limits.py). The file format is documented in docs/cluster-file
 
 from __future__ import annotations
 
+import importlib
 import os
 import stat
 import sys
 from pathlib import Path
 from typing import Any, Literal
 
-from ipvsctl.config import fast_yaml, json_reader
+from ipvsctl.config import json_reader
 from ipvsctl.config.limits import LIMITS, LimitError
 from ipvsctl.config.tree import Places
 from ipvsctl.errors import ConfigError
@@ -92,7 +93,8 @@ def _loads(text: str, path: str, cache: Cache = "off") -> Cluster:
 
         if (kept := result_cache.get(text, path)) is not None:
             return kept
-    from ipvsctl.config.builder import Problems, build  # not needed for a kept result
+    from ipvsctl.config import fast_yaml  # neither is needed for a kept result
+    from ipvsctl.config.builder import Problems, build
 
     lines = None if is_json else fast_yaml.read(text)
     read = lines or json_reader.read(text)
@@ -131,6 +133,8 @@ def _careful(text: str, path: str, check_lines: bool) -> Cluster:
 def document(text: str, reader: str) -> tuple[Any, Places] | None:
     """One reader's document (for tests and the benchmark): "lines", "json" or "careful"."""
     if reader == "lines":
+        from ipvsctl.config import fast_yaml
+
         return fast_yaml.read(text)
     if reader == "json":
         return json_reader.read(text)
@@ -138,3 +142,9 @@ def document(text: str, reader: str) -> tuple[Any, Places] | None:
 
     root, places, _ = careful_yaml.read(text, "<string>")
     return root, places
+
+
+def __getattr__(name: str) -> Any:
+    if name == "fast_yaml":  # imported on first use (see _loads); tests reach it from here
+        return importlib.import_module("ipvsctl.config.fast_yaml")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
