@@ -291,7 +291,7 @@ class _Importer:
             what = (f"{self.rules:,} rule(s) read" if self.rules else
                     f"{self.skipped_mentions:,} line(s) name ipvsadm")
             raise self.notes.nothing_to_write(
-                f"{what}, but no service comes of them (the warnings below say why)")
+                f"{what}, but no service comes of them")
         cluster = Cluster(services=self.services, director=Director(timeouts=self.timeouts),
                           path=self.notes.path)
         return self.notes.result(cluster)

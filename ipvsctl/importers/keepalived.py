@@ -252,7 +252,7 @@ class _Importer:
         if not self.services and self.blocks:
             raise self.notes.nothing_to_write(
                 f"{self.blocks:,} virtual_server block(s) read, but none ends up as a service "
-                "keepalived would program (the warnings below say why)")
+                "keepalived would program")
         cluster = Cluster(services=self.services, director=Director(timeouts=self.timeouts),
                           path=self.notes.path)
         shown, unlisted = listed(self.notes.warnings, self.notes.path, "warning(s)")

@@ -182,8 +182,9 @@ def test_one_warning_line_per_kind_however_many_services() -> None:
      "k.conf: 1 virtual_server block(s) read, but none ends up as a service"),
     ("$A=$A\n$A\n", "k.conf:2: definitions substitute each other without end"),
     # a rejected address with no block after it: skipped all the same (was an AssertionError)
-    ("virtual_server 0x7fffffff\n", "k.conf: 1 virtual_server block(s) read, but none"),
-    ("virtual_server 0x7fffffff\n", "  k.conf:1: virtual_server 0x7fffffff: not an IP address"),
+    ("virtual_server 0x7fffffff\n", "k.conf: 1 virtual_server block(s) read, but none ends up "
+     "as a service keepalived would program; nothing to write"),
+    ("virtual_server 0x7fffffff\n", "k.conf:1: virtual_server 0x7fffffff: not an IP address"),
 ])
 def test_errors_name_their_line(text: str, error: str) -> None:
     found = problems(text)
