@@ -26,9 +26,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from yaml.nodes import ScalarNode
-from yaml.resolver import Resolver
-
 from ipvsctl.config.limits import LIMITS, LimitError
 from ipvsctl.config.tree import TAG, Odd, Places
 
@@ -39,7 +36,6 @@ class _GiveUp(Exception):
 
 _STR, _INT, _BOOL, _NULL, _FLOAT = (TAG + t for t in ("str", "int", "bool", "null", "float"))
 _SECONDS = re.compile(r"(?:0|[1-9][0-9]{0,5})\.[0-9]{1,6}")
-_resolver = Resolver()
 _BOOLS = {"yes": True, "no": False, "true": True, "false": False, "on": True, "off": False}
 
 # Plain scalars of a safe alphabet: no indicator first, no ': ' or ' #' inside, no ',[]{}'.
@@ -84,7 +80,14 @@ def plain(text: str) -> Any:
     careful reader makes it), a boolean or null."""
     if _QUAD.fullmatch(text):  # a VIP: never a number or a date (see _CLASSES)
         return text
-    tag = _resolver.resolve(ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+    for name, pattern in _CLASS_RE:  # read as PyYAML reads them, without loading it
+        if pattern.fullmatch(text):
+            if name == "int":
+                return int(text)
+            if len(text) > LIMITS.scalar:
+                raise _GiveUp()
+            return text
+    tag = _resolve(text)
     if tag == _STR:
         if len(text) > LIMITS.scalar:
             raise _GiveUp()
@@ -98,6 +101,22 @@ def plain(text: str) -> Any:
     if tag == _NULL and text in ("~", "null", "Null", "NULL"):
         return None
     raise _GiveUp()
+
+
+def _resolve(text: str) -> str:
+    """The tag YAML gives a plain scalar: PyYAML's own resolver, imported on first use (a file
+    of containers only, and a kept result, need none of PyYAML)."""
+    global _resolve
+    from yaml.nodes import ScalarNode
+    from yaml.resolver import Resolver
+
+    resolver = Resolver()
+
+    def resolve(text: str) -> str:
+        return resolver.resolve(ScalarNode, text, (True, False))  # type: ignore[no-untyped-call,no-any-return]
+
+    _resolve = resolve
+    return resolve(text)
 
 
 _plain_cache: dict[str, Any] = {}
