@@ -74,7 +74,7 @@ GATHER = 0.05  # seconds the events of one save are gathered in before the file 
 def read(path: Path, node: str | None = None, cache: Cache = "off") -> Cluster:
     """The file as this director applies it (for a file with `ha` or `bgp`: the director
     `node` names, else the one this host's name picks). cache: at start, so the next start
-    or `plan` of the same file finds its document kept (config/document_cache.py); an edit is
+    or `plan` of the same file finds its Cluster kept (config/result_cache.py); an edit is
     a new text, which the cache would only slow down."""
     return read_with_text(path, node, cache)[1]
 
