@@ -80,7 +80,7 @@ class HttpProbe(SocketCheck):
         self.connect(self._writable)
 
     def _writable(self, events: int) -> None:
-        if not self.connected():
+        if not self.connected(events):
             return
         if self.spec.tls:
             self._start_tls()

@@ -12,5 +12,5 @@ class TcpProbe(SocketCheck):
         self.connect(self._writable)
 
     def _writable(self, events: int) -> None:
-        if self.connected():
+        if self.connected(events):
             self.finish(True, "connected")
