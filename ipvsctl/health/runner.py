@@ -8,9 +8,9 @@
   queues up. A hung or slow target holds one socket and delays no other check.
 - Cheap: start times live in a heap, deadlines in one FIFO per timeout (checks started in
   order expire in order), sockets in one epoll set (poller.py), and one loop timer (a tick: at
-  the next start or deadline, or when a socket is ready; at most every 10 ms) starts what is
-  due, collects what is done and aborts what is late, in batches: the cost per check is a few
-  C calls around the socket's own system calls.
+  the next start or deadline, and every 10 ms while sockets are open) starts what is due,
+  collects what is done and aborts what is late, in batches: the cost per check is a few C
+  calls around the socket's own system calls.
 - In-flight checks are capped (open descriptors): a check that would exceed the cap is
   skipped and counted, never queued.
 
@@ -24,7 +24,9 @@ runner sheds rate, never correctness:
   sockets (a tick later than it asked for: a busy loop, a long batch) is `stalled` time and
   moves every in-flight deadline back by as much. Without it, under load, a check whose
   connection was made but whose next step (an http request) the loop could only take after
-  the deadline would be reported as timed out while the target answered at once.
+  the deadline would be reported as timed out while the target answered at once. So that
+  a loop that is late all the time still detects a hung target, a check is aborted at three
+  times its timeout at the latest, stalled or not (HARD_STRETCH).
 `lag()` says how far behind its schedule the runner is.
 
 It reports results through `report(target, ok, detail)` and nothing else: the state machine
@@ -54,6 +56,7 @@ Report = Callable[[CheckTarget, bool, str], None]
 Timed = Callable[[float], None]
 TICK = 0.01  # seconds between wake-ups while checks are in flight or due
 START_BUDGET = 0.01  # seconds a tick may spend starting checks before it looks again
+HARD_STRETCH = 3.0  # however late the loop, no check is held past 3x its timeout
 RESERVED_FDS = 256  # descriptors left for everything else in the process
 _INF = float("inf")
 _monotonic = time.monotonic
@@ -94,7 +97,7 @@ def max_in_flight() -> int:
     return max(16, soft - RESERVED_FDS)
 
 
-Deadline = tuple[float, _Slot, Check]
+Deadline = tuple[float, float, _Slot, Check]  # check clock, loop clock (the hard bound)
 
 
 class Runner:
@@ -106,18 +109,18 @@ class Runner:
         self._timed = timed
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
         self._cap = in_flight if in_flight is not None else max_in_flight()
-        self._poller = Poller(loop)
+        self._poller = Poller()
         self._ctx = Context(loop, self._poller)
         self._slots: dict[CheckTarget, _Slot] = {}
         self._starts: list[tuple[float, int, _Slot]] = []
-        # Deadlines on the check clock (loop time less stalled time), one FIFO per timeout.
+        # Deadlines on the check clock (loop time less stalled time) and the hard bounds on
+        # the loop's, one FIFO per timeout (both grow in start order).
         self._deadlines: dict[float, collections.deque[Deadline]] = {}
         self._seq = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = _INF
         self._in_flight = 0
         self._last = 0.0  # when the last tick ran
-        self._clock = 0.0  # the check clock at the last tick: loop time less stalled time
         self.counters = Counters()
 
     @property
@@ -140,7 +143,7 @@ class Runner:
         """Checks past their deadline by more than `slack` seconds and not yet aborted: the
         runner's own tick has stopped (the daemon's watchdog stops pinging then)."""
         now = self._loop.time() - self.counters.stalled
-        return sum(1 for queue in self._deadlines.values() for at, slot, check in queue
+        return sum(1 for queue in self._deadlines.values() for at, _, slot, check in queue
                    if at + slack < now and slot.check is check)
 
     def update(self, probes: Mapping[CheckTarget, Probe]) -> None:
@@ -188,28 +191,24 @@ class Runner:
 
     # ---- scheduling ------------------------------------------------------------------------
 
-    def _ready(self) -> None:
-        """A check socket is ready: collect it within a tick."""
-        self._wake(self._loop.time())
-
     def _next_deadline(self) -> float:
         """The earliest deadline, on the loop's clock."""
         soonest = _INF
+        stalled = self.counters.stalled
         for queue in self._deadlines.values():
-            if queue and queue[0][0] < soonest:
-                soonest = queue[0][0]
-        return soonest + self.counters.stalled
+            if queue:
+                at, hard, _, _ = queue[0]
+                soonest = min(soonest, at + stalled, hard)
+        return soonest
 
-    def _wake(self, soonest: float = _INF) -> None:
-        """Make sure the timer fires at the next start or deadline (or `soonest`), a tick
-        after the last one at the earliest; while sockets are watched, their readiness asks
-        for a tick too."""
-        if self._starts and self._starts[0][0] < soonest:
-            soonest = self._starts[0][0]
+    def _wake(self) -> None:
+        """Make sure the timer fires at the next start or deadline, a tick after the last
+        one at the earliest; while sockets are watched, a tick after the last one."""
+        soonest = self._starts[0][0] if self._starts else _INF
         if self._in_flight:
             soonest = min(soonest, self._next_deadline())
-        if self._poller.busy and self._timer is None:
-            self._poller.arm(self._ready)
+        if self._poller.busy:
+            soonest = min(soonest, self._last + TICK)
         if soonest == _INF:
             return
         at = max(soonest, self._last + TICK)
@@ -226,32 +225,33 @@ class Runner:
         if self._in_flight:
             # Later than asked (and than a tick after the last look): the loop, not the
             # checks, kept these sockets waiting. Not charged to their timeouts.
-            # (The check clock never runs backwards: deadlines stay in start order.)
             late = now - max(self._timer_at, self._last + TICK)
             if late > 0:
-                counters.stalled = min(counters.stalled + late, now - self._clock)
+                counters.stalled += late
         self._timer = None
         self._timer_at = _INF
         self._last = now
-        self._poller.disarm()
-        looked = now - counters.stalled  # the poll below sees what was ready by now
+        # The check clock of this tick: that of its poll. Deadlines are held against it, not
+        # against the time after the handlers ran: a check whose answer came while they ran
+        # (a slow consumer) is collected by the next poll, not aborted; and the time they
+        # took is stalled time at the next tick. Checks started below count from it too
+        # (so it never runs backwards and the deadlines stay in start order).
+        clock = now - counters.stalled
         self._poller.dispatch()
         if self._in_flight:
-            # Against the clock of the poll, not of now: a check whose answer came while
-            # the handlers ran (a slow consumer) is collected by the next poll, not aborted.
-            self._expire(looked)
+            self._expire(clock, now)
         now = self._loop.time()
-        self._clock = clock = now - counters.stalled
         starts = self._starts
         if starts and starts[0][0] <= now:
             self._start_due(now, clock)
         self._wake()
 
-    def _expire(self, clock: float) -> None:
-        """Abort every check whose deadline (on the check clock) has passed."""
+    def _expire(self, clock: float, now: float) -> None:
+        """Abort every check whose deadline (on the check clock) or hard bound (on the
+        loop's) has passed."""
         for timeout, queue in list(self._deadlines.items()):
-            while queue and queue[0][0] <= clock:
-                _, slot, check = queue.popleft()
+            while queue and (queue[0][0] <= clock or queue[0][1] <= now):
+                _, _, slot, check = queue.popleft()
                 if slot.check is not check:
                     continue  # finished already
                 stage = check.abort()
@@ -302,13 +302,25 @@ class Runner:
             queue = self._deadlines.get(timeout)
             if queue is None:
                 queue = self._deadlines[timeout] = collections.deque()
-            queue.append((clock + timeout, slot, check))
+            queue.append((clock + timeout, self._last + timeout * HARD_STRETCH, slot, check))
 
     def _finished(self, slot: _Slot, ok: bool, detail: str) -> None:
-        """A check reports (each check at most once, and never once aborted)."""
-        if slot.running:
-            self._ended(slot)
-            self._deliver(slot, ok, detail)
+        """A check reports (each check at most once, and never once aborted).
+        _ended and _deliver inlined: this runs once per check."""
+        if not slot.running:
+            return
+        slot.running = False
+        slot.check = None
+        self._in_flight -= 1
+        counters = self.counters
+        if self._timed is not None:
+            self._timed(self._loop.time() - counters.stalled - slot.started)
+        if ok:
+            counters.succeeded += 1
+        else:
+            counters.failed += 1
+        if slot.live:
+            self._report(slot.probe.target, ok, detail)
 
     def _ended(self, slot: _Slot) -> None:
         slot.running = False
