@@ -225,8 +225,9 @@ class Runner:
         if self._in_flight:
             # Later than asked (and than a tick after the last look): the loop, not the
             # checks, kept these sockets waiting. Not charged to their timeouts.
+            # (Jitter under a tick is not counted: a loaded host's timers are that late.)
             late = now - max(self._timer_at, self._last + TICK)
-            if late > 0:
+            if late > TICK:
                 counters.stalled += late
         self._timer = None
         self._timer_at = _INF
