@@ -15,7 +15,16 @@ from ipvsctl.health.runner import Counters, Runner
 from ipvsctl.health.target import CheckTarget
 from ipvsctl.host.netns import run_in_netns
 
-from .listeners import SERVER_IP, FirstAtOnce, Http, Listeners, Pair, listeners, make_pair
+from .listeners import (
+    NOBODY_IP,
+    SERVER_IP,
+    FirstAtOnce,
+    Http,
+    Listeners,
+    Pair,
+    listeners,
+    make_pair,
+)
 
 pytestmark = pytest.mark.netns
 
@@ -92,3 +101,33 @@ def test_a_loop_that_cannot_keep_the_rate_sheds_rate_not_checks(
     assert counters.late > 0, counters
     print(f"achieved {counters.succeeded / 3.0:.0f} of {wanted / 3.0:.0f} checks/s, "
           f"lag {lag:.2f} s, stalled {counters.stalled:.2f} s, {counters}")
+
+
+def test_a_loop_late_all_the_time_still_times_a_hung_target_out(pair: Pair) -> None:
+    """The loop is blocked 50 ms of every 60: nearly all of its time is stalled time, yet a
+    target that never answers is reported at three times its timeout at the latest."""
+    target = CheckTarget(HttpCheck(interval=5.0, timeout=0.3), NOBODY_IP, 80)
+    seen: list[tuple[float, bool, str]] = []
+
+    async def main() -> tuple[float, Counters]:
+        loop = asyncio.get_running_loop()
+
+        def hog() -> None:
+            time.sleep(0.05)
+            loop.call_later(0.01, hog)
+
+        runner = Runner(loop, lambda t, ok, d: seen.append((loop.time(), ok, d)),
+                        rng=FirstAtOnce())
+        start = loop.time()
+        runner.update({target: Probe(target)})
+        hog()
+        while not seen and loop.time() < start + 10:
+            await asyncio.sleep(0.01)
+        runner.close()
+        return start, runner.counters
+
+    start, counters = run_in_netns(pair.director, lambda: asyncio.run(main()))
+    assert seen and seen[0][1:] == (False, "timed out after 0.3s connecting"), seen
+    took = seen[0][0] - start
+    assert took <= 3 * 0.3 + 0.5, took  # the hard bound, and a loaded machine's margin
+    assert counters.stalled > 0.3, counters
