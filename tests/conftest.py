@@ -33,7 +33,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.helpers import ipvs_available, ipvsadm_save, run
+from tests.helpers import cache_cli_commands, ipvs_available, ipvsadm_save, run
+
+cache_cli_commands()
 
 # Every scheduler of Linux 6.1; the ones a kernel lacks are simply not reported as available.
 IPVS_SCHEDULERS = (

@@ -10,8 +10,32 @@ from __future__ import annotations
 import subprocess
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 PROC_IP_VS = Path("/proc/net/ip_vs")
+
+
+def cache_cli_commands() -> None:
+    """Make typer's test runner build the click command of an app once, not per invoke.
+
+    typer turns every registered command's annotations into click parameters on each
+    `CliRunner().invoke(app, ...)`: ~0.1 s natively with every command registered, about two
+    seconds under the VM's emulation, per call (the bad-input corpus alone makes 87). The
+    command is rebuilt when commands are added to the app (the CLI registers them lazily).
+    `ipvsctl` itself builds it once per process anyway."""
+    import typer.testing
+
+    build = typer.testing._get_command
+    built: dict[int, tuple[tuple[int, int], Any]] = {}
+
+    def cached(app: Any) -> Any:
+        shape = (len(app.registered_commands), len(app.registered_groups))
+        hit = built.get(id(app))
+        if hit is None or hit[0] != shape:
+            hit = built[id(app)] = (shape, build(app))
+        return hit[1]
+
+    typer.testing._get_command = cached
 
 
 class CommandFailed(AssertionError):

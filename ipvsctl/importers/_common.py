@@ -66,6 +66,8 @@ class Place(NamedTuple):
 
 
 SHOWN_PLACES = 5  # places listed after the first in a grouped warning
+NOTHING_SHOWN = 3  # warnings listed with the error of an import that has nothing to write
+ERROR_WIDTH = 250  # characters of one of those warnings in that error
 
 
 @dataclass(slots=True)
@@ -116,6 +118,18 @@ class Notes:
     def raise_if_errors(self) -> None:
         if self.errors:
             raise ConfigError(listed(self.errors, self.path, "problem(s)")[0])
+
+    def nothing_to_write(self, what: str) -> ConfigError:
+        """The error of an input with rules of which no service comes, and after it the first
+        warnings, which say why: the import writes nothing, so they have no file header to go
+        into. Each is a line of its own, as several problems are."""
+        warnings = self.warnings
+        # an error line stays short (a grouped warning lists places; the file header has room)
+        shown = [w if len(w) <= ERROR_WIDTH else f"{w[:ERROR_WIDTH - 3]}..."
+                 for w in warnings[:NOTHING_SHOWN]]
+        if len(warnings) > len(shown):
+            shown.append(f"{self.path}: {len(warnings) - len(shown)} more warning(s) not listed")
+        return ConfigError([f"{self.path}: {what}; nothing to write", *shown])
 
     def result(self, cluster: Cluster) -> ImportResult:
         shown, more = listed(self.warnings, self.path, "warning(s)")

@@ -41,7 +41,6 @@ from ipvsctl.config.vocabulary import (
     WEIGHT,
     scheduler_flag,
 )
-from ipvsctl.errors import ConfigError
 from ipvsctl.importers._common import (
     ImportResult,
     LineError,
@@ -291,8 +290,8 @@ class _Importer:
         if not self.services and (self.rules or self.skipped_mentions):
             what = (f"{self.rules:,} rule(s) read" if self.rules else
                     f"{self.skipped_mentions:,} line(s) name ipvsadm")
-            raise ConfigError([f"{self.notes.path}: {what}, but no service comes of them (see "
-                               "the warnings); nothing to write"])
+            raise self.notes.nothing_to_write(
+                f"{what}, but no service comes of them")
         cluster = Cluster(services=self.services, director=Director(timeouts=self.timeouts),
                           path=self.notes.path)
         return self.notes.result(cluster)

@@ -250,9 +250,9 @@ class _Importer:
             self._program(vs)
         self.notes.raise_if_errors()
         if not self.services and self.blocks:
-            raise ConfigError([f"{self.notes.path}: {self.blocks:,} virtual_server block(s) "
-                               "read, but none ends up as a service keepalived would program "
-                               "(see the warnings); nothing to write"])
+            raise self.notes.nothing_to_write(
+                f"{self.blocks:,} virtual_server block(s) read, but none ends up as a service "
+                "keepalived would program")
         cluster = Cluster(services=self.services, director=Director(timeouts=self.timeouts),
                           path=self.notes.path)
         shown, unlisted = listed(self.notes.warnings, self.notes.path, "warning(s)")

@@ -32,7 +32,7 @@ class Stmt:
     place: Place
     raw: str = ""
     block: list[Stmt] | None = None
-    skipped: bool = False  # its block was skipped by counting braces
+    skipped: bool = False  # keepalived skips it (and its block, counting braces)
 
     @property
     def keyword(self) -> str:
@@ -218,9 +218,11 @@ class _Parser:
             out.append(stmt)
             if sub is None:  # most lines: a keyword and its values
                 continue
-            if sub is SKIP or (isinstance(sub, Level) and self.skips(sub.name, words,
-                                                                     line.place)):
+            if sub is SKIP:
                 stmt.skipped = self._skip_block()
+            elif isinstance(sub, Level) and self.skips(sub.name, words, line.place):
+                self._skip_block()  # keepalived drops it, with or without a block after it
+                stmt.skipped = True
             elif sub is VALUES:
                 stmt.block = self._values()
             elif isinstance(sub, Level):

@@ -181,6 +181,10 @@ def test_one_warning_line_per_kind_however_many_services() -> None:
     (vs("protocol TCP\nreal_server backend1 80 {\n}"),
      "k.conf: 1 virtual_server block(s) read, but none ends up as a service"),
     ("$A=$A\n$A\n", "k.conf:2: definitions substitute each other without end"),
+    # a rejected address with no block after it: skipped all the same (was an AssertionError)
+    ("virtual_server 0x7fffffff\n", "k.conf: 1 virtual_server block(s) read, but none ends up "
+     "as a service keepalived would program; nothing to write"),
+    ("virtual_server 0x7fffffff\n", "k.conf:1: virtual_server 0x7fffffff: not an IP address"),
 ])
 def test_errors_name_their_line(text: str, error: str) -> None:
     found = problems(text)
@@ -208,6 +212,8 @@ def test_errors_name_their_line(text: str, error: str) -> None:
      "k.conf:3: lthreshold 9 exceeds uthreshold 5"),
     (vs("protocol TCP\nreal_server 10.0.0.1 80 {\n}") * 2,
      "k.conf:6: service tcp/192.0.2.10:80 is defined again (first at k.conf:1)"),
+    (vs("protocol TCP\nreal_server 10.0.0.1 80 {\n}\nreal_server 0x7fffffff"),
+     "k.conf:5: real_server 0x7fffffff: not an IP address"),
     ("global_defs {\n lvs_timeouts tcp\n}\n" + vs("real_server 10.0.0.1 80 {\n}"),
      "k.conf:2: lvs_timeouts needs at least one option and value"),
 ])
