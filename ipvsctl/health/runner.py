@@ -55,7 +55,7 @@ from ipvsctl.health.target import CheckTarget, Probe
 Report = Callable[[CheckTarget, bool, str], None]
 Timed = Callable[[float], None]
 TICK = 0.01  # seconds between wake-ups while checks are in flight or due
-START_BUDGET = 0.01  # seconds a tick may spend starting checks before it looks again
+START_BUDGET = 0.05  # seconds a tick may spend starting checks before it looks again
 HARD_STRETCH = 3.0  # however late the loop, no check is held past 3x its timeout
 RESERVED_FDS = 256  # descriptors left for everything else in the process
 _INF = float("inf")
