@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import install_locally  # bench/ is the script's folder, first on sys.path
+
 REPO = Path(__file__).resolve().parent.parent
 KEEPALIVED = "/usr/sbin/keepalived"
 
@@ -58,13 +60,13 @@ def config(services: int) -> str:
     return "".join(out)
 
 
-def timed(argv: list[str]) -> tuple[float, int, float]:
+def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, int, float]:
     """Wall seconds, the child's peak RSS in bytes and its CPU seconds (user + system; what a
     shared, loaded host disturbs least), from getrusage of this one child."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                          check=False)
+                          check=False, env=env)
     wall = time.perf_counter() - start
     if done.returncode:
         sys.exit(f"{argv[0]} exited {done.returncode}")
@@ -82,9 +84,13 @@ def main() -> None:
     folder.mkdir(parents=True, exist_ok=True)
     conf = folder / "keepalived.conf"
     conf.write_text(config(args.services))
-    ipvsctl = str(REPO / ".venv" / "bin" / "ipvsctl")
-    ours, peak, cpu = timed([ipvsctl, "import", "--from", "keepalived", str(conf),
-                             "-o", str(folder / "cluster.yaml")])
+    with tempfile.TemporaryDirectory(prefix="ipvsctl-site-") as tmp:
+        here = os.getcwd()
+        env = {**os.environ, **install_locally(Path(tmp))}  # as installed: compiled, local
+        ours, peak, cpu = timed([sys.executable, "-m", "ipvsctl", "import", "--from",
+                                 "keepalived", str(conf), "-o", str(folder / "cluster.yaml")],
+                                env)
+        os.chdir(here)
     theirs, _, their_cpu = timed([KEEPALIVED, "-t", "-f", str(conf)]) \
         if os.path.exists(KEEPALIVED) else (0.0, 0, 0.0)
     print(f"services: {args.services:,} ({len(conf.read_text().splitlines()):,} lines)")

@@ -39,7 +39,7 @@ def _load(path: Path, cache: Cache = "off") -> Cluster:
 
 
 def _load_as_node(path: Path, node: str | None, cache: Cache = "off") -> Cluster:
-    """cache: plan and apply read the same file again and again (config/document_cache.py);
+    """cache: plan and apply read the same file again and again (config/result_cache.py);
     plan only reads what apply kept, as a read-only command writes nothing."""
     from ipvsctl.director.workflow import as_node
 

@@ -223,7 +223,9 @@ def real_server_fields(rs: RealServer, service: ServiceKey) -> dict[str, Any]:
 _WIDTH = 100
 _KEY, _BLOCK, _FLOW = 0, 1, 2
 _BREAKS = "\n\r\x85\u2028\u2029"
-_scalars: dict[tuple[int, Any], str | None] = {}
+# PyYAML's answer per string, one table per context (_KEY, _BLOCK, _FLOW); None: give up
+_scalars: tuple[dict[str, str | None], ...] = ({}, {}, {})
+_UNASKED: Any = object()
 
 
 class _GiveUp(Exception):
@@ -232,24 +234,24 @@ class _GiveUp(Exception):
 
 def _scalar(value: Any, context: int) -> str:
     kind = type(value)
+    if kind is str:
+        answers = _scalars[context]
+        got: str | None = answers.get(value, _UNASKED)
+        if got is _UNASKED:
+            if len(answers) > 100_000:
+                answers.clear()
+            got = _known(value, context)
+            if got is None:
+                got = _ask_yaml(value, context)
+            answers[value] = got
+        if got is None:
+            raise _GiveUp
+        return got
     if kind is bool:
         return "true" if value else "false"
     if kind is int:
         return str(value)
-    if kind is not str:
-        raise _GiveUp
-    try:
-        got = _scalars[(context, value)]
-    except KeyError:
-        if len(_scalars) > 100_000:
-            _scalars.clear()
-        got = _known(value, context)
-        if got is None:
-            got = _ask_yaml(value, context)
-        _scalars[(context, value)] = got
-    if got is None:
-        raise _GiveUp
-    return got
+    raise _GiveUp
 
 
 # The kinds of string a cluster file is mostly made of, answered without asking PyYAML
@@ -336,7 +338,7 @@ def _emit(doc: dict[str, Any]) -> str | None:
         _mapping(out, doc, "", "")
     except _GiveUp:
         return None
-    if any(len(line) > _WIDTH for line in out):
+    if out and max(map(len, out)) > _WIDTH:
         return None
     out.append("")
     return "\n".join(out)

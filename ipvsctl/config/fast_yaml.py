@@ -26,9 +26,6 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from yaml.nodes import ScalarNode
-from yaml.resolver import Resolver
-
 from ipvsctl.config.limits import LIMITS, LimitError
 from ipvsctl.config.tree import TAG, Odd, Places
 
@@ -39,7 +36,6 @@ class _GiveUp(Exception):
 
 _STR, _INT, _BOOL, _NULL, _FLOAT = (TAG + t for t in ("str", "int", "bool", "null", "float"))
 _SECONDS = re.compile(r"(?:0|[1-9][0-9]{0,5})\.[0-9]{1,6}")
-_resolver = Resolver()
 _BOOLS = {"yes": True, "no": False, "true": True, "false": False, "on": True, "off": False}
 
 # Plain scalars of a safe alphabet: no indicator first, no ': ' or ' #' inside, no ',[]{}'.
@@ -69,6 +65,7 @@ _CLASSES = (
 _CLASS_RE = [(name, re.compile(pattern)) for name, pattern in _CLASSES]
 _QUAD = _CLASS_RE[1][1]
 MAX_SKELETONS = 32
+MAX_KNOWN = 4096
 
 
 def _skip(line: str, pos: int) -> int:
@@ -83,7 +80,14 @@ def plain(text: str) -> Any:
     careful reader makes it), a boolean or null."""
     if _QUAD.fullmatch(text):  # a VIP: never a number or a date (see _CLASSES)
         return text
-    tag = _resolver.resolve(ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+    for name, pattern in _CLASS_RE:  # read as PyYAML reads them, without loading it
+        if pattern.fullmatch(text):
+            if name == "int":
+                return int(text)
+            if len(text) > LIMITS.scalar:
+                raise _GiveUp()
+            return text
+    tag = _resolve(text)
     if tag == _STR:
         if len(text) > LIMITS.scalar:
             raise _GiveUp()
@@ -97,6 +101,22 @@ def plain(text: str) -> Any:
     if tag == _NULL and text in ("~", "null", "Null", "NULL"):
         return None
     raise _GiveUp()
+
+
+def _resolve(text: str) -> str:
+    """The tag YAML gives a plain scalar: PyYAML's own resolver, imported on first use (a file
+    of containers only, and a kept result, need none of PyYAML)."""
+    global _resolve
+    from yaml.nodes import ScalarNode
+    from yaml.resolver import Resolver
+
+    resolver = Resolver()
+
+    def resolve(text: str) -> str:
+        return resolver.resolve(ScalarNode, text, (True, False))  # type: ignore[no-untyped-call,no-any-return]
+
+    _resolve = resolve
+    return resolve(text)
 
 
 _plain_cache: dict[str, Any] = {}
@@ -148,6 +168,9 @@ class _Reader:
         self.at = places.at
         self.skeletons: list[_Skeleton] = []  # of list items: `- {...}`
         self.value_skeletons: list[_Skeleton] = []  # of mapping values: `key: {...}`
+        # `key: plain` lines of block mappings read so far (their indent, key and value): the
+        # lines of a check or a service repeat, thousands of times, character for character
+        self.known: dict[str, tuple[int, str, Any]] = {}
 
     def skip_blank(self) -> int:
         """Index of the next line that is not blank or a comment (from self.i); sets self.i."""
@@ -246,20 +269,33 @@ class _Reader:
         out: dict[str, Any] = {}
         self.at[id(out)] = (self.i + 1, indent + 1)
         scalar_entry = _SCALAR_ENTRY.fullmatch
+        known = self.known
         while True:
             line = lines[self.i]
-            if not first and self.indent() != indent:
-                raise _GiveUp()
-            first = False
-            m = scalar_entry(line, indent)
-            if m is not None:  # the common line: a plain scalar value
-                key = _plain(m.group(1))
-                if type(key) is not str or key in out:
+            hit = None if first else known.get(line)
+            if hit is not None:  # this very line was read before: the same key and value
+                if hit[0] != indent:
                     raise _GiveUp()
-                out[key] = _plain(m.group(2))
+                key = hit[1]
+                if key in out:
+                    raise _GiveUp()
+                out[key] = hit[2]
                 self.i += 1
             else:
-                self.entry(out, line, indent, depth)
+                if not first and self.indent() != indent:
+                    raise _GiveUp()
+                m = scalar_entry(line, indent)
+                if m is not None:  # the common line: a plain scalar value
+                    key = _plain(m.group(1))
+                    if type(key) is not str or key in out:
+                        raise _GiveUp()
+                    out[key] = value = _plain(m.group(2))
+                    self.i += 1
+                    if not first and len(known) < MAX_KNOWN:
+                        known[line] = (indent, key, value)
+                else:
+                    self.entry(out, line, indent, depth)
+            first = False
             i = self.i
             while i < n:  # the next line that is not blank or a comment
                 s = lines[i].lstrip(" ")

@@ -15,14 +15,14 @@ Input is bounded (limits.py). The file format is documented in docs/cluster-file
 
 from __future__ import annotations
 
+import importlib
 import os
 import stat
 import sys
 from pathlib import Path
 from typing import Any, Literal
 
-from ipvsctl.config import fast_yaml, json_reader
-from ipvsctl.config.builder import Problems, build
+from ipvsctl.config import json_reader
 from ipvsctl.config.limits import LIMITS, LimitError
 from ipvsctl.config.tree import Places
 from ipvsctl.errors import ConfigError
@@ -37,8 +37,8 @@ STDIN_NAME = "<stdin>"
 
 def load(path: str | Path, cache: Cache = "off") -> Cluster:
     """Read and validate a cluster file (`-`: standard input); messages name `path` as the
-    caller gave it. cache: "read" reuses the kept document of an unchanged file, "keep" also
-    keeps this one (document_cache.py: for the commands that read the same file again and
+    caller gave it. cache: "read" reuses the kept Cluster of an unchanged file, "keep" also
+    keeps this one (result_cache.py: for the commands that read the same file again and
     again; "keep" only where writing state is allowed)."""
     name = STDIN_NAME if str(path) == STDIN else str(path)
     return loads(read_text(path), name, cache)
@@ -85,25 +85,25 @@ def loads(text: str, path: str = "<string>", cache: Cache = "off") -> Cluster:
 def _loads(text: str, path: str, cache: Cache = "off") -> Cluster:
     if len(text) > LIMITS.size:
         raise ConfigError([_too_large(path, len(text))])
-    kept = None  # the line reader's document, to keep once the builder accepts it
     if cache != "off" and len(text) < CACHE_FROM:
         cache = "off"  # read at once: a hash and a folder walk would cost as much
-    if cache != "off":
-        from ipvsctl.config import document_cache
-    if json_reader.looks_like_json(text):
-        lines = None
-    elif cache != "off" and (lines := document_cache.get(text)) is not None:
-        pass  # kept already
-    else:
-        lines = fast_yaml.read(text)
-        kept = document_cache.encode(*lines) if cache == "keep" and lines is not None else None
+    is_json = json_reader.looks_like_json(text)
+    if cache != "off" and not is_json:
+        from ipvsctl.config import result_cache
+
+        if (kept := result_cache.get(text, path)) is not None:
+            return kept
+    from ipvsctl.config import fast_yaml  # neither is needed for a kept result
+    from ipvsctl.config.builder import Problems, build
+
+    lines = None if is_json else fast_yaml.read(text)
     read = lines or json_reader.read(text)
     if read is not None:
         problems = Problems(path)
         cluster = build(read[0], read[1], problems)
         if not problems:
-            if kept is not None:
-                document_cache.put(text, kept)
+            if cache == "keep" and lines is not None:  # the shape people write: kept
+                result_cache.put(text, path, cluster)
             return cluster
     # Read carefully, or again to place the problems: the careful reader knows where every
     # value is. A file the JSON reader read is JSON, which has no line limit.
@@ -112,6 +112,7 @@ def _loads(text: str, path: str, cache: Cache = "off") -> Cluster:
 
 def _careful(text: str, path: str, check_lines: bool) -> Cluster:
     from ipvsctl.config import careful_yaml  # not needed for the common shapes
+    from ipvsctl.config.builder import Problems, build
 
     try:
         root, places, found = careful_yaml.read(text, path, check_lines=check_lines)
@@ -132,6 +133,8 @@ def _careful(text: str, path: str, check_lines: bool) -> Cluster:
 def document(text: str, reader: str) -> tuple[Any, Places] | None:
     """One reader's document (for tests and the benchmark): "lines", "json" or "careful"."""
     if reader == "lines":
+        from ipvsctl.config import fast_yaml
+
         return fast_yaml.read(text)
     if reader == "json":
         return json_reader.read(text)
@@ -139,3 +142,9 @@ def document(text: str, reader: str) -> tuple[Any, Places] | None:
 
     root, places, _ = careful_yaml.read(text, "<string>")
     return root, places
+
+
+def __getattr__(name: str) -> Any:
+    if name == "fast_yaml":  # imported on first use (see _loads); tests reach it from here
+        return importlib.import_module("ipvsctl.config.fast_yaml")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -67,7 +67,7 @@ SETTLE = 0.25  # seconds a changed file must hold still before it is read
 def read(path: Path, node: str | None = None, cache: Cache = "off") -> Cluster:
     """The file as this director applies it (for a file with `ha` or `bgp`: the director
     `node` names, else the one this host's name picks). cache: at start, where the file is
-    read twice (config/document_cache.py); an edit is a new text, which the cache would
+    read twice (config/result_cache.py); an edit is a new text, which the cache would
     only slow down."""
     return as_node(load(path, cache=cache), node)
 

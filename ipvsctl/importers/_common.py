@@ -21,6 +21,8 @@ SHOWN = 64  # a longer word of the input is cut to this in messages
 # Characters no configuration line holds: C0 and C1 controls but tab, line and paragraph
 # separators, and a byte-order mark past the start. Each would split or corrupt a message line.
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
+# The same but '\n', for the whole text at once (a CR, to be dropped, still sends it line by line)
+_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\ufeff]")
 _LONG_WORD = re.compile(rf"\S{{{SHOWN + 4},}}")
 
 
@@ -142,7 +144,7 @@ def checked_text(text: str, path: str) -> str:
     line at once). What the parsers then see splits into lines only at '\\n'."""
     text = text.removeprefix("\ufeff")
     lines = text.split("\n")
-    if _CONTROL.search(text) is None and max(map(len, lines)) <= MAX_LINE:
+    if _CONTROL_IN_TEXT.search(text) is None and max(map(len, lines)) <= MAX_LINE:
         return text  # nothing to refuse, no CR to drop (the common case: one scan in C)
     problems = []
     for number, line in enumerate(lines, 1):

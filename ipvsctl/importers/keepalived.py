@@ -109,7 +109,13 @@ def parse(text: str, path: str = "keepalived.conf", *, config_id: str | None = N
     """Translate keepalived.conf text into a Cluster; raises ConfigError where keepalived itself
     would not start (or the file cannot be read as keepalived reads it). Relative includes are
     read from `folder` (default: the directory of `path`)."""
-    return _Importer(path, config_id, read, folder).run(text)
+    try:
+        return _Importer(path, config_id, read, folder).run(text)
+    finally:
+        # The addresses read (made once each within an import) are not kept beyond it: a
+        # large import's would be left for the cyclic collector to scan, and stay in memory
+        inet.cache_clear()
+        address_text.cache_clear()
 
 
 # -- what a virtual server collects while it is parsed ---------------------------------------
@@ -215,6 +221,9 @@ class _Importer:
         self.skipped: dict[str, list[Place]] = {}
         self.checks = CheckTranslator(self.notes)
         self.blocks = 0  # virtual_server blocks read, skipped ones too
+        # The address and port _skips read for a statement's words, by their id (each is read
+        # once more when the statement is translated)
+        self.endpoints: dict[int, tuple[list[str], tuple[Address, int]]] = {}
 
     def warn(self, place: Place, kind: str, message: str) -> None:
         self.notes.warn(place, message, kind=kind)
@@ -227,6 +236,9 @@ class _Importer:
                             read=self.read, folder=self.folder)
         try:
             tree = parse_tree(iter(reader), self.notes, self._skips)
+            # ${_PWD} and ${_INSTANCE} are closures over the reader: a cycle that would keep
+            # the reader and its notes (a place per warned line) for the collector to find
+            reader.defs.clear()
             for stmt in tree:
                 self._top(stmt)
         except SourceError as exc:
@@ -277,7 +289,7 @@ class _Importer:
                               "not imported")
                     return True
                 return False
-            if endpoint(words) is None:
+            if self._endpoint_read(words) is None:
                 self.warn(place, "vs-skipped", f"virtual_server {' '.join(words[1:3])}: not an "
                           "IP address [port] keepalived accepts (no host names, no brackets): "
                           "keepalived skips the whole block; not imported")
@@ -286,12 +298,23 @@ class _Importer:
             if len(words) < 2:
                 raise Fatal(f"{place}: real_server without an address: keepalived 2.2.7 exits "
                              "here (missing parameter)")
-            if endpoint(words) is None:
+            if self._endpoint_read(words) is None:
                 self.warn(place, "rs-skipped", f"real_server {' '.join(words[1:3])}: not an IP "
                           "address [port] keepalived accepts: keepalived skips the whole "
                           "block; not imported")
                 return True
         return False
+
+    def _endpoint_read(self, words: list[str]) -> tuple[Address, int] | None:
+        found = endpoint(words)
+        if found is not None:
+            self.endpoints[id(words)] = (words, found)
+        return found
+
+    def _endpoint(self, words: list[str]) -> tuple[Address, int] | None:
+        """endpoint(words), as _skips read it already for this statement's words."""
+        read = self.endpoints.pop(id(words), None)
+        return read[1] if read is not None and read[0] is words else endpoint(words)
 
     # -- the top level ------------------------------------------------------------------------
 
@@ -489,7 +512,7 @@ class _Importer:
         elif words[1] == "fwmark":
             vs.fwmark = read_unsigned(words[2], 0, UINT_MAX, lenient=True) or 0
         else:
-            found = endpoint(words)
+            found = self._endpoint(words)
             assert found is not None  # checked by _skips
             vs.address, vs.port = found
             vs.family = vs.address.version
@@ -701,7 +724,7 @@ class _Importer:
     def _real_server_stmt(self, vs: _VirtualServer, stmt: Stmt) -> None:
         if stmt.skipped:
             return
-        found = endpoint(stmt.words)
+        found = self._endpoint(stmt.words)
         assert found is not None
         rs = _RealServer(stmt.place, found[0], found[1], vs.forward)
         where = f"real_server {' '.join(stmt.words[1:3])}"

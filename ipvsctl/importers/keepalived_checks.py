@@ -25,6 +25,7 @@ The result is plain cluster-file data.
 from __future__ import annotations
 
 import ipaddress
+import operator
 import os
 import re
 from collections.abc import Sequence
@@ -164,8 +165,15 @@ class CheckTranslator:
         self.notes = notes
         self.health: dict[ServiceKey, dict[str, Any]] = {}
         self._done: dict[int, dict[str, Any] | None] = {}  # per parsed real server
+        # Translations by what they read (see _memo_key), with the warnings they gave, each
+        # by its kind, message and line relative to the real server's
+        self._memo: dict[tuple[Any, ...], tuple[dict[str, Any] | None,
+                                                list[tuple[str, str, int]]]] = {}
+        self._warned: list[tuple[str, str, Place]] | None = None  # while translating
 
     def warn(self, place: Place, kind: str, message: str) -> None:
+        if self._warned is not None:
+            self._warned.append((kind, message, place))
         self.notes.warn(place, message, kind=kind)
 
     # -- reading a checker block --------------------------------------------------------------
@@ -276,6 +284,33 @@ class CheckTranslator:
 
     def _translate(self, rs: ParsedRealServer, rs_key: RealServerKey, spec: RealServerSpec,
                    pool: Pool) -> dict[str, Any] | None:
+        """The check of one real server. A large file repeats a few checker blocks thousands
+        of times: a real server whose checkers, settings and lines (relative to its own) equal
+        one translated before gets that check, and the warnings that one gave, at its own
+        lines (only the first message of a kind is shown; the others add their places)."""
+        key = _memo_key(rs, rs_key, pool)
+        if key is None:
+            return self._translated(rs, rs_key, spec, pool)
+        base = rs.place
+        hit = self._memo.get(key)
+        if hit is not None:
+            check, warned = hit
+            for kind, message, delta in warned:
+                self.notes.warn(_new_place(Place, (base.file, base.line + delta)), message,
+                                kind=kind)
+            return check
+        self._warned = []
+        try:
+            check = self._translated(rs, rs_key, spec, pool)
+        finally:
+            warned_here, self._warned = self._warned, None
+        if all(place.file == base.file for _, _, place in warned_here):
+            self._memo[key] = (check, [(kind, message, place.line - base.line)
+                                       for kind, message, place in warned_here])
+        return check
+
+    def _translated(self, rs: ParsedRealServer, rs_key: RealServerKey, spec: RealServerSpec,
+                    pool: Pool) -> dict[str, Any] | None:
         where = f"real server {rs_key}"
         usable: list[Checker] = []
         for checker in rs.checkers:
@@ -621,6 +656,33 @@ class CheckTranslator:
                       f"more than ipvsctl's {CHECK_ARGV}: no check imported")
             return None
         return {"type": "exec", "argv": argv}
+
+
+_new_place = tuple.__new__
+_timing = operator.attrgetter(*Timing.__slots__)
+
+
+def _memo_key(rs: ParsedRealServer, rs_key: RealServerKey, pool: Pool
+              ) -> tuple[Any, ...] | None:
+    """Everything the translation of `rs` reads but its places and names (which only the
+    messages hold), with each statement's line relative to the real server's; None if a
+    statement is in another file (an include) or has a block of its own."""
+    base = rs.place
+    parts: list[Any] = [rs_key.port, _timing(rs.timing), _timing(pool.timing)]
+    for checker in rs.checkers:
+        if checker.place.file != base.file:
+            return None
+        statements = [*checker.own.values(), *checker.connection,
+                      *(stmt for url in checker.urls for stmt in url.values())]
+        for stmt in statements:
+            if stmt.place.file != base.file or stmt.block is not None:
+                return None
+        parts.append((checker.kind, checker.place.line - base.line, checker.target_port,
+                      checker.port, _timing(checker.timing), len(checker.own),
+                      len(checker.connection), tuple(len(url) for url in checker.urls),
+                      tuple((tuple(stmt.words), stmt.raw, stmt.place.line - base.line)
+                            for stmt in statements)))
+    return tuple(parts)
 
 
 _PATH = re.compile(HTTP_PATH_PATTERN)

@@ -21,9 +21,10 @@ import os
 import random
 import re
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from ipvsctl.importers._common import Notes, Place
 
@@ -41,14 +42,15 @@ _SPECIAL = re.compile(r'[#!"\\]')  # what decomment() has to look at
 _NOT_PLAIN = re.compile(r'[#!"\\$@~\ufffd]')
 _NUMBER = re.compile(r"([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
 Reader = Callable[[str], bytes]  # reads an included file's bytes
+# Place(file, line) and Line(text, place) without their Python-level __new__: one per line
+_new_place = _new_line = tuple.__new__
 
 
 class SourceError(Exception):
     """The source cannot be read as keepalived would (too deep, too long): one message."""
 
 
-@dataclass(slots=True)
-class Line:
+class Line(NamedTuple):
     """One line as keepalived's keyword parser receives it."""
 
     text: str
@@ -182,26 +184,16 @@ class LineReader:
     # -- the lines ---------------------------------------------------------------------------
 
     def __iter__(self) -> Iterator[Line]:
-        while (line := self.read_line()) is not None:
-            self.produced += 1
-            if self.produced > MAX_LINES:
-                raise SourceError(f"{self.place}: more than {MAX_LINES:,} lines after "
-                                  "expanding definitions and ~SEQ/~LST: not translated")
-            yield line
-
-    def read_line(self) -> Line | None:
         while True:
             buf: str | None
             if (self.residue is None and self.next_lines is None and not self.seqs
                     and self.def_in_progress is None and self.files):
-                got = self._plain()
-                if isinstance(got, Line):
-                    return got
+                got = yield from self._plain()
                 buf = got if got is not None else self._fetch()
             else:
                 buf = self._fetch()
             if buf is None:
-                return None
+                return
             if self.def_in_progress is not None:
                 self._continue_definition(buf)
                 continue
@@ -212,24 +204,47 @@ class LineReader:
                 continue
             if self._include(buf):
                 continue
-            return Line(self._split_brace(buf), self.place)
+            self.produced += 1
+            if self.produced > MAX_LINES:
+                self._too_many()
+            yield Line(self._split_brace(buf), self.place)
 
-    def _plain(self) -> Line | str | None:
+    def _too_many(self) -> None:
+        raise SourceError(f"{self.place}: more than {MAX_LINES:,} lines after "
+                          "expanding definitions and ~SEQ/~LST: not translated")
+
+    def _plain(self) -> Generator[Line, None, str | None]:
         """While nothing is pending (no residue, definition, sequence or multi-line value): the
-        file's next lines, each taken here as its Line when it needs none of decomment,
-        conditionals, definitions, sequences or include (most lines of most files). The first
-        line that needs them comes back decommented, for the rest of read_line; None at the
-        end of the file."""
+        file's next lines, each made into its Line here when it needs none of decomment,
+        conditionals, definitions, sequences or include (most lines of most files), and so is
+        the brace residue of such a line (it starts with a brace and holds none of those
+        characters either, so the full path would give it back unchanged). Returns the first
+        line that needs the full path, decommented, or None at the end of the file. One loop
+        for all of it: these are most lines, and a call per line shows in a large import."""
         current = self.files[-1]
+        name = current.name
+        not_plain = _NOT_PLAIN.search
         for number, raw in current.lines:
-            self.place = Place(current.name, number)
+            self.place = place = _new_place(Place, (name, number))
             text = raw.rstrip("\r\n")
-            if _NOT_PLAIN.search(text) is None:
+            if not_plain(text) is None:
                 body = text.strip(WHITE)
                 if not body:
                     continue
                 if not body.startswith("include"):
-                    return Line(self._split_brace(body), self.place)
+                    if "{" in body or "}" in body:
+                        body = self._split_brace(body)
+                    while True:
+                        self.produced += 1
+                        if self.produced > MAX_LINES:
+                            self._too_many()
+                        yield _new_line(Line, (body, place))
+                        residue = self.residue
+                        if residue is None:
+                            break
+                        self.residue = None  # before the split, which may leave another
+                        body = self._split_brace(residue)
+                    continue  # (a plain line starts no definition, sequence or value)
             body = self._decommented(text)
             if body:
                 return body

@@ -189,8 +189,20 @@ class _Parser:
     def level(self, level: Level, *, need_bob: bool, depth: int) -> list[Stmt]:
         out: list[Stmt] = []
         keywords = level.keywords
-        while (line := self._next()) is not None:
-            words = split_words(line.text)
+        lines = self.lines
+        while True:
+            # self._next(), inline: a call per line shows in a large file
+            if self.pending is not None:
+                line, self.pending = self.pending, None
+            else:
+                got = next(lines, None)
+                if got is None:
+                    break
+                line = got
+                self.last = got.place
+            text = line.text
+            # a brace stands alone on its line (keepalived_lines): a third of a file's lines
+            words = ["{"] if text == "{" else ["}"] if text == "}" else split_words(text)
             if not words:
                 continue
             first = words[0]
@@ -214,7 +226,7 @@ class _Parser:
                     self._unknown(line, level, first)
                     continue
                 sub = ANY
-            stmt = Stmt(words, line.place, line.text)
+            stmt = Stmt(words, line.place, text)
             out.append(stmt)
             if sub is None:  # most lines: a keyword and its values
                 continue

@@ -90,9 +90,28 @@ PIECES = ["'", '"', "#", ":", ": ", "{", "}", "[", "]", ",", "-", "- ", " ", "  
           "&a", "*a", "!!str", "|", ">", "%", "@", "`", "?", "10.0.0.1", "a b", "=", "no", ".inf"]
 
 
+# What `ipvsctl import` writes: block mappings whose lines repeat character for character (the
+# line reader remembers such lines), so a mutation lands in a line it has read before.
+REPEATED = "services:\n" + "".join(f"""  - vip: 10.0.0.{n}
+    port: 80
+    min_healthy: 0
+    real_servers:
+      - address: 10.1.0.{n}
+        check:
+          type: http
+          interval: 6
+          rise: 1
+          path: /healthz
+          status: [200]
+      - address: 10.2.0.{n}
+        check: {{type: tcp, interval: 6, timeout: 3}}
+""" for n in range(1, 5))
+
+
 def mutations(seed: int, count: int) -> list[str]:
     rng = random.Random(seed)  # noqa: S311 - repeatable test data
-    bases = [p.read_text() for p in ACCEPTED] + [gen.cluster_yaml(3, 2), readme_example()]
+    bases = [p.read_text() for p in ACCEPTED] + [gen.cluster_yaml(3, 2), readme_example(),
+                                                 REPEATED, REPEATED]
     out = []
     for _ in range(count):
         text = rng.choice(bases)
@@ -102,6 +121,14 @@ def mutations(seed: int, count: int) -> list[str]:
             text = text[:at] + rng.choice(PIECES) + text[at + cut:]
         out.append(text)
     return out
+
+
+def test_a_line_read_before_is_checked_again_in_its_new_place() -> None:
+    assert fast_yaml.read(REPEATED) is not None
+    first, rest = REPEATED.split("  - vip: 10.0.0.2\n")
+    again = "          rise: 1\n"
+    assert fast_yaml.read(first + "  - vip: 10.0.0.2\n" + rest.replace(again, again * 2, 1)) \
+        is None  # a repeated key, in a line remembered from the first service
 
 
 @pytest.mark.parametrize("seed", range(4))

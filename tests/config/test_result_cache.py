@@ -1,4 +1,4 @@
-"""The kept document of an unchanged file gives exactly what reading it gives, and nothing else.
+"""The kept Cluster of an unchanged file is exactly what reading it gives, and nothing else.
 
 Every check compares a load through the cache with a load without it: the Cluster (values and
 every `source`, which equality leaves out), the messages of every bad file, and what happens
@@ -7,16 +7,18 @@ when the entry is stale, damaged, foreign, planted as a link or in an untrusted 
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import pickle
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from ipvsctl.config import document_cache, fast_yaml, loader, loads
+from ipvsctl.config import fast_yaml, loader, loads, result_cache
 from ipvsctl.errors import ConfigError
-from ipvsctl.model import Cluster
+from ipvsctl.model import Cluster, RealServer, Service
 
 HERE = Path(__file__).parent
 ROOT = HERE.parent.parent
@@ -73,7 +75,7 @@ TEXTS = [p.read_text() for p in GOOD] + [gen.cluster_yaml(50, 4), gen.cluster_ya
 
 
 @pytest.mark.parametrize("text", TEXTS, ids=[p.stem for p in GOOD] + ["gen-50", "gen-3"])
-def test_a_kept_document_builds_the_same_cluster(text: str, reads: list[int],
+def test_a_kept_cluster_is_the_built_one(text: str, reads: list[int],
                                                  state: Path) -> None:
     plain = loads(text, "c.yaml")
     first = loads(text, "c.yaml", cache="keep")
@@ -90,9 +92,9 @@ def test_a_kept_document_builds_the_same_cluster(text: str, reads: list[int],
 def test_the_generated_file_is_kept_and_reused(state: Path, reads: list[int]) -> None:
     text = gen.cluster_yaml(20, 3)
     loads(text, "c.yaml", cache="keep")
-    assert (state / "cache" / document_cache.NAME).is_file()
+    assert (state / "cache" / result_cache.NAME).is_file()
     assert os.stat(state / "cache").st_mode & 0o777 == 0o700
-    assert os.stat(state / "cache" / document_cache.NAME).st_mode & 0o777 == 0o600
+    assert os.stat(state / "cache" / result_cache.NAME).st_mode & 0o777 == 0o600
     before = len(reads)
     loads(text, "c.yaml", cache="keep")
     assert len(reads) == before  # a hit
@@ -121,7 +123,7 @@ def test_a_bad_file_gives_the_same_messages_and_is_never_kept(path: Path, state:
         with pytest.raises(ConfigError) as cached:
             loads(text, path.name, cache="keep")
         assert cached.value.lines() == plain.value.lines()
-    assert not (state / "cache" / document_cache.NAME).exists()
+    assert not (state / "cache" / result_cache.NAME).exists()
 
 
 def test_a_kept_good_file_edited_into_a_bad_one_gives_the_careful_messages(state: Path) -> None:
@@ -137,7 +139,7 @@ def test_a_kept_good_file_edited_into_a_bad_one_gives_the_careful_messages(state
 
 
 def entry(state: Path) -> Path:
-    return state / "cache" / document_cache.NAME
+    return state / "cache" / result_cache.NAME
 
 
 def test_a_damaged_or_foreign_entry_is_a_miss(state: Path, reads: list[int]) -> None:
@@ -172,23 +174,51 @@ def test_a_link_or_an_untrusted_folder_is_never_used(state: Path, tmp_path: Path
     assert len(reads) == before + 1
 
 
-def test_only_plain_documents_are_kept_and_they_come_back_the_same() -> None:
-    from ipvsctl.config.tree import Odd, Places
+def test_the_name_given_is_part_of_the_key(state: Path, reads: list[int]) -> None:
+    text = gen.cluster_yaml(10, 2)
+    loads(text, "c.yaml", cache="keep")
+    before = len(reads)
+    other = loads(text, "./c.yaml", cache="read")  # the same file named otherwise: a miss
+    assert len(reads) == before + 1
+    same(other, loads(text, "./c.yaml"))
+    assert all(s.source and s.source.startswith("./c.yaml:") for s in other.services.values())
 
-    root, places = fast_yaml.read(gen.cluster_yaml(2, 2)) or (None, None)
-    assert places is not None
-    data = document_cache.encode(root, places)
+
+def test_an_entry_naming_anything_but_the_models_values_is_a_miss_and_runs_nothing(
+        state: Path, reads: list[int], tmp_path: Path) -> None:
+    text = gen.cluster_yaml(10, 2)
+    loads(text, "c.yaml", cache="keep")
+    key = entry(state).read_bytes().partition(b"\n")[0]
+    touched = tmp_path / "touched"
+    planted = pickle.dumps(_Planted(str(touched)), protocol=5)
+    for body in (planted, pickle.dumps({"services": {}}), pickle.dumps(Cluster(path="x.yaml"))):
+        entry(state).write_bytes(key + b"\n" + body)
+        before = len(reads)
+        same(loads(text, "c.yaml", cache="read"), loads(text, "c.yaml"))
+        assert len(reads) == before + 2  # a miss, then the plain load
+    assert not touched.exists()
+
+
+class _Planted:
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (open, (self.path, "w"))
+
+
+def test_the_real_servers_are_written_with_every_field() -> None:
+    """The flat form writes these fields: a new one must be added there (result_cache.py)."""
+    assert [f.name for f in dataclasses.fields(RealServer)] == \
+        ["key", "spec", "draining", "source", "stats", "connections"]
+    assert [f.name for f in dataclasses.fields(Service)] == \
+        ["key", "spec", "real_servers", "name", "source", "stats"]
+    cluster = loads(gen.cluster_yaml(3, 2), "c.yaml")
+    data = result_cache.encode(cluster)
     assert data is not None
-    back = document_cache.decode(data)
-    assert back is not None and back[0] == root
-    assert sorted(back[1].at.values()) == sorted(places.at.values()) and not back[1].exact
-    shared: dict[str, Any] = {"a": 1}
-    assert document_cache.encode({"x": [shared, shared]}, Places(False)) is None
-    assert document_cache.encode({"x": Odd("tag:yaml.org,2002:float", "1.5")}, Places(False)) \
-        is None
-    for plain in ({1: "x", "y": [True, None, 2]}, [], "text"):
-        data = document_cache.encode(plain, Places(False))
-        assert data is not None and document_cache.decode(data) is not None
-        back = document_cache.decode(data)
-        assert back is not None and back[0] == plain
-        assert [type(v) for v in back[0]] == [type(v) for v in plain]
+    back = result_cache.decode(data, "c.yaml")
+    assert back is not None
+    same(back, cluster)
+    for s in back.services.values():
+        assert all(k is rs.key for k, rs in s.real_servers.items())
+    assert result_cache.decode(data, "d.yaml") is None  # another name's entry
