@@ -13,7 +13,15 @@ servers are checked every second:
   - CPU seconds per 1,000 checks: utime + stime of the checker's processes (keepalived: the
     parent and its checker child) from /proc/PID/stat, divided by the checks done;
   - checks done: TCP passive opens in the targets' namespace (the same oracle for both);
-  - achieved check rate: checks done / window, against the full rate N per second.
+    ipvsctl's runner also says how many of its checks completed, failed and timed out in
+    the window (keepalived does not count its checks), so a rate of connections that never
+    became completed checks shows;
+  - achieved check rate: checks done / window, against the full rate N per second;
+  - whole-machine CPU per 1,000 checks: every CPU's busy time over the window from
+    /proc/stat (checker, nginx, and the kernel's work for both, wherever it ran). A checker
+    that closes with a reset (ipvsctl: no TIME_WAIT on the director) does the server side's
+    teardown in its own context; one that closes gracefully (keepalived) leaves it to the
+    server's: this figure counts both the same way.
 The targets: N addresses of 10.200.0.0/16 made local in one namespace by one `local` route,
 served by nginx (Debian's; one C listener that keeps up, `return 200`), reached over a veth.
 """
@@ -145,6 +153,12 @@ def cpu_seconds(pids: list[int]) -> tuple[float, float]:
     return user / TICKS, system / TICKS
 
 
+def machine_busy() -> float:
+    """Busy CPU seconds of the whole machine so far (every CPU; idle and iowait left out)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / TICKS
+
+
 def warm_up(net: Net, n: int, most: float) -> float:
     """Wait until the targets see the full rate (90% of N per second over 2 s) or `most`
     seconds have passed; the last rate seen."""
@@ -159,19 +173,35 @@ def warm_up(net: Net, n: int, most: float) -> float:
     return rate
 
 
-def measure(net: Net, n: int, pids: list[int], warmup: float, window: float) -> dict[str, Any]:
+def measure(net: Net, n: int, pids: list[int], warmup: float, window: float,
+            counted: Any = None) -> dict[str, Any]:
+    """The window's figures; `counted()`, when given, returns the checker's own counters
+    (read at both ends of the window)."""
     seen = warm_up(net, n, warmup)
     say(f"warm: {seen:.0f} checks/s; measuring for {window:g} s")
+    own0 = counted() if counted else None
     cpu0, opens0, t0 = cpu_seconds(pids), net.passive_opens(), time.monotonic()
+    busy0 = machine_busy()
     time.sleep(window)
+    busy1 = machine_busy()
     cpu1, opens1, t1 = cpu_seconds(pids), net.passive_opens(), time.monotonic()
+    own1 = counted() if counted else None
     checks = opens1 - opens0
     seconds = t1 - t0
     user, system = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
-    return {"cpu_seconds": round(user + system, 3), "user_s": round(user, 3),
-            "system_s": round(system, 3), "checks": checks,
-            "window_s": round(seconds, 2), "rate": round(checks / seconds, 1),
-            "cpu_per_1000": round((user + system) / checks * 1000, 4) if checks else None}
+    figures = {"cpu_seconds": round(user + system, 3), "user_s": round(user, 3),
+               "system_s": round(system, 3), "checks": checks,
+               "window_s": round(seconds, 2), "rate": round(checks / seconds, 1),
+               "cpu_per_1000": round((user + system) / checks * 1000, 4) if checks else None,
+               "machine_cpu_s": round(busy1 - busy0, 3),
+               "machine_cpu_per_1000": (round((busy1 - busy0) / checks * 1000, 4)
+                                        if checks else None)}
+    if own0 is not None and own1 is not None:
+        figures["window_counters"] = {
+            k: (round(own1[k] - own0[k], 3) if isinstance(own1[k], float) else own1[k] - own0[k])
+            for k in own1 if k != "lag"}
+        figures["lag_s"] = own1.get("lag")
+    return figures
 
 
 # ---- ipvsctl -------------------------------------------------------------------------------
@@ -186,7 +216,15 @@ def run_ipvsctl(net: Net, n: int, kind: str, warmup: float, window: float) -> di
         if ready.strip() != "ready":
             raise SystemExit(f"the ipvsctl worker did not start: {ready!r}")
         say(f"ipvsctl: checking {n} real servers ({kind})")
-        figures = measure(net, n, [proc.pid], warmup, window)
+
+        def counted() -> dict[str, Any]:
+            assert proc.stdin is not None and proc.stdout is not None
+            proc.stdin.write("counters\n")
+            proc.stdin.flush()
+            result: dict[str, Any] = json.loads(proc.stdout.readline())
+            return result
+
+        figures = measure(net, n, [proc.pid], warmup, window, counted)
         proc.stdin.close()  # the worker's signal to stop and report
         figures["worker"] = json.loads(proc.stdout.readline())
     finally:
@@ -214,15 +252,22 @@ def worker(kind: str, n: int) -> None:
     async def main() -> dict[str, Any]:
         loop = asyncio.get_running_loop()
         runner = Runner(loop, report)
+
+        def figures() -> dict[str, Any]:
+            c = runner.counters
+            return {"started": c.started, "succeeded": c.succeeded, "failed": c.failed,
+                    "timed_out": c.timed_out, "overrun": c.overrun, "capped": c.capped,
+                    "late": c.late, "stalled_s": round(c.stalled, 3),
+                    "lag": round(runner.lag(), 3), "transitions": transitions}
+
         runner.update(probes)
         print("ready", flush=True)
-        await loop.run_in_executor(None, sys.stdin.read)  # until the driver closes stdin
-        counters = runner.counters
+        # One line of counters per line asked; the driver closes stdin to stop.
+        while await loop.run_in_executor(None, sys.stdin.readline):
+            print(json.dumps(figures()), flush=True)
+        final = figures()
         await runner.aclose()
-        return {"started": counters.started, "succeeded": counters.succeeded,
-                "failed": counters.failed, "timed_out": counters.timed_out,
-                "overrun": counters.overrun, "capped": counters.capped,
-                "transitions": transitions}
+        return final
 
     print(json.dumps(asyncio.run(main())), flush=True)
 
@@ -310,7 +355,7 @@ def main() -> None:
     print(f"# check cost, kernel {platform.release()}, {os.cpu_count()} CPUs, "
           f"window {args.window:g} s after {args.warmup:g} s warm-up")
     print(f"{'N':>6} {'type':5} {'tool':10} {'rate/s':>8} {'of N':>6} {'CPU s/1000':>10} "
-          f"{'ratio':>6}")
+          f"{'ratio':>6} {'machine/1000':>12} {'ratio':>6}")
     for n in (int(s) for s in args.sizes.split(",")):
         for kind in args.types.split(","):
             net = Net()
@@ -332,13 +377,22 @@ def main() -> None:
                     shutil.rmtree(work, ignore_errors=True)
             ratio = (round(ours["cpu_per_1000"] / theirs["cpu_per_1000"], 2)
                      if ours["cpu_per_1000"] and theirs["cpu_per_1000"] else None)
+            machine = (round(ours["machine_cpu_per_1000"] / theirs["machine_cpu_per_1000"], 2)
+                       if ours["machine_cpu_per_1000"] and theirs.get("machine_cpu_per_1000")
+                       else None)
             results["runs"].append({"n": n, "type": kind, "ipvsctl": ours,
-                                    "keepalived": theirs, "cpu_ratio": ratio})
+                                    "keepalived": theirs, "cpu_ratio": ratio,
+                                    "machine_cpu_ratio": machine})
             print(f"# ipvsctl runner: {ours['worker']}", flush=True)
+            print(f"# ipvsctl in the window: {ours.get('window_counters')}, lag at its end "
+                  f"{ours.get('lag_s')} s", flush=True)
             for tool, fig in (("ipvsctl", ours), ("keepalived", theirs)):
+                mine = tool == "ipvsctl"
                 print(f"{n:>6} {kind:5} {tool:10} {fig['rate']:>8} "
                       f"{fig['rate'] / n:>6.2f} {fig['cpu_per_1000'] or 0:>10.4f} "
-                      f"{(ratio if tool == 'ipvsctl' else 1.0) or 0:>6}", flush=True)
+                      f"{(ratio if mine else 1.0) or 0:>6} "
+                      f"{fig.get('machine_cpu_per_1000') or 0:>12.4f} "
+                      f"{(machine if mine else 1.0) or 0:>6}", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
 

@@ -4,15 +4,14 @@ asyncio's add_reader/add_writer cost several Python-level objects and two epoll_
 watch, and a loop iteration per ready socket; at ten thousand checks a second that was most of
 a check's cost. Here the check sockets live in one epoll set of our own: registering is one C
 call, closing a socket removes it from the set (no unregister), and the runner's tick collects
-every ready socket at once (poll with no wait), so the loop wakes a hundred times a second at
-most, not once per check. The loop watches the set's own descriptor only while the runner
-waits for it (`arm`): a ready socket then asks for a tick, and the tick re-arms. Level-
-triggered, so nothing is ever lost.
+every ready socket at once (poll with no wait). The loop never watches the set: while any
+socket is in it, the runner ticks every 10 ms (a timer), which costs less than asking the loop
+to watch the set and to forget it again on every tick, and bounds the wait for a ready socket
+just the same. Level-triggered, so nothing is ever lost.
 """
 
 from __future__ import annotations
 
-import asyncio
 import select
 from collections.abc import Callable
 
@@ -23,34 +22,17 @@ BATCH = 1024
 
 
 class Poller:
-    __slots__ = ("_armed", "_closed", "_epoll", "_handlers", "_loop")
+    __slots__ = ("_closed", "_epoll", "_handlers")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+    def __init__(self) -> None:
         self._epoll = select.epoll()
         self._handlers: dict[int, Handler] = {}
         self._closed: set[int] = set()  # forgotten during the current batch
-        self._armed = False
 
     @property
     def busy(self) -> bool:
         """Any socket being watched?"""
         return bool(self._handlers)
-
-    def arm(self, ready: Callable[[], None]) -> None:
-        """Call `ready` (once) when a watched socket is ready; re-arm after dispatching."""
-        if not self._armed:
-            self._armed = True
-            self._loop.add_reader(self._epoll.fileno(), self._fire, ready)
-
-    def _fire(self, ready: Callable[[], None]) -> None:
-        self.disarm()
-        ready()
-
-    def disarm(self) -> None:
-        if self._armed:
-            self._armed = False
-            self._loop.remove_reader(self._epoll.fileno())
 
     def watch(self, fd: int, events: int, handler: Handler) -> None:
         self._handlers[fd] = handler
@@ -88,6 +70,5 @@ class Poller:
         return seen
 
     def close(self) -> None:
-        self.disarm()
         self._epoll.close()
         self._handlers.clear()

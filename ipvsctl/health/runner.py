@@ -6,25 +6,44 @@
 - Bounded: every check is aborted at its timeout and reported as failed; a target whose
   check is still running when its next one is due skips that round (counted), it never
   queues up. A hung or slow target holds one socket and delays no other check.
-- Cheap: start times and deadlines live in two heaps, sockets in one epoll set (poller.py),
-  and one loop timer (a tick: at the next start or deadline, or when a socket is ready; at
-  most every 10 ms) starts what is due, collects what is done and aborts what is late, in
-  batches: the cost per check is a few C calls around the socket's own system calls.
+- Cheap: start times live in a heap, deadlines in one FIFO per timeout (checks started in
+  order expire in order), sockets in one epoll set (poller.py), and one loop timer (a tick: at
+  the next start or deadline, and every 10 ms while sockets are open) starts what is due,
+  collects what is done and aborts what is late, in batches: the cost per check is a few C
+  calls around the socket's own system calls.
 - In-flight checks are capped (open descriptors): a check that would exceed the cap is
   skipped and counted, never queued.
 
+Under overload (more checks due than the loop can start, or a loop busy elsewhere) the
+runner sheds rate, never correctness:
+- back-pressure: a tick spends at most START_BUDGET starting checks, then collects what is
+  ready before it starts more. Checks not started in time wait in the heap for the next tick
+  (they are `late`; a check more than a whole interval late skips to the next round), so the
+  achieved rate falls but every started check is looked at promptly and completes;
+- a timeout measures the check, not the loop: time the runner was late to look at its
+  sockets (a tick later than it asked for: a busy loop, a long batch) is `stalled` time and
+  moves every in-flight deadline back by as much. Without it, under load, a check whose
+  connection was made but whose next step (an http request) the loop could only take after
+  the deadline would be reported as timed out while the target answered at once. So that
+  a loop that is late all the time still detects a hung target, a check is aborted at three
+  times its timeout at the latest, stalled or not (HARD_STRETCH).
+`lag()` says how far behind its schedule the runner is.
+
 It reports results through `report(target, ok, detail)` and nothing else: the state machine
 (state.py) decides what a result means. `timed(seconds)`, when given, gets each check's
-duration (a timed-out one: its timeout).
+duration (a timed-out one: its timeout; stalled time not counted).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import functools
 import heapq
 import itertools
 import random
 import resource
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -36,7 +55,11 @@ from ipvsctl.health.target import CheckTarget, Probe
 Report = Callable[[CheckTarget, bool, str], None]
 Timed = Callable[[float], None]
 TICK = 0.01  # seconds between wake-ups while checks are in flight or due
+START_BUDGET = 0.05  # seconds a tick may spend starting checks before it looks again
+HARD_STRETCH = 3.0  # however late the loop, no check is held past 3x its timeout
 RESERVED_FDS = 256  # descriptors left for everything else in the process
+_INF = float("inf")
+_monotonic = time.monotonic
 
 
 @dataclass(slots=True)
@@ -47,19 +70,22 @@ class Counters:
     timed_out: int = 0
     overrun: int = 0  # a round skipped: the previous check of that target still running
     capped: int = 0  # a round skipped: too many checks in flight
+    late: int = 0  # started more than a tick after due: the loop could not keep the rate
+    stalled: float = 0.0  # seconds the loop looked late at in-flight checks (not charged)
 
 
 class _Slot:
-    __slots__ = ("check", "due", "generation", "probe", "report_ok", "running", "started")
+    __slots__ = ("check", "done", "due", "live", "probe", "running", "started")
 
-    def __init__(self, probe: Probe, due: float) -> None:
+    def __init__(self, probe: Probe, due: float, done: Callable[[_Slot, bool, str], None]
+                 ) -> None:
         self.probe = probe
         self.due = due
-        self.started = 0.0  # when the running check started
+        self.started = 0.0  # when the running check started (the runner's check clock)
         self.check: Check | None = None
-        self.generation = 0  # bumped per check: stale deadlines are ignored
         self.running = False
-        self.report_ok = True  # False once the slot is removed
+        self.live = True  # False once the slot is removed
+        self.done = functools.partial(done, self)  # once per target, not once per check
 
 
 def max_in_flight() -> int:
@@ -71,6 +97,9 @@ def max_in_flight() -> int:
     return max(16, soft - RESERVED_FDS)
 
 
+Deadline = tuple[float, float, _Slot, Check]  # check clock, loop clock (the hard bound)
+
+
 class Runner:
     def __init__(self, loop: asyncio.AbstractEventLoop, report: Report, *,
                  rng: random.Random | None = None, in_flight: int | None = None,
@@ -80,14 +109,16 @@ class Runner:
         self._timed = timed
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
         self._cap = in_flight if in_flight is not None else max_in_flight()
-        self._poller = Poller(loop)
+        self._poller = Poller()
         self._ctx = Context(loop, self._poller)
         self._slots: dict[CheckTarget, _Slot] = {}
         self._starts: list[tuple[float, int, _Slot]] = []
-        self._deadlines: list[tuple[float, int, _Slot, int]] = []
+        # Deadlines on the check clock (loop time less stalled time) and the hard bounds on
+        # the loop's, one FIFO per timeout (both grow in start order).
+        self._deadlines: dict[float, collections.deque[Deadline]] = {}
         self._seq = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
-        self._timer_at = float("inf")
+        self._timer_at = _INF
         self._in_flight = 0
         self._last = 0.0  # when the last tick ran
         self.counters = Counters()
@@ -100,12 +131,20 @@ class Runner:
     def in_flight(self) -> int:
         return self._in_flight
 
+    def lag(self) -> float:
+        """How far behind its schedule the runner is: seconds since the oldest check that is
+        due but not started yet was due (0 when it keeps up)."""
+        starts = self._starts
+        while starts and not starts[0][2].live:
+            heapq.heappop(starts)
+        return max(0.0, self._loop.time() - starts[0][0]) if starts else 0.0
+
     def overdue(self, slack: float = 5.0) -> int:
         """Checks past their deadline by more than `slack` seconds and not yet aborted: the
         runner's own tick has stopped (the daemon's watchdog stops pinging then)."""
-        now = self._loop.time()
-        return sum(1 for at, _, slot, generation in self._deadlines
-                   if at + slack < now and slot.running and slot.generation == generation)
+        now = self._loop.time() - self.counters.stalled
+        return sum(1 for queue in self._deadlines.values() for at, _, slot, check in queue
+                   if at + slack < now and slot.check is check)
 
     def update(self, probes: Mapping[CheckTarget, Probe]) -> None:
         """Check exactly these probes from now on. Targets kept keep their schedule (a new
@@ -121,7 +160,7 @@ class Runner:
             slot = self._slots.pop(target, None)
             if slot is None:
                 continue
-            slot.report_ok = False
+            slot.live = False
             if slot.running:
                 if slot.check is not None:
                     slot.check.abort()
@@ -134,7 +173,7 @@ class Runner:
             if not target.spec.network and target.spec.type != "exec":
                 continue  # `none`
             due = now + self._rng.random() * target.spec.interval
-            slot = self._slots[target] = _Slot(probe, due)
+            slot = self._slots[target] = _Slot(probe, due, self._finished)
             heapq.heappush(self._starts, (due, next(self._seq), slot))
         self._wake()
 
@@ -152,19 +191,25 @@ class Runner:
 
     # ---- scheduling ------------------------------------------------------------------------
 
-    def _ready(self) -> None:
-        """A check socket is ready: collect it within a tick."""
-        self._wake(self._loop.time())
+    def _next_deadline(self) -> float:
+        """The earliest deadline, on the loop's clock."""
+        soonest = _INF
+        stalled = self.counters.stalled
+        for queue in self._deadlines.values():
+            if queue:
+                at, hard, _, _ = queue[0]
+                soonest = min(soonest, at + stalled, hard)
+        return soonest
 
-    def _wake(self, soonest: float = float("inf")) -> None:
-        """Make sure the timer fires at the next start or deadline (or `soonest`), a tick
-        after the last one at the earliest; while sockets are watched, their readiness asks
-        for a tick too."""
-        soonest = min(soonest, self._starts[0][0] if self._starts else float("inf"),
-                      self._deadlines[0][0] if self._deadlines else float("inf"))
-        if self._poller.busy and self._timer is None:
-            self._poller.arm(self._ready)
-        if soonest == float("inf"):
+    def _wake(self) -> None:
+        """Make sure the timer fires at the next start or deadline, a tick after the last
+        one at the earliest; while sockets are watched, a tick after the last one."""
+        soonest = self._starts[0][0] if self._starts else _INF
+        if self._in_flight:
+            soonest = min(soonest, self._next_deadline())
+        if self._poller.busy:
+            soonest = min(soonest, self._last + TICK)
+        if soonest == _INF:
             return
         at = max(soonest, self._last + TICK)
         if self._timer is not None and self._timer_at <= at:
@@ -175,58 +220,108 @@ class Runner:
         self._timer = self._loop.call_at(at, self._tick)
 
     def _tick(self) -> None:
-        self._timer = None
-        self._timer_at = float("inf")
-        self._last = self._loop.time()
-        self._poller.disarm()
-        self._poller.dispatch()
         now = self._loop.time()
-        deadlines = self._deadlines
-        while deadlines and deadlines[0][0] <= now:
-            _, _, slot, generation = heapq.heappop(deadlines)
-            check = slot.check
-            if slot.running and slot.generation == generation:
-                stage = check.abort() if check is not None else "starting"
-                self._ended(slot)
-                self.counters.timed_out += 1
-                self._deliver(slot, False, f"timed out after {slot.probe.target.spec.timeout:g}s "
-                              f"{stage}")
+        counters = self.counters
+        if self._in_flight:
+            # Later than asked (and than a tick after the last look): the loop, not the
+            # checks, kept these sockets waiting. Not charged to their timeouts.
+            # (Jitter under a tick is not counted: a loaded host's timers are that late.)
+            late = now - max(self._timer_at, self._last + TICK)
+            if late > TICK:
+                counters.stalled += late
+        self._timer = None
+        self._timer_at = _INF
+        self._last = now
+        # The check clock of this tick: that of its poll. Deadlines are held against it, not
+        # against the time after the handlers ran: a check whose answer came while they ran
+        # (a slow consumer) is collected by the next poll, not aborted; and the time they
+        # took is stalled time at the next tick. Checks started below count from it too
+        # (so it never runs backwards and the deadlines stay in start order).
+        clock = now - counters.stalled
+        self._poller.dispatch()
+        if self._in_flight:
+            self._expire(clock, now)
+        now = self._loop.time()
         starts = self._starts
-        while starts and starts[0][0] <= now:
-            due, _, slot = heapq.heappop(starts)
-            if not slot.report_ok:
-                continue  # removed
-            interval = slot.probe.target.spec.interval
-            slot.due = due + interval if due + interval > now else now + interval
-            heapq.heappush(starts, (slot.due, next(self._seq), slot))
-            self._start(slot, now)
+        if starts and starts[0][0] <= now:
+            self._start_due(now, clock)
         self._wake()
 
-    def _start(self, slot: _Slot, now: float) -> None:
-        if slot.running:
-            self.counters.overrun += 1
-            return
-        if self._in_flight >= self._cap:
-            self.counters.capped += 1
-            return
-        probe = slot.probe
-        spec = probe.target.spec
-        slot.generation += 1
-        generation = slot.generation
-        heapq.heappush(self._deadlines, (now + spec.timeout, next(self._seq), slot, generation))
-
-        def done(ok: bool, detail: str) -> None:
-            if slot.running and slot.generation == generation:
+    def _expire(self, clock: float, now: float) -> None:
+        """Abort every check whose deadline (on the check clock) or hard bound (on the
+        loop's) has passed."""
+        for timeout, queue in list(self._deadlines.items()):
+            while queue and (queue[0][0] <= clock or queue[0][1] <= now):
+                _, _, slot, check = queue.popleft()
+                if slot.check is not check:
+                    continue  # finished already
+                stage = check.abort()
                 self._ended(slot)
-                self._deliver(slot, ok, detail)
+                self.counters.timed_out += 1
+                self._deliver(slot, False, f"timed out after {timeout:g}s {stage}")
+            if not queue:
+                del self._deadlines[timeout]
 
+    def _start_due(self, now: float, clock: float) -> None:
+        """Start what is due, for at most START_BUDGET seconds; the rest waits a tick."""
+        starts = self._starts
+        seq = self._seq
+        counters = self.counters
+        until = _monotonic() + START_BUDGET
+        late_after = now - TICK
+        pop, push = heapq.heappop, heapq.heappush
+        n = 0
+        while starts and starts[0][0] <= now:
+            n += 1
+            if n & 3 == 0 and _monotonic() > until:
+                break  # back-pressure: collect what is ready first
+            due, _, slot = pop(starts)
+            if not slot.live:
+                continue  # removed
+            if due < late_after:
+                counters.late += 1
+            interval = slot.probe.target.spec.interval
+            slot.due = due + interval if due + interval > now else now + interval
+            push(starts, (slot.due, next(seq), slot))
+            if slot.running:
+                counters.overrun += 1
+            elif self._in_flight >= self._cap:
+                counters.capped += 1
+            else:
+                self._start(slot, clock)
+
+    def _start(self, slot: _Slot, clock: float) -> None:
+        probe = slot.probe
         slot.running = True
-        slot.started = now
+        slot.started = clock
         self._in_flight += 1
         self.counters.started += 1
-        checker = CHECKERS[spec.type](self._ctx, probe, done)
-        if slot.running and slot.generation == generation:  # not finished in its constructor
-            slot.check = checker
+        check = CHECKERS[probe.target.spec.type](self._ctx, probe, slot.done)
+        if slot.running:  # not finished in its constructor
+            slot.check = check
+            timeout = probe.target.spec.timeout
+            queue = self._deadlines.get(timeout)
+            if queue is None:
+                queue = self._deadlines[timeout] = collections.deque()
+            queue.append((clock + timeout, self._last + timeout * HARD_STRETCH, slot, check))
+
+    def _finished(self, slot: _Slot, ok: bool, detail: str) -> None:
+        """A check reports (each check at most once, and never once aborted).
+        _ended and _deliver inlined: this runs once per check."""
+        if not slot.running:
+            return
+        slot.running = False
+        slot.check = None
+        self._in_flight -= 1
+        counters = self.counters
+        if self._timed is not None:
+            self._timed(self._loop.time() - counters.stalled - slot.started)
+        if ok:
+            counters.succeeded += 1
+        else:
+            counters.failed += 1
+        if slot.live:
+            self._report(slot.probe.target, ok, detail)
 
     def _ended(self, slot: _Slot) -> None:
         slot.running = False
@@ -235,10 +330,10 @@ class Runner:
 
     def _deliver(self, slot: _Slot, ok: bool, detail: str) -> None:
         if self._timed is not None:
-            self._timed(self._loop.time() - slot.started)
+            self._timed(self._loop.time() - self.counters.stalled - slot.started)
         if ok:
             self.counters.succeeded += 1
         else:
             self.counters.failed += 1
-        if slot.report_ok:
+        if slot.live:
             self._report(slot.probe.target, ok, detail)

@@ -32,7 +32,10 @@ class CheckTarget(NamedTuple):
     @property
     def destination(self) -> tuple[str, int]:
         """Where the packets go: the VIP for `via: vip`, else the real server itself."""
-        return (self.vip if self.via_vip and self.vip else self.address, self.port)
+        vip = self.vip  # (via_vip inlined: this runs once per check)
+        if vip and self.spec.via == "vip" and self.spec.network:
+            return (vip, self.port)
+        return (self.address, self.port)
 
     def describe(self) -> str:
         where = f"{bracket(self.address)}:{self.port}"

@@ -21,6 +21,10 @@ IP_BIND_ADDRESS_NO_PORT = 24  # linux/in.h: pick the source port at connect(), p
 # towards one VIP:port would exhaust the source ports), as HAProxy's checks do.
 _ABORTIVE = struct.pack("ii", 1, 0)
 _FLAGS = socket.SOCK_NONBLOCK | socket.SOCK_CLOEXEC
+_STREAM = socket.SOCK_STREAM
+_STREAM_FLAGS = _STREAM | _FLAGS
+_INET, _INET6 = socket.AF_INET, socket.AF_INET6
+_SOL_SOCKET, _SO_LINGER = socket.SOL_SOCKET, socket.SO_LINGER
 
 
 class Context:
@@ -70,7 +74,11 @@ class SocketCheck(Check):
     kind: ClassVar[int] = socket.SOCK_STREAM
 
     def __init__(self, ctx: Context, probe: Probe, done: Done) -> None:
-        super().__init__(ctx, probe, done)
+        # Check.__init__'s fields set here: one call less per check.
+        self.ctx = ctx
+        self.probe = probe
+        self.done: Done | None = done
+        self.stage = "starting"
         self.sock: _socket.socket | None = None
         self.fd = -1
         self.dest = probe.target.destination
@@ -84,14 +92,15 @@ class SocketCheck(Check):
 
     def open(self) -> _socket.socket:
         probe = self.probe
-        family = socket.AF_INET6 if ":" in self.dest[0] else socket.AF_INET
-        sock = _socket.socket(family, self.kind | _FLAGS)
+        family = _INET6 if ":" in self.dest[0] else _INET
+        stream = self.kind == _STREAM
+        sock = _socket.socket(family, _STREAM_FLAGS if stream else self.kind | _FLAGS)
         self.sock = sock
         self.fd = sock.fileno()
+        if stream:
+            sock.setsockopt(_SOL_SOCKET, _SO_LINGER, _ABORTIVE)
         if probe.mark:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_MARK, probe.mark)
-        if self.kind == socket.SOCK_STREAM:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _ABORTIVE)
+            sock.setsockopt(_SOL_SOCKET, socket.SO_MARK, probe.mark)
         if probe.source:
             if self.kind == socket.SOCK_STREAM:
                 sock.setsockopt(socket.SOL_IP, IP_BIND_ADDRESS_NO_PORT, 1)
@@ -110,32 +119,36 @@ class SocketCheck(Check):
         sock = self.open()
         self.stage = "connecting"
         err = sock.connect_ex(self.dest)
-        if err == 0 or err == _EINPROGRESS:
-            self.ctx.poller.watch(self.fd, _OUT, then)
+        if err == 0 or err == EINPROGRESS:
+            self.ctx.poller.watch(self.fd, OUT, then)
         else:
-            self.finish(False, _strerror(err))
+            self.finish(False, strerror(err))
 
-    def connected(self) -> bool:
-        """After the socket became writable: did the connection succeed? (reports if not)"""
+    def connected(self, events: int) -> bool:
+        """After the socket became writable: did the connection succeed? (reports if not)
+        A refused or unreachable connect also sets EPOLLERR: only then is the socket asked
+        for its error, so a connect that succeeded costs no system call here."""
         sock = self.sock
         if sock is None:
             return False
-        err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-        if err:
-            self.finish(False, _strerror(err))
-            return False
+        if events & FAILED:
+            err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err or not events & OUT:
+                self.finish(False, strerror(err or errno.ECONNRESET))
+                return False
         return True
 
 
-_EINPROGRESS = errno.EINPROGRESS
-_OUT = select.EPOLLOUT
+EINPROGRESS = errno.EINPROGRESS
+OUT = select.EPOLLOUT
+FAILED = select.EPOLLERR | select.EPOLLHUP
 
 
-def _strerror(err: int) -> str:
+def strerror(err: int) -> str:
     return os.strerror(err).lower()
 
 
 def describe_error(exc: OSError) -> str:
     if exc.errno:
-        return _strerror(exc.errno)
+        return strerror(exc.errno)
     return str(exc) or type(exc).__name__

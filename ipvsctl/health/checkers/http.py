@@ -19,8 +19,17 @@ import re
 import socket
 import ssl
 
-from ipvsctl.health.checkers._base import Context, Done, SocketCheck
-from ipvsctl.health.poller import IN, OUT
+from ipvsctl.health.checkers._base import (
+    EINPROGRESS,
+    FAILED,
+    OUT,
+    Context,
+    Done,
+    SocketCheck,
+    describe_error,
+    strerror,
+)
+from ipvsctl.health.poller import IN
 from ipvsctl.health.spec import HttpCheck
 from ipvsctl.health.target import Probe
 from ipvsctl.model import bracket
@@ -30,8 +39,13 @@ MAX_BODY = 64 << 10
 _STATUS = re.compile(rb"HTTP/1\.[01] (\d{3})")
 
 
-@functools.lru_cache(maxsize=1024)
-def _request(path: str, host: str) -> bytes:
+@functools.lru_cache(maxsize=1 << 16)
+def _request(path: str, host: str | None, address: str, port: int, tls: bool) -> bytes:
+    """The request of one target (cached: built once per target, not once per check)."""
+    if host is None:
+        host = bracket(address)
+        if port != (443 if tls else 80):
+            host = f"{host}:{port}"
     return (f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: ipvsctl-check\r\n"
             "Accept: */*\r\nConnection: close\r\n\r\n").encode("latin-1")
 
@@ -63,24 +77,34 @@ class HttpProbe(SocketCheck):
     __slots__ = ("buf", "code", "request", "spec", "tls")
 
     def __init__(self, ctx: Context, probe: Probe, done: Done) -> None:
-        spec = probe.target.spec
+        # Flat, as tcp's: the fields of Check and SocketCheck set here, connect inlined.
+        target = probe.target
+        spec = target.spec
         assert isinstance(spec, HttpCheck)
+        self.ctx = ctx
+        self.probe = probe
+        self.done: Done | None = done
+        self.stage = "connecting"
+        self.sock = None
+        self.fd = -1
         self.spec = spec
-        host = spec.host or bracket(probe.target.destination[0])
-        port = probe.target.port
-        if port != (443 if spec.tls else 80) and spec.host is None:
-            host = f"{host}:{port}"
-        self.request = _request(spec.path, host)
         self.buf = b""
         self.code = 0
         self.tls: ssl.SSLSocket | None = None
-        super().__init__(ctx, probe, done)
-
-    def begin(self) -> None:
-        self.connect(self._writable)
+        self.dest = dest = target.destination
+        self.request = _request(spec.path, spec.host, dest[0], target.port, spec.tls)
+        try:
+            err = self.open().connect_ex(dest)
+        except OSError as exc:
+            self.finish(False, describe_error(exc))
+            return
+        if err == 0 or err == EINPROGRESS:
+            ctx.poller.watch(self.fd, OUT, self._writable)
+        else:
+            self.finish(False, strerror(err))
 
     def _writable(self, events: int) -> None:
-        if not self.connected():
+        if (events & FAILED and not self.connected(events)) or self.sock is None:
             return
         if self.spec.tls:
             self._start_tls()
@@ -176,8 +200,10 @@ class HttpProbe(SocketCheck):
             if match is None:
                 self.finish(False, f"not an HTTP response: {buf[:40]!r}")
                 return
-            self.code = int(match.group(1))
-            if not spec.accepts(self.code):
+            self.code = code = int(match.group(1))
+            status = spec.status
+            if not (status[0][0] <= code <= status[0][1] if len(status) == 1 else
+                    spec.accepts(code)):
                 self.finish(False, f"HTTP {self.code}, expected {spec.status_text()}")
                 return
             if spec.body is None:

@@ -1,0 +1,133 @@
+"""The runner under overload, against real listeners in namespaces: a loop that cannot keep
+the rate sheds rate, never correctness. A check's timeout measures the check, not time it
+spent waiting for a busy loop; every started check completes; the runner says how late it is."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from ipvsctl.health import HttpCheck, Probe
+from ipvsctl.health.runner import Counters, Runner
+from ipvsctl.health.target import CheckTarget
+from ipvsctl.host.netns import run_in_netns
+
+from .listeners import (
+    NOBODY_IP,
+    SERVER_IP,
+    FirstAtOnce,
+    Http,
+    Listeners,
+    Pair,
+    listeners,
+    make_pair,
+)
+
+pytestmark = pytest.mark.netns
+
+
+@pytest.fixture
+def pair(netns_factory: Callable[[], str]) -> Pair:
+    return make_pair(netns_factory)
+
+
+@pytest.fixture
+def servers() -> Iterator[Listeners]:
+    with listeners() as made:
+        yield made
+
+
+def http_targets(n: int, interval: float, timeout: float) -> list[CheckTarget]:
+    return [CheckTarget(HttpCheck(interval=interval, timeout=timeout, path=f"/{i}"),
+                        SERVER_IP, 80) for i in range(n)]
+
+
+def test_a_stalled_loop_is_not_charged_to_the_checks(pair: Pair, servers: Listeners) -> None:
+    """The loop blocks for twice the timeout right after the checks connected: their
+    requests go out late, the server answers at once, and every check succeeds (before:
+    all 20 reported as timed out while the server had answered nothing yet)."""
+    servers.http(pair.server, SERVER_IP, 80, Http())
+    targets = http_targets(20, interval=5.0, timeout=0.5)
+    results: list[tuple[bool, str]] = []
+
+    async def main() -> tuple[Counters, float]:
+        loop = asyncio.get_running_loop()
+        runner = Runner(loop, lambda t, ok, d: results.append((ok, d)), rng=FirstAtOnce())
+        runner.update({t: Probe(t) for t in targets})
+        loop.call_later(0.003, time.sleep, 1.0)  # a loop busy elsewhere (the GIL is free)
+        until = loop.time() + 10
+        while len(results) < len(targets) and loop.time() < until:
+            await asyncio.sleep(0.05)
+        lag = runner.lag()
+        runner.close()
+        return runner.counters, lag
+
+    counters, lag = run_in_netns(pair.director, lambda: asyncio.run(main()))
+    assert results == [(True, "HTTP 200")] * 20, results
+    assert counters.timed_out == 0 and counters.stalled >= 0.9, counters
+    assert lag == 0.0  # nothing due: interval 5 s
+
+
+def test_a_loop_that_cannot_keep_the_rate_sheds_rate_not_checks(
+        pair: Pair, servers: Listeners) -> None:
+    """40 http checks every 0.5 s want 80 a second; every result costs the loop 30 ms (a
+    slow consumer), so it can take 33 at most. The achieved rate falls, the runner reports
+    how late it is, and the checks it starts still complete: none times out (before: most of
+    them did, their requests sent only after their deadline)."""
+    servers.http(pair.server, SERVER_IP, 80, Http())
+    targets = http_targets(40, interval=0.5, timeout=1.0)
+    results: list[bool] = []
+
+    def slow_report(target: CheckTarget, ok: bool, detail: str) -> None:
+        results.append(ok)
+        time.sleep(0.03)
+
+    async def main() -> tuple[Counters, float]:
+        loop = asyncio.get_running_loop()
+        runner = Runner(loop, slow_report, rng=FirstAtOnce())
+        runner.update({t: Probe(t) for t in targets})
+        await asyncio.sleep(3.0)
+        lag = runner.lag()
+        runner.close()
+        return runner.counters, lag
+
+    counters, lag = run_in_netns(pair.director, lambda: asyncio.run(main()))
+    wanted = 3.0 / 0.5 * len(targets)  # 240 at the full rate
+    assert counters.timed_out == 0 and counters.failed == 0, counters
+    assert 30 <= counters.succeeded < 0.8 * wanted, counters  # the rate fell; checks completed
+    assert counters.late > 0, counters
+    print(f"achieved {counters.succeeded / 3.0:.0f} of {wanted / 3.0:.0f} checks/s, "
+          f"lag {lag:.2f} s, stalled {counters.stalled:.2f} s, {counters}")
+
+
+def test_a_loop_late_all_the_time_still_times_a_hung_target_out(pair: Pair) -> None:
+    """The loop is blocked 50 ms of every 60: nearly all of its time is stalled time, yet a
+    target that never answers is reported at three times its timeout at the latest."""
+    target = CheckTarget(HttpCheck(interval=5.0, timeout=0.3), NOBODY_IP, 80)
+    seen: list[tuple[float, bool, str]] = []
+
+    async def main() -> tuple[float, Counters]:
+        loop = asyncio.get_running_loop()
+
+        def hog() -> None:
+            time.sleep(0.05)
+            loop.call_later(0.01, hog)
+
+        runner = Runner(loop, lambda t, ok, d: seen.append((loop.time(), ok, d)),
+                        rng=FirstAtOnce())
+        start = loop.time()
+        runner.update({target: Probe(target)})
+        hog()
+        while not seen and loop.time() < start + 10:
+            await asyncio.sleep(0.01)
+        runner.close()
+        return start, runner.counters
+
+    start, counters = run_in_netns(pair.director, lambda: asyncio.run(main()))
+    assert seen and seen[0][1:] == (False, "timed out after 0.3s connecting"), seen
+    took = seen[0][0] - start
+    assert took <= 3 * 0.3 + 0.5, took  # the hard bound, and a loaded machine's margin
+    assert counters.stalled > 0.3, counters
