@@ -165,10 +165,33 @@ def one_size(n: int, per: int, work: Path, env: dict[str, str],
             "change_text": probe["texts"]}
         out["peak_rss_mb"] = round(max(r.rss_mb for r in (r_apply, r_plan, r_edit, r_only)), 1)
         if held:  # 6. `ipvsctl run` on ctl, whose table is cluster.yaml's again (the probe)
-            out["run_edit"] = held_bench.held_edit(n, per, ctl, data, env, checked=False,
-                                                 base_changed=None, edit_changed=n // 2)
-            out["run_checked"] = held_bench.held_edit(n, per, ctl, data, env, checked=True,
-                                                    base_changed=n // 2, edit_changed=None)
+            out.update(held_runs(n, per, ctl, data, env))
+    return out
+
+
+def held_runs(n: int, per: int, ctl: str, data: Path, env: dict[str, str]) -> dict[str, Any]:
+    """6 and 7 on ctl, whose table must be cluster.yaml's."""
+    return {"run_edit": held_bench.held_edit(n, per, ctl, data, env, checked=False,
+                                             base_changed=None, edit_changed=n // 2),
+            "run_checked": held_bench.held_edit(n, per, ctl, data, env, checked=True,
+                                                base_changed=n // 2, edit_changed=None)}
+
+
+def held_only(n: int, per: int, work: Path, env: dict[str, str]) -> dict[str, Any]:
+    """`--only held`: the table applied by ipvsctl (so its record owns it), then 6 and 7."""
+    data = work / f"n{n}"
+    data.mkdir(parents=True, exist_ok=True)
+    cluster_yaml = data / "cluster.yaml"
+    cluster_yaml.write_text(gen.cluster_yaml(n, per))
+    out: dict[str, Any] = {"services": n, "real_servers_per_service": per,
+                           "entries": n * (per + 1)}
+    with namespaces(f"bench-ctl-{n}") as (ctl,):
+        r_apply = measure(ipvsctl("apply", str(cluster_yaml), "--netns", ctl),
+                          out=data / "log" / "apply", env=env).check()
+        out["apply_seconds"] = round(r_apply.seconds, 3)
+        if len(saved(ctl)) != n * (per + 1):
+            raise RuntimeError("the table is not the file's after the apply")
+        out.update(held_runs(n, per, ctl, data, env))
     return out
 
 
@@ -263,6 +286,13 @@ def row(label: str, ours: float, theirs: float | None, target: str, ok: bool) ->
 
 
 def table(results: dict[str, Any]) -> list[str]:
+    if "startup" not in results:  # --only held
+        lines = []
+        for size in results["sizes"]:
+            lines.append(f"{size['services']} services x {size['real_servers_per_service']} "
+                         f"real servers, `ipvsctl run` holding the file (--only held)")
+            lines += held_rows(size)
+        return lines
     st = results["startup"]
     py, empty = st["python"]["seconds"], st["ipvsctl_validate_empty"]["seconds"]
     lines = [f"start-up: `ipvsctl --version` {st['ipvsctl_version']['seconds']:.2f} s, "
@@ -303,23 +333,7 @@ def table(results: dict[str, Any]) -> list[str]:
         lines.append(f"  {'4 peak RSS of ipvsctl (MB)':<34} {size['peak_rss_mb']:9.1f} "
                      f"{ap['ipvsadm_R']['rss_mb']:9.1f} {'':6}  <= 150 MB       "
                      f"{'ok' if size['peak_rss_mb'] <= 150 else 'MISSED'}")
-        for key, label in (("run_edit", "6 run: one-line edit / -Sn"),
-                           ("run_checked", "7 same, every server checked")):
-            if key not in size:
-                continue
-            held = size[key]
-            lines.append(f"  {label:<34} {held['edit_to_reload_s']:9.2f} "
-                         f"{held['ipvsadm_Sn_s']:9.2f} {held['ratio_Sn']:6.3f}  "
-                         f"{'ratio <= 0.05':<14} {'ok' if held['ratio_Sn'] <= 0.05 else 'MISSED'}")
-            lines.append(f"  {'  changes written for it':<34} {held['writes']:9d} {'':9} "
-                         f"{'':6}  == 1           {'ok' if held['writes'] == 1 else 'MISSED'}")
-            mem = held["memory_after_edit"]
-            limit = 300 if held["checked"] else None
-            verdict = ("ok" if mem["peak_rss_mb"] <= 300 else "MISSED") if limit else ""
-            lines.append(f"  {'  RSS of run, now / peak (MB)':<34} {mem['rss_mb']:9.1f} "
-                         f"{mem['peak_rss_mb']:9.1f} {'':6}  "
-                         f"{'<= 300 MB' if limit else '(info)':<14} {verdict}")
-            lines.append(f"  {'  start to ready (s)':<34} {held['start_to_ready_s']:9.2f}")
+        lines += held_rows(size)
         lines.append(f"  {'validate, YAML / JSON (s)':<34} {size['validate']:9.2f} "
                      f"{size['validate_json']:9.2f} {size['validate'] / size['validate_json']:6.2f}"
                      f"  (here; the host target is <= 2.0)")
@@ -338,6 +352,28 @@ def table(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def held_rows(size: dict[str, Any]) -> list[str]:
+    lines = []
+    for key, label in (("run_edit", "6 run: one-line edit / -Sn"),
+                       ("run_checked", "7 same, every server checked")):
+        if key not in size:
+            continue
+        held = size[key]
+        lines.append(f"  {label:<34} {held['edit_to_reload_s']:9.2f} "
+                     f"{held['ipvsadm_Sn_s']:9.2f} {held['ratio_Sn']:6.3f}  "
+                     f"{'ratio <= 0.05':<14} {'ok' if held['ratio_Sn'] <= 0.05 else 'MISSED'}")
+        lines.append(f"  {'  changes written for it':<34} {held['writes']:9d} {'':9} "
+                     f"{'':6}  == 1           {'ok' if held['writes'] == 1 else 'MISSED'}")
+        mem = held["memory_after_edit"]
+        limit = 300 if held["checked"] else None
+        verdict = ("ok" if mem["peak_rss_mb"] <= 300 else "MISSED") if limit else ""
+        lines.append(f"  {'  RSS of run, now / peak (MB)':<34} {mem['rss_mb']:9.1f} "
+                     f"{mem['peak_rss_mb']:9.1f} {'':6}  "
+                     f"{'<= 300 MB' if limit else '(info)':<14} {verdict}")
+        lines.append(f"  {'  start to ready (s)':<34} {held['start_to_ready_s']:9.2f}")
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1000,2000,10000",
@@ -347,6 +383,9 @@ def main() -> int:
     parser.add_argument("--held", default="10000", metavar="SIZES",
                         help="sizes at which `ipvsctl run` holds the file (6, 7), comma-separated;"
                              " '' for none")
+    parser.add_argument("--only", choices=("all", "held"), default="all",
+                        help="held: only 6 and 7 (`ipvsctl run`) at the --held sizes, on a "
+                             "table `ipvsctl apply` makes first")
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--calibrate-only", type=Path, metavar="FILE",
                         help="only time `ipvsctl validate` per size (no IPVS needed); write FILE")
@@ -378,8 +417,15 @@ def main() -> int:
                **install_locally(work)}
         # The fixed cost in every figure above: interpreter start and the CLI's imports.
         measure(ipvsctl("--help"), out=work / "warm", env=env)  # writes .pyc, fills the cache
-        results["startup"] = startup(work, env)
-        results["startup"]["ipvsctl_help_from_repository"] = figure(help_repo)
+        if args.only == "held":
+            for n in sorted(held):
+                results["sizes"].append(held_only(n, args.per, work, env))
+                print(f"# {n} services done after {time.monotonic() - started:.0f} s",
+                      flush=True)
+            sizes, args.vips = [], 0
+        else:
+            results["startup"] = startup(work, env)
+            results["startup"]["ipvsctl_help_from_repository"] = figure(help_repo)
         for n in sizes:
             results["sizes"].append(one_size(n, args.per, work, env, n in held))
             print(f"# {n} services done after {time.monotonic() - started:.0f} s", flush=True)

@@ -6,11 +6,15 @@ its `ready` line and then measures, in this order:
   - the daemon's RSS (VmRSS and VmHWM from /proc/PID/status) once ready and again after the
     edit; with `checked` every real server has a tcp check (`via: address`, interval 3600 s,
     fall 3: checks run, none can change a weight during the run), which is benchmark 4;
+  - with `checked`, the edited service's own check is every 2 s with rise 1, and its real
+    servers' addresses are made local in the namespace and served by a listener: the edit
+    waits for the edited server's `up` transition, since a server without a verdict keeps its
+    kernel weight by design (and its edit would write nothing);
   - `ipvsadm -Sn` of that same table, the yardstick (median of 3);
   - a one-line edit: one real server's weight, written as a new file renamed over the old
     one, and the time from the rename to the daemon's `reload` line (which includes the
-    daemon's file poll, up to WATCH_INTERVAL + SETTLE), with every `apply` line (one per
-    change written) in between; the kernel must show the new weight afterwards.
+    daemon noticing the file: inotify, or its poll as the fallback), with every `apply` line
+    (one per change written) in between; the kernel must show the new weight afterwards.
 """
 
 from __future__ import annotations
@@ -28,6 +32,16 @@ import gen
 from measure import measure
 
 CHECK = "{type: tcp, via: address, interval: 3600, timeout: 1, rise: 2, fall: 3}"
+EDITED_CHECK = "{type: tcp, via: address, interval: 2, timeout: 1, rise: 1, fall: 3}"
+LISTENER = """
+import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", {port}))
+s.listen(512)
+while True:
+    s.accept()[0].close()
+"""
 
 
 # A reconcile is a full read and plan of the table (a no-op plan's cost: about a minute at
@@ -38,7 +52,16 @@ DIRECTOR = "director: {reconcile_interval: 3600}\n"
 
 def cluster_text(n: int, per: int, changed: int | None, checked: bool) -> str:
     text = DIRECTOR + gen.cluster_yaml(n, per, changed=changed)
-    return f"defaults:\n  check: {CHECK}\n{text}" if checked else text
+    if not checked:
+        return text
+    vip = edited_service(n, per)[0]
+    head = f"  - vip: {vip}\n    port: {gen.PORT}\n    scheduler: wrr\n"
+    text = text.replace(head, f"{head}    check: {EDITED_CHECK}\n", 1)
+    return f"defaults:\n  check: {CHECK}\n{text}"
+
+
+def edited_service(n: int, per: int) -> tuple[str, list[tuple[str, int]]]:
+    return next(s for i, s in enumerate(gen.table(n, per)) if i == n // 2)
 
 
 def events(log: Path) -> list[dict[str, Any]]:
@@ -65,6 +88,22 @@ def wait_event(proc: subprocess.Popen[bytes], log: Path, kind: str, after: int,
         time.sleep(0.05)
     raise RuntimeError(f"no {kind} line from ipvsctl run within {most:.0f} s: "
                        f"{log.read_text()[-3000:]}")
+
+
+def wait_verdict(proc: subprocess.Popen[bytes], log: Path, address: str, most: float
+                 ) -> float:
+    """When the check of `address` went up (monotonic clock)."""
+    until = time.monotonic() + most
+    while time.monotonic() < until:
+        for event in events(log):
+            if event["event"] == "transition" and event.get("state") == "up" \
+                    and f" {address}:" in f" {event.get('target', '')}":
+                return time.monotonic()
+        if proc.poll() is not None:
+            raise RuntimeError(f"ipvsctl run exited {proc.returncode}: "
+                               f"{log.read_text()[-3000:]}")
+        time.sleep(0.2)
+    raise RuntimeError(f"no up verdict for {address} within {most:.0f} s")
 
 
 def memory(pid: int) -> dict[str, float]:
@@ -94,6 +133,15 @@ def held_edit(n: int, per: int, netns: str, data: Path, env: dict[str, str], *,
     path, log = data / f"run-{name}.yaml", data / "log" / f"run-{name}.err"
     log.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(cluster_text(n, per, base_changed, checked))
+    vip, servers = edited_service(n, per)
+    rip = servers[0][0]
+    listener = None
+    if checked:  # the edited service's servers answer its checks
+        for address, _ in servers:
+            subprocess.run(["ip", "-n", netns, "addr", "add", f"{address}/32", "dev", "lo"],
+                           check=True)
+        listener = subprocess.Popen(["ip", "netns", "exec", netns, sys.executable, "-c",
+                                     LISTENER.format(port=gen.PORT)])
     started = time.monotonic()
     with log.open("wb") as err:
         proc = subprocess.Popen([sys.executable, "-m", "ipvsctl", "run", str(path),
@@ -106,12 +154,13 @@ def held_edit(n: int, per: int, netns: str, data: Path, env: dict[str, str], *,
         out["start_to_ready_s"] = round(time.monotonic() - started, 3)
         out["ready_line"] = ready["message"]
         out["memory_ready"] = memory(proc.pid)
+        if checked:
+            up = wait_verdict(proc, log, rip, min(most, 600))  # a 2 s check
+            out["ready_to_verdict_s"] = round(up - started - out["start_to_ready_s"], 3)
         saves = [measure(["ip", "netns", "exec", netns, "ipvsadm", "-Sn"],
                          out=data / "log" / f"run-{name}-Sn-{i}").check() for i in range(3)]
         save = sorted(saves, key=lambda r: r.seconds)[1]
         out["ipvsadm_Sn_s"] = round(save.seconds, 3)
-        vip, servers = next(s for i, s in enumerate(gen.table(n, per)) if i == n // 2)
-        rip = servers[0][0]
         before = weight_in(save.stdout, vip, rip)
         after = len(events(log))
         tmp = path.with_suffix(".new")
@@ -132,9 +181,12 @@ def held_edit(n: int, per: int, netns: str, data: Path, env: dict[str, str], *,
             "weight_before": before, "weight_after": now,
             "other_events": sorted({e["event"] for e in later} - {"apply", "reload"}),
             "memory_after_edit": memory(proc.pid)})
-        if before == now and not checked:  # checked: the weight waits for a verdict
+        if before == now:
             raise RuntimeError(f"the edit never reached the kernel: {out}")
     finally:
+        if listener is not None:
+            listener.kill()
+            listener.wait()
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(600)

@@ -8,9 +8,13 @@ ownership record), with the pure health step between the file and the planner:
   verdict: a restart, even after `kill -9`, changes nothing by itself;
 - a health transition: the services of that target are planned (a narrowed read of just
   them) and written: one change for one weight;
-- the file changed (polled once a second) or SIGHUP: a valid file is planned and applied,
-  only the services the edit changed when it touched no director setting; an invalid one is
-  logged as one `file:line:col` line and the table and the checks stay as they were;
+- the file changed (inotify on its directory tells at once; a poll once a second is the
+  fallback) or SIGHUP: a valid file is planned and applied, only the services the edit
+  changed when it touched no director setting; an invalid one is logged as one
+  `file:line:col` line and the table and the checks stay as they were. An edit of one real
+  server's weight line is read without reading the rest of the file again
+  (config/weight_edit.py): at 10,000 services that is the difference between seconds and
+  milliseconds;
 - every director.reconcile_interval: the whole live table is read and planned; what differs
   was changed by someone else, and is put back and logged as a repair;
 - SIGTERM or SIGINT: checking stops and the table is left as it is (the data plane keeps
@@ -30,19 +34,21 @@ import asyncio
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from ipvsctl.config import load
-from ipvsctl.config.loader import Cache
+from ipvsctl.config.loader import Cache, loads, read_text
+from ipvsctl.config.weight_edit import Lines, weight_edit
 from ipvsctl.daemon.announcer import Announcer
-from ipvsctl.daemon.diff import edit_of
+from ipvsctl.daemon.diff import Edit, edit_of
+from ipvsctl.daemon.inotify import FileWatch
 from ipvsctl.daemon.log import EventLog
 from ipvsctl.daemon.notify import Notifier, watchdog_interval
 from ipvsctl.daemon.snapshot import Reload, Repair, Snapshot
 from ipvsctl.daemon.stats import Stats
 from ipvsctl.daemon.status import snapshot_of
 from ipvsctl.director.ops import DeleteService
+from ipvsctl.director.record import Record
 from ipvsctl.director.table import IpvsTable
 from ipvsctl.director.workflow import WRITER_LOCK, Only, Shape, apply_locked, as_node
 from ipvsctl.errors import IpvsctlError
@@ -62,22 +68,36 @@ from ipvsctl.plan.executor import Result
 WATCH_INTERVAL = 1.0  # seconds between looks at the cluster file
 BGP_TICK = 1.0  # seconds between looks at BIRD (alive, sessions, a failed write to retry)
 SETTLE = 0.25  # seconds a changed file must hold still before it is read
+GATHER = 0.05  # seconds the events of one save are gathered in before the file is read
 
 
 def read(path: Path, node: str | None = None, cache: Cache = "off") -> Cluster:
     """The file as this director applies it (for a file with `ha` or `bgp`: the director
-    `node` names, else the one this host's name picks). cache: at start, where the file is
-    read twice (config/result_cache.py); an edit is a new text, which the cache would
-    only slow down."""
-    return as_node(load(path, cache=cache), node)
+    `node` names, else the one this host's name picks). cache: at start, so the next start
+    or `plan` of the same file finds its Cluster kept (config/result_cache.py); an edit is
+    a new text, which the cache would only slow down."""
+    return read_with_text(path, node, cache)[1]
+
+
+def read_with_text(path: Path, node: str | None = None, cache: Cache = "off"
+                   ) -> tuple[str, Cluster]:
+    """`read`, and the text it was read from (the next edit is compared with it)."""
+    text = read_text(path)
+    return text, as_node(loads(text, str(path), cache), node)
 
 
 Member = tuple[ServiceKey, str | None, RealServerKey]  # a real server of a named service
+Stat = tuple[int, int, int]  # inode, size, mtime: has the file changed since?
+Loaded = tuple[Stat | None, str, Cluster]  # the file as read at start, and its stat before
 
 
-def members_of(cluster: Cluster) -> dict[CheckTarget, list[Member]]:
-    """The real servers each check target's verdict is about (one target may serve many)."""
+def members_of(cluster: Cluster, same: Mapping[CheckTarget, object] | None = None
+               ) -> dict[CheckTarget, list[Member]]:
+    """The real servers each check target's verdict is about (one target may serve many).
+    `same`: a mapping whose keys are the targets already held (the probes), so each target
+    is one object however many tables name it (100,000 of them are 8 MB a copy)."""
     members: dict[CheckTarget, list[Member]] = {}
+    canonical = {t: t for t in same} if same is not None else {}
     for key, rules in cluster.health.items():
         service = cluster.services.get(key)
         if service is None:
@@ -85,7 +105,8 @@ def members_of(cluster: Cluster) -> dict[CheckTarget, list[Member]]:
         for rs_key in service.real_servers:
             spec = rules.check_of(rs_key)
             if not isinstance(spec, NoCheck):
-                members.setdefault(target_of(key, rs_key, spec), []).append(
+                target = target_of(key, rs_key, spec)
+                members.setdefault(canonical.get(target, target), []).append(
                     (key, service.name, rs_key))
     return members
 
@@ -100,8 +121,10 @@ class Daemon:
     def __init__(self, path: Path, netns: str | None, table: IpvsTable,
                  log: EventLog | None = None, notifier: Notifier | None = None,
                  events: DaemonMetrics | None = None,
-                 on_start: Callable[[], None] | None = None, node: str | None = None) -> None:
+                 on_start: Callable[[], None] | None = None, node: str | None = None,
+                 loaded: Loaded | None = None) -> None:
         self.path = path
+        self._first = loaded  # read by the caller already (run_director): not read twice
         self.node = node  # the director of an `ha` pair this process acts as (None: by name)
         self.announcer: Announcer | None = None  # with a bgp section: BIRD's driver
         self.healthy: bool | None = None  # what the health file says (None: not written)
@@ -123,7 +146,6 @@ class Daemon:
         self.ready = False
         self.kernel: dict[ServiceKey, Service] = {}  # as last read or written
         self.probes: dict[CheckTarget, Probe] = {}
-        self.owners: dict[CheckTarget, set[ServiceKey]] = {}
         self.routes: dict[str, Route | None] = {}
         self.notes: set[str] = set()
         self.kept: dict[ServiceKey, tuple[str, ...]] = {}  # failed servers min_healthy pools
@@ -131,7 +153,12 @@ class Daemon:
         self.last_good_reload = self.started
         self.last_repair: Repair | None = None
         self.last_reconcile: float | None = None
-        self._seen: tuple[int, int, int] | None = None
+        self._seen: Stat | None = None
+        self.text: str | None = None  # the text self.cluster was read from
+        self.lines: Lines | None = None  # where its services start (for a one-weight edit)
+        self._watch_fd: FileWatch | None = None
+        self._gather: asyncio.TimerHandle | None = None
+        self._record: Record | None = None  # the ownership record, as the last apply left it
         self._pending: set[ServiceKey] = set()
         self._flush: asyncio.Handle | None = None
         self._runner: Runner | None = None
@@ -146,8 +173,12 @@ class Daemon:
         hint = (f"it owns this table: edit {self.path} (it reloads on change or SIGHUP), "
                 "or stop it first")
         with exclusive_lock(WRITER_LOCK, self.netns, holder=holder, hint=hint):
-            self._seen = self._stat()
-            self.cluster = read(self.path, self.node, cache="keep")
+            if self._first is not None:  # a change since that stat is seen by the watch
+                self._seen, self.text, self.cluster = self._first
+                self._first = None
+            else:
+                self._seen = self._stat()
+                self.text, self.cluster = read_with_text(self.path, self.node, cache="keep")
             self.loaded = True
             if self.events is not None:
                 self.events.reloaded(True, time.time())
@@ -173,6 +204,8 @@ class Daemon:
         self.last_reconcile = time.time()
         self.ready = True
         self._health()
+        self.lines = Lines(self.cluster)
+        self._start_watch(loop)
         self.notifier.send(READY="1", STATUS=self._status())
         self.log.event("ready", f"checking {len(self.probes)} targets")
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -189,6 +222,7 @@ class Daemon:
             self.notifier.send(STOPPING="1", STATUS="stopping; the table stays as it is")
             for task in tasks:
                 task.cancel()
+            self._stop_watch(loop)
             if self.announcer is not None:  # withdraw first, while the table still forwards
                 self.notifier.send(STATUS="withdrawing the VIPs")
                 await self.announcer.stop()
@@ -219,7 +253,7 @@ class Daemon:
         self.stats.transitions[f"{moved.old.value}->{moved.new.value}"] += 1
         self.log.event("transition", moved.describe(), target=target.describe(),
                        state=moved.new.value)
-        self._pending |= self.owners.get(target, set())
+        self._pending.update(key for key, _, _ in self.members.get(target, ()))
         if self._flush is None:  # transitions of one tick share one plan
             self._flush = asyncio.get_running_loop().call_soon(self._apply_pending)
 
@@ -233,8 +267,16 @@ class Daemon:
     def reload(self, why: str) -> None:
         self._seen = self._stat()
         now = time.time()
+        quick = None
         try:
-            new = read(self.path, self.node)
+            text = read_text(self.path)
+            last = self.last_reload
+            if why != "SIGHUP" and text == self.text and (last is None or last.ok):
+                return  # saved again as it was (or seen by both the watch and the poll)
+            if self.text is not None and self.lines is not None:
+                quick = weight_edit(self.text, self.cluster, text, self.lines)
+            new = quick.cluster if quick is not None else \
+                as_node(loads(text, str(self.path)), self.node)
         except (IpvsctlError, OSError, ValueError) as exc:
             lines = exc.lines() if isinstance(exc, IpvsctlError) else [f"{self.path}: {exc}"]
             more = f" (and {len(lines) - 1} more)" if len(lines) > 1 else ""
@@ -246,9 +288,14 @@ class Daemon:
                 self.events.reloaded(False, now)
             self._status_changed()
             return
-        edit = edit_of(self.cluster, new)
-        whole = edit.director or via_vip_addresses(new) != via_vip_addresses(self.cluster)
-        self.cluster = new
+        if quick is not None:  # one weight: nothing else moved, the checks stay as they are
+            edit = Edit(frozenset((quick.service,)), False, True)
+            whole = False
+        else:
+            edit = edit_of(self.cluster, new)
+            whole = edit.director or via_vip_addresses(new) != via_vip_addresses(self.cluster)
+            self.lines = Lines(new)
+        self.cluster, self.text = new, text
         self.stats.reloads_ok += 1
         self.last_good_reload = now
         if self.events is not None:
@@ -263,8 +310,10 @@ class Daemon:
         if self.announcer is not None:  # an edit of `announce` alone plans no change
             self.announcer.decide(self.tracker.view(), set(self.kernel))
         self.last_reload = Reload(now, True, (), len(changes))
+        how = f"; read as one weight edit of line {quick.line}" if quick is not None else ""
         self.log.event("reload", f"{self.path} ({why}): {len(edit.services)} service(s) "
-                                 f"changed, {len(changes)} change(s) made", trigger=why)
+                                 f"changed, {len(changes)} change(s) made{how}", trigger=why,
+                       read="weight" if quick is not None else "file")
         self._status_changed()
 
     def reconcile(self) -> None:
@@ -278,6 +327,36 @@ class Daemon:
             self.last_repair = Repair(now, tuple(c.text for c in changes))
             self._retarget()
             self._status_changed()
+
+    def _start_watch(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            self._watch_fd = FileWatch(self.path)
+        except OSError as exc:
+            self.log.event("warning", f"{self.path}: no inotify ({exc.strerror or exc}); "
+                                      f"the file is looked at every {WATCH_INTERVAL:g} s",
+                           level="warning")
+            return
+        loop.add_reader(self._watch_fd.fileno(), self._written)
+
+    def _stop_watch(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._watch_fd is not None:
+            loop.remove_reader(self._watch_fd.fileno())
+            self._watch_fd.close()
+            self._watch_fd = None
+
+    def _written(self) -> None:
+        """inotify: the file was written and closed, or renamed over. The events of one save
+        (a rename, then the editor's own touches) are gathered for a moment, then the file
+        is read: closed or renamed, it is complete, so no settle is needed."""
+        watch = self._watch_fd
+        if watch is None or not watch.changed() or self._gather is not None:
+            return
+        loop = asyncio.get_running_loop()
+        self._gather = loop.call_later(GATHER, self._gathered)
+
+    def _gathered(self) -> None:
+        self._gather = None
+        self._guarded(self.reload, "file changed")
 
     async def _watch(self) -> None:
         while True:
@@ -359,16 +438,21 @@ class Daemon:
         started = time.monotonic()
         shaped: list[Cluster] = []
         try:
+            if self._record is None:
+                self._record = Record.load(self.netns)
             with gc_paused():
                 plan, result = apply_locked(self.cluster, self.table, netns=self.netns,
-                                            only=only, shape=self._shape(only, shaped))
+                                            only=only, shape=self._shape(only, shaped),
+                                            record=self._record)
         except IpvsctlError as exc:
+            self._record = None  # read again next time: a failed save may have left it apart
             for line in exc.lines():
                 self.log.event("error", line.strip(), level="error")
             self._applied(cause, False, [], started)
             self.table_ok = False
             return []
         except Exception as exc:  # the loop must outlive any one write
+            self._record = None
             self.log.event("error", f"unexpected: {exc!r}; retried at the next reconcile",
                            level="error")
             self._applied(cause, False, [], started)
@@ -437,9 +521,9 @@ class Daemon:
         done = step(self.cluster, self.cluster.health, self.tracker.view(),
                     Observed(self.kernel), routes=self.routes)
         self.probes = done.probes
-        self.members = members_of(self.cluster)
-        self.owners = {target: {key for key, _, _ in members}
-                       for target, members in self.members.items()}
+        # The services a target weighs on are read from its members when it moves, not
+        # kept per target: 100,000 one-key sets would be 25 MB.
+        self.members = members_of(self.cluster, self.probes)
         self.tracker.keep_only(self.probes)
         if self._runner is not None:
             self._runner.update(self.probes)
@@ -450,12 +534,8 @@ class Daemon:
         except IpvsctlError as exc:
             self.log.event("error", str(exc), level="error")
 
-    def _stat(self) -> tuple[int, int, int] | None:
-        try:
-            st = os.stat(self.path)
-        except OSError:
-            return None
-        return (st.st_ino, st.st_size, st.st_mtime_ns)
+    def _stat(self) -> Stat | None:
+        return stat_of(self.path)
 
     # -- what others read -------------------------------------------------------------------
 
@@ -503,6 +583,14 @@ class Daemon:
                        healthy=ok)
 
 
+def stat_of(path: Path) -> Stat | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 def run_director(path: Path, netns: str | None, log_format: str,
                  metrics: str | None = None, real_servers: str = "all",
                  node: str | None = None) -> None:
@@ -519,7 +607,10 @@ def run_director(path: Path, netns: str | None, log_format: str,
     from ipvsctl.ipvs import IpvsAdapter
     from ipvsctl.metrics.exporter import Exporter
 
-    read(path, node, cache="keep")  # a bad file or --node fails here, before anything is locked
+    # A bad file or --node fails here, before anything is locked; read once (at 10,000 x 10
+    # a second read costs seconds, and tens of MB that the process never gives back).
+    seen = stat_of(path)
+    text, cluster = read_with_text(path, node, cache="keep")
     source = DaemonSource()
     exporter = Exporter(source, netns, metrics, real_servers)
     try:
@@ -532,7 +623,8 @@ def run_director(path: Path, netns: str | None, log_format: str,
                 exporter.start()
 
             daemon = Daemon(path, netns, table, log, events=exporter.events, on_start=serve,
-                            node=node)
+                            node=node, loaded=(seen, text, cluster))
+            del text, cluster  # the daemon's from now on: a reload frees the old ones
             source.attach(daemon, reader)
             daemon.run()
     finally:

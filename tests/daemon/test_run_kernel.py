@@ -325,6 +325,52 @@ def test_restart_repair_and_one_writer(lab: Any, tmp_path: Path) -> None:
     assert daemon.stop() == 0
 
 
+def test_saves_in_place_edits_of_many_lines_and_a_linked_file(lab: Any, tmp_path: Path
+                                                             ) -> None:
+    """inotify sees an in-place save at once and a one-weight edit is read as such; an edit
+    of two lines reads the whole file; a file behind a symlink (whose target inotify on the
+    link's folder cannot see) is still picked up by the poll."""
+    topo, _, daemon = lab
+    director = topo.director.netns
+    daemon.start()
+    all_up(topo, daemon)
+
+    def reload_after(since: float) -> dict[str, Any]:
+        return daemon.wait_for(lambda e: e["event"] == "reload" and e["time"] >= since,
+                               2 + SLOW, "reload")
+
+    def line(address: str, weight: int) -> str:
+        return f"{{address: {address}, weight: {weight}}}"
+
+    since = time.time()
+    text = FILE.replace(line(SERVERS[0], 3), line(SERVERS[0], 4))
+    with daemon.path.open("w") as f:  # an editor that writes in place
+        f.write(text)
+    wait_weights(director, {SERVERS[0]: 4}, 2 + SLOW)
+    reload = reload_after(since)
+    assert reload["read"] == "weight" and "1 change(s)" in reload["message"], reload
+    since = time.time()
+    text = text.replace(line(SERVERS[1], 3), line(SERVERS[1], 6)).replace(
+        line(SERVERS[2], 3), line(SERVERS[2], 6))
+    rewrite(daemon.path, text)
+    wait_weights(director, {SERVERS[1]: 6, SERVERS[2]: 6}, 2 + SLOW)
+    reload = reload_after(since)
+    assert reload["read"] == "file" and "2 change(s)" in reload["message"], reload
+    assert daemon.stop() == 0
+    real = tmp_path / "config" / "cluster.yaml"
+    real.parent.mkdir()
+    real.write_text(text)
+    daemon.path.unlink()
+    daemon.path.symlink_to(real)
+    daemon.start()
+    since = time.time()
+    with real.open("w") as f:
+        f.write(text.replace(line(SERVERS[0], 4), line(SERVERS[0], 5)))
+    wait_weights(director, {SERVERS[0]: 5}, 2 + SLOW)
+    assert reload_after(since)["read"] == "weight"
+    assert daemon.stop() == 0
+
+
 
 def samples(text: str, name: str) -> dict[str, float]:
     """remote_address (or service, for per-service families) -> value, in the web service
