@@ -114,7 +114,7 @@ def one_size(n: int, per: int, work: Path, env: dict[str, str],
         # 2. a full read that finds nothing to do: the median of 3 runs each, taken in turns,
         # since a shared emulated machine varies by a fifth from one run to the next
         saves, plans, plans_json = [], [], []
-        for i in range(3):
+        for i in range(repeats(3)):
             saves.append(measure(in_netns(adm, "ipvsadm", "-Sn"),
                                  out=log / f"ipvsadm-Sn-{i}").check())
             plans.append(measure(ipvsctl("plan", str(cluster_yaml), "--netns", ctl),
@@ -200,7 +200,7 @@ def startup(work: Path, env: dict[str, str]) -> dict[str, Any]:
     empty = work / "empty.yaml"
     empty.write_text("services: []\n")
     runs: dict[str, list[Run]] = {"python": [], "version": [], "validate": [], "help": []}
-    for i in range(5):
+    for i in range(repeats(5)):
         runs["python"].append(measure([sys.executable, "-c", "pass"], out=work / f"py-{i}"))
         runs["version"].append(measure(ipvsctl("--version"), out=work / f"version-{i}",
                                        env=env).check())
@@ -215,11 +215,19 @@ def startup(work: Path, env: dict[str, str]) -> dict[str, Any]:
             "validate_empty_ratio": round(validate.seconds / python.seconds, 3)}
 
 
-def validate_seconds(path: Path, log: Path, env: dict[str, str], runs: int = 3) -> float:
+REPEATS: int | None = None  # --repeats: every median of that many runs instead
+
+
+def repeats(default: int) -> int:
+    return REPEATS or default
+
+
+def validate_seconds(path: Path, log: Path, env: dict[str, str]) -> float:
     """Median wall time of `ipvsctl validate FILE`: start-up plus loading, no kernel involved."""
+    n = repeats(3)
     times = sorted(measure(ipvsctl("validate", str(path)), out=log / f"validate-{i}",
-                           env=env).check().seconds for i in range(runs))
-    return round(times[runs // 2], 3)
+                           env=env).check().seconds for i in range(n))
+    return round(times[n // 2], 3)
 
 
 def calibrate(sizes: list[int], per: int, work: Path, env: dict[str, str]) -> dict[str, Any]:
@@ -386,6 +394,9 @@ def main() -> int:
     parser.add_argument("--only", choices=("all", "held"), default="all",
                         help="held: only 6 and 7 (`ipvsctl run`) at the --held sizes, on a "
                              "table `ipvsctl apply` makes first")
+    parser.add_argument("--repeats", type=int, metavar="N",
+                        help="runs behind each median (default: 3, start-up 5; the test "
+                             "suite's tiny run uses 1)")
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument("--calibrate-only", type=Path, metavar="FILE",
                         help="only time `ipvsctl validate` per size (no IPVS needed); write FILE")
@@ -394,6 +405,8 @@ def main() -> int:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     held = {int(s) for s in args.held.split(",") if s}
+    global REPEATS
+    REPEATS = args.repeats
     for name in ("json", "calibrate_only", "host"):
         if getattr(args, name):  # the run changes directory (install_locally)
             setattr(args, name, getattr(args, name).resolve())
@@ -416,7 +429,7 @@ def main() -> int:
         env = {"IPVSCTL_STATE_DIR": str(work / "state"), "IPVSCTL_RUN_DIR": str(work / "run"),
                **install_locally(work)}
         # The fixed cost in every figure above: interpreter start and the CLI's imports.
-        measure(ipvsctl("--help"), out=work / "warm", env=env)  # writes .pyc, fills the cache
+        measure(ipvsctl("--help"), out=work / "warm", env=env)  # fills the page cache
         if args.only == "held":
             for n in sorted(held):
                 results["sizes"].append(held_only(n, args.per, work, env))

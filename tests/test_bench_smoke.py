@@ -20,7 +20,7 @@ N, PER = 20, 3
 
 def test_tiny_benchmark_reports_every_figure(tmp_path: Path) -> None:
     out, host = tmp_path / "results.json", tmp_path / "host.json"
-    common = [sys.executable, str(BENCH), "--sizes", str(N), "--per", str(PER)]
+    common = [sys.executable, str(BENCH), "--sizes", str(N), "--per", str(PER), "--repeats", "1"]
     # bench/run calibrates on the host; here the "host" is this same machine.
     calibrated = subprocess.run([*common, "--calibrate-only", str(host)], capture_output=True,
                                 text=True, timeout=300, check=False)
