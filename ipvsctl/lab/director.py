@@ -233,7 +233,9 @@ def failover(cluster: Cluster, victim: Victim, topo: Topology, servers: LabServe
             client.halt.set()
             client.join(2 * REQUEST_TIMEOUT + 1)
             report.before = client.since(stopped, out)
-            report.after = client.since(out, back)
+            # while out: until the listener is back (from then on the weight can return
+            # before the 50 ms poll sees it, and a request may rightly reach the server)
+            report.after = client.since(out, restarted)
             report.back = client.since(back)
             report.exit_code = daemon.stop()
             report.weight_after_stop = _weight(adapter, victim)
