@@ -20,14 +20,12 @@ import socket
 import ssl
 
 from ipvsctl.health.checkers._base import (
-    EINPROGRESS,
     FAILED,
     OUT,
     Context,
     Done,
     SocketCheck,
     describe_error,
-    strerror,
 )
 from ipvsctl.health.poller import IN
 from ipvsctl.health.spec import HttpCheck
@@ -77,7 +75,7 @@ class HttpProbe(SocketCheck):
     __slots__ = ("buf", "code", "request", "spec", "tls")
 
     def __init__(self, ctx: Context, probe: Probe, done: Done) -> None:
-        # Flat, as tcp's: the fields of Check and SocketCheck set here, connect inlined.
+        # As tcp's: the fields of Check and SocketCheck set here (one call less per check).
         target = probe.target
         spec = target.spec
         assert isinstance(spec, HttpCheck)
@@ -94,14 +92,9 @@ class HttpProbe(SocketCheck):
         self.dest = dest = target.destination
         self.request = _request(spec.path, spec.host, dest[0], target.port, spec.tls)
         try:
-            err = self.open().connect_ex(dest)
+            self.connect(self._writable)
         except OSError as exc:
             self.finish(False, describe_error(exc))
-            return
-        if err == 0 or err == EINPROGRESS:
-            ctx.poller.watch(self.fd, OUT, self._writable)
-        else:
-            self.finish(False, strerror(err))
 
     def _writable(self, events: int) -> None:
         if (events & FAILED and not self.connected(events)) or self.sock is None:

@@ -1,21 +1,12 @@
 """tcp: up when a connection is established within the timeout.
 
-The commonest check at scale, so its path is flat: the constructor opens and connects, one
-handler ends it, with no call that is not a system call or the report.
+The commonest check at scale, so its path is short: the constructor opens and connects, one
+handler ends it.
 """
 
 from __future__ import annotations
 
-from ipvsctl.health.checkers._base import (
-    EINPROGRESS,
-    FAILED,
-    OUT,
-    Context,
-    Done,
-    SocketCheck,
-    describe_error,
-    strerror,
-)
+from ipvsctl.health.checkers._base import FAILED, Context, Done, SocketCheck, describe_error
 from ipvsctl.health.target import Probe
 
 
@@ -29,27 +20,13 @@ class TcpProbe(SocketCheck):
         self.stage = "connecting"
         self.sock = None
         self.fd = -1
-        self.dest = dest = probe.target.destination
+        self.dest = probe.target.destination
         try:
-            err = self.open().connect_ex(dest)
+            self.connect(self._writable)
         except OSError as exc:
             self.finish(False, describe_error(exc))
-            return
-        if err == 0 or err == EINPROGRESS:
-            ctx.poller.watch(self.fd, OUT, self._writable)
-        else:
-            self.finish(False, strerror(err))
 
     def _writable(self, events: int) -> None:
-        if events & FAILED:
-            if self.connected(events):
-                self.finish(True, "connected")
+        if events & FAILED and not self.connected(events):
             return
-        sock, done = self.sock, self.done
-        if sock is None:
-            return
-        self.sock = self.done = None
-        self.ctx.poller.forget(self.fd)
-        sock.close()
-        if done is not None:
-            done(True, "connected")
+        self.finish(True, "connected")
