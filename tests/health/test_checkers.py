@@ -10,7 +10,6 @@ import os
 import random
 import sys
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -36,24 +35,11 @@ from .listeners import (
     Http,
     Listeners,
     Pair,
-    listeners,
-    make_pair,
     self_signed,
     server_tls,
 )
 
 pytestmark = pytest.mark.netns
-
-
-@pytest.fixture
-def pair(netns_factory: Callable[[], str]) -> Pair:
-    return make_pair(netns_factory)
-
-
-@pytest.fixture
-def servers() -> Iterator[Listeners]:
-    with listeners() as made:
-        yield made
 
 
 Result = tuple[bool, str]

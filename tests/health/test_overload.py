@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -22,22 +21,9 @@ from .listeners import (
     Http,
     Listeners,
     Pair,
-    listeners,
-    make_pair,
 )
 
 pytestmark = pytest.mark.netns
-
-
-@pytest.fixture
-def pair(netns_factory: Callable[[], str]) -> Pair:
-    return make_pair(netns_factory)
-
-
-@pytest.fixture
-def servers() -> Iterator[Listeners]:
-    with listeners() as made:
-        yield made
 
 
 def http_targets(n: int, interval: float, timeout: float) -> list[CheckTarget]:
