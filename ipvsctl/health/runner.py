@@ -57,6 +57,10 @@ Report = Callable[[CheckTarget, bool, str], None]
 Timed = Callable[[float], None]
 TICK = 0.01  # seconds between wake-ups while checks are in flight or due
 START_BUDGET = 0.05  # seconds a tick may spend starting checks before it looks again
+# A tick also starts what is due within this many seconds: at a low rate one wake-up then
+# starts several checks instead of one each (their schedule stays as it was: at most this
+# early, never later; a check's interval is 0.1 s at the least).
+START_SLACK = 0.03
 HARD_STRETCH = 3.0  # however late the loop, no check is held past 3x its timeout
 RESERVED_FDS = 256  # descriptors left for everything else in the process
 _INF = float("inf")
@@ -244,7 +248,7 @@ class Runner:
             self._expire(clock, now)
         now = self._loop.time()
         starts = self._starts
-        if starts and starts[0][0] <= now:
+        if starts and starts[0][0] <= now + START_SLACK:
             self._start_due(now, clock)
             # A nearby target (same host, a veth) often answers within connect() itself:
             # collect it now rather than waking again a tick later for it.
@@ -276,7 +280,8 @@ class Runner:
         late_after = now - TICK
         pop, push = heapq.heappop, heapq.heappush
         n = 0
-        while starts and starts[0][0] <= now:
+        until_due = now + START_SLACK
+        while starts and starts[0][0] <= until_due:
             n += 1
             if n & 3 == 0 and _monotonic() > until:
                 break  # back-pressure: collect what is ready first
