@@ -92,7 +92,9 @@ def _loads(text: str, path: str, cache: Cache = "off") -> Cluster:
         from ipvsctl.config import result_cache
 
         if (kept := result_cache.get(text, path)) is not None:
-            return kept
+            if cache == "keep" and not kept.exact:  # one weight edited: keep the new file's
+                result_cache.put(text, path, kept.cluster)
+            return kept.cluster
     from ipvsctl.config import fast_yaml  # neither is needed for a kept result
     from ipvsctl.config.builder import Problems, build
 

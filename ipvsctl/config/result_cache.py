@@ -22,6 +22,13 @@ an error: the file is just read.
 Why the Cluster and not the reader's document: writing it costs less than encoding the document
 did (each service's real servers go as one flat tuple of plain values, which pickle writes in
 C), and loading it skips the builder too, which was half of a load.
+
+The entry also holds the text it was built from, so the commonest edit of a large file, one
+real server's weight, is not read in full either: when the key differs but everything else it
+covers (rules, limits, name) is the same, and the new text is the kept one with exactly one
+weight changed (weight_edit.py decides, as `ipvsctl run` does for its held file), the result
+is the kept Cluster with that weight replaced. The kept text must hash to the entry's key, so
+it is the text the kept Cluster was built from.
 """
 
 from __future__ import annotations
@@ -33,14 +40,14 @@ import os
 import pickle
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ipvsctl.config.limits import LIMITS
 from ipvsctl.errors import IpvsctlError
 from ipvsctl.model import Cluster, RealServer, RealServerKey, RealServerSpec, Service
 
 NAME = "cluster-result"
-_TAG = b"ipvsctl built cluster 1\0"
+_TAG = b"ipvsctl built cluster 2\0"
 # What decides the Cluster of a text besides the config package (relative to ipvsctl/).
 _ALSO = ("model.py", "health/spec.py", "health/policy.py")
 _CLASSES = ("ipvsctl.model", "ipvsctl.health.spec", "ipvsctl.health.policy")
@@ -62,12 +69,20 @@ def _rules_digest() -> bytes:
     return _rules
 
 
-def key_of(text: str, path: str) -> bytes:
+def context_of(path: str) -> bytes:
+    """What a key covers besides the text: the rules, the limits in force and the name."""
     digest = hashlib.sha256(_rules_digest())
     digest.update(repr(LIMITS).encode() + b"\0")  # limits may be replaced while running
-    digest.update(path.encode("utf-8", "surrogatepass") + b"\0")
-    digest.update(text.encode("utf-8", "surrogatepass"))
+    digest.update(path.encode("utf-8", "surrogatepass"))
     return digest.hexdigest().encode()
+
+
+def key_of(text: str, path: str) -> bytes:
+    return _key(context_of(path), text.encode("utf-8", "surrogatepass"))
+
+
+def _key(context: bytes, raw: bytes) -> bytes:
+    return hashlib.sha256(context + b"\0" + raw).hexdigest().encode()
 
 
 def _service(key: Any, spec: Any, name: str | None, source: str | None,
@@ -135,21 +150,55 @@ def _folder(create: bool) -> Path | None:
     return trusted_folder(state_dir() / "cache", create=create)
 
 
-def get(text: str, path: str) -> Cluster | None:
-    """The Cluster kept for exactly this text under this name, or None."""
+class Kept(NamedTuple):
+    cluster: Cluster
+    exact: bool  # False: the kept Cluster with one weight edited (the entry's text is older)
+
+
+def get(text: str, path: str) -> Kept | None:
+    """The Cluster kept for exactly this text under this name, or for a text this one changes
+    by one weight (then with it changed); None otherwise."""
     try:
         from ipvsctl.host.trust import read_trusted
 
         folder = _folder(create=False)
         if folder is None:
             return None
-        data = read_trusted(folder / NAME, limit=4 * LIMITS.size)
+        data = read_trusted(folder / NAME, limit=8 * LIMITS.size)
     except (OSError, IpvsctlError):  # a cache: any trouble is a miss
         return None
     if not data:
         return None
-    key, _, body = data.partition(b"\n")
-    return decode(body, path) if key == key_of(text, path) else None
+    key, _, rest = data.partition(b"\n")
+    context, _, rest = rest.partition(b"\n")
+    size, _, rest = rest.partition(b"\n")
+    if not size.isdigit() or int(size) > len(rest):
+        return None
+    old_raw, body = rest[:int(size)], rest[int(size):]
+    raw = text.encode("utf-8", "surrogatepass")
+    if context != context_of(path):
+        return None
+    if key == _key(context, raw):
+        cluster = decode(body, path)
+        return None if cluster is None else Kept(cluster, exact=True)
+    return _edited(key, context, old_raw, body, text, path)
+
+
+def _edited(key: bytes, context: bytes, old_raw: bytes, body: bytes, text: str, path: str
+            ) -> Kept | None:
+    if key != _key(context, old_raw):  # not the text the kept Cluster was built from
+        return None
+    from ipvsctl.config.weight_edit import Lines, weight_edit
+
+    try:
+        old_text = old_raw.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        return None
+    cluster = decode(body, path)
+    if cluster is None:
+        return None
+    edit = weight_edit(old_text, cluster, text, Lines(cluster))
+    return None if edit is None else Kept(edit.cluster, exact=False)
 
 
 def put(text: str, path: str, cluster: Cluster) -> None:
@@ -157,11 +206,14 @@ def put(text: str, path: str, cluster: Cluster) -> None:
     data = encode(cluster)
     if data is None:
         return
+    raw = text.encode("utf-8", "surrogatepass")
+    context = context_of(path)
     try:
         from ipvsctl.host.trust import write_atomic
 
         folder = _folder(create=True)
         if folder is not None:
-            write_atomic(folder, NAME, key_of(text, path) + b"\n" + data)
+            write_atomic(folder, NAME, b"".join((_key(context, raw), b"\n", context, b"\n",
+                                                 b"%d\n" % len(raw), raw, data)))
     except (OSError, IpvsctlError):  # a cache: a failed write only costs the next read
         pass

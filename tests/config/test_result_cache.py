@@ -98,8 +98,8 @@ def test_the_generated_file_is_kept_and_reused(state: Path, reads: list[int]) ->
     before = len(reads)
     loads(text, "c.yaml", cache="keep")
     assert len(reads) == before  # a hit
-    loads(text.replace("weight: 2", "weight: 3", 1), "c.yaml", cache="keep")
-    assert len(reads) == before + 1  # one byte changed: read again
+    loads(text.replace("scheduler: wrr", "scheduler: rr", 1), "c.yaml", cache="keep")
+    assert len(reads) == before + 1  # another scheduler: read again
 
 
 def test_read_uses_what_keep_kept_and_writes_nothing(state: Path, reads: list[int]) -> None:
@@ -110,8 +110,47 @@ def test_read_uses_what_keep_kept_and_writes_nothing(state: Path, reads: list[in
     before, data = len(reads), entry(state).read_bytes()
     same(loads(text, "c.yaml", cache="read"), loads(text, "c.yaml"))
     assert len(reads) == before + 1  # only the plain load read it
+    loads(text.replace("scheduler: wrr", "scheduler: rr", 1), "c.yaml", cache="read")
     loads(text.replace("weight: 2", "weight: 3", 1), "c.yaml", cache="read")
-    assert entry(state).read_bytes() == data  # a miss keeps nothing either
+    assert entry(state).read_bytes() == data  # neither a miss nor an edit keeps anything
+
+
+WEIGHT_EDITS = [("weight: 1}", "weight: 7}", 1), ("weight: 2}", "weight: 0}", 40),
+                ("weight: 3}", "weight: 65535}  # raised", 99)]
+
+
+@pytest.mark.parametrize(("old", "new", "nth"), WEIGHT_EDITS)
+def test_one_weight_edited_in_a_kept_file_is_what_reading_it_gives(
+        old: str, new: str, nth: int, state: Path, reads: list[int]) -> None:
+    """The kept Cluster with that weight replaced (nothing read), equal to a full read of the
+    edited text in every value and every source; `keep` then keeps the edited file's."""
+    text = gen.cluster_yaml(100, 3)
+    loads(text, "c.yaml", cache="keep")
+    at = -1
+    for _ in range(nth):
+        at = text.index(old, at + 1)
+    edited = text[:at] + new + text[at + len(old):]
+    before = len(reads)
+    same(loads(edited, "c.yaml", cache="read"), loads(edited, "c.yaml"))
+    assert len(reads) == before + 1  # only the plain load read it
+    same(loads(edited, "c.yaml", cache="keep"), loads(edited, "c.yaml"))
+    assert len(reads) == before + 2
+    assert result_cache.get(edited, "c.yaml") == (loads(edited, "c.yaml"), True)
+
+
+def test_an_edit_is_taken_only_from_the_text_the_kept_cluster_was_built_from(
+        state: Path, reads: list[int]) -> None:
+    """An entry whose kept text is not the one its key names (damaged, or planted beside
+    another file's Cluster) never yields an edit: the file is read."""
+    text = gen.cluster_yaml(20, 3)
+    loads(text, "c.yaml", cache="keep")
+    data = entry(state).read_bytes()
+    other = text.replace("10.128.0.4,", "10.128.0.8,", 1)  # same length, another address
+    entry(state).write_bytes(data.replace(text.encode(), other.encode(), 1))
+    edited = other.replace("weight: 2}", "weight: 5}", 1)
+    before = len(reads)
+    same(loads(edited, "c.yaml", cache="read"), loads(edited, "c.yaml"))
+    assert len(reads) == before + 2  # read both times: no edit of a foreign text
 
 
 @pytest.mark.parametrize("path", BAD, ids=[p.stem for p in BAD])
