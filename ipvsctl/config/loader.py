@@ -91,9 +91,9 @@ def _loads(text: str, path: str, cache: Cache = "off") -> Cluster:
     if cache != "off" and not is_json:
         from ipvsctl.config import result_cache
 
+        # One weight edited: the entry stays as it is (writing it would cost more than the
+        # edit saved; the same edit is found again from it next time).
         if (kept := result_cache.get(text, path)) is not None:
-            if cache == "keep" and not kept.exact:  # one weight edited: keep the new file's
-                result_cache.put(text, path, kept.cluster)
             return kept.cluster
     from ipvsctl.config import fast_yaml  # neither is needed for a kept result
     from ipvsctl.config.builder import Problems, build
