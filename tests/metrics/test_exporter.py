@@ -161,6 +161,14 @@ def test_the_daemon_exposition_passes_promtool_with_every_event_family() -> None
     done = promtool(text)
     assert done.returncode == 0, done.stdout + done.stderr
     assert samples(text, "ipvsctl_drift_repairs_total") == {"": 1}
+    assert samples(text, "ipvsctl_health_check_targets") == {"": 3}
+    assert samples(text, "ipvsctl_health_checks_in_flight") == {"": 2}
+    assert samples(text, "ipvsctl_health_checker_lag_seconds") == {"": 0.0123}
+    assert samples(text, "ipvsctl_health_checks_late_total") == {"": 11}
+    assert samples(text, "ipvsctl_health_checker_stalled_seconds_total") == {"": 1.5}
+    skipped = {s.labels["reason"]: s.value for f in text_string_to_metric_families(text)
+               for s in f.samples if s.name == "ipvsctl_health_check_rounds_skipped_total"}
+    assert skipped == {"overrun": 4, "capped": 7}
     assert samples(text, "ipvsctl_health_check_duration_seconds_count") == {"web": 2}
     assert samples(text, "ipvsctl_health_transitions_total") == {"192.0.2.22": 1}
     assert samples(text, "ipvsctl_config_reloads_total") == {"": 1}  # one per result label
