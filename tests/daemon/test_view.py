@@ -19,6 +19,7 @@ from ipvsctl.errors import HostError
 from ipvsctl.health.runner import Runner
 from ipvsctl.host.netns import run_in_netns
 from ipvsctl.metrics.provider import CheckerFacts, DaemonFacts, ServerHealth
+from ipvsctl.metrics.status import document, status_lines
 from ipvsctl.model import RealServerKey, ServiceCounters, ServiceKey
 from tests.health.listeners import NOBODY_IP, SERVER_IP, FirstAtOnce, listeners, make_pair
 from tests.helpers import run
@@ -119,6 +120,7 @@ def test_the_runners_figures_reach_the_facts(tmp_path: Path,
     daemon.loaded = True
     view = DaemonSource()
     view.attach(daemon, Table())  # type: ignore[arg-type]
+    screen: list[str] = []  # `ipvsctl status` during the block
 
     async def main() -> tuple[DaemonFacts, DaemonFacts, CheckerFacts]:
         loop = asyncio.get_running_loop()
@@ -131,6 +133,7 @@ def test_the_runners_figures_reach_the_facts(tmp_path: Path,
         def block() -> None:  # a hung check in flight; the next round is due at 1 s
             time.sleep(2.0)
             blocked.set_result(view.facts())
+            screen.extend(status_lines(document(view)))
 
         loop.call_later(0.2, block)
         during = await blocked
@@ -153,6 +156,8 @@ def test_the_runners_figures_reach_the_facts(tmp_path: Path,
     assert during.checker is not None and after.checker is not None
     assert during.checker.targets == 4 and during.checker.in_flight == 1, during.checker
     assert during.checker.lag_seconds >= 1.0, during.checker  # due at 1 s, looked at 2.2 s
+    checks = next(line for line in screen if line.startswith("  checks: 4 targets, 1 in flight"))
+    assert checks.endswith(": the checker is NOT keeping its rate"), checks
     assert after.checker == oracle
     assert oracle.succeeded >= 1 and oracle.failed > oracle.timed_out >= 1, oracle
     assert oracle.overrun >= 1 and oracle.capped >= 1 and oracle.late >= 1, oracle
