@@ -11,9 +11,10 @@ with lo up:
      1j the same with cluster.json (its own namespace)
   2. a no-op `ipvsctl plan cluster.yaml` of that table  vs  `ipvsadm -Sn` (median of 3 each,
      taken in turns); 2j the same with cluster.json
-  3. `ipvsctl apply` of the YAML file with one weight changed (wall time, against -Sn and one
-     `ipvsadm -e`), and the netlink write count of such an apply (IpvsAdapter.writes,
-     in-process: bench/probe.py); then the same change with `apply --service`
+  3. `ipvsctl apply` of the YAML file with one weight changed, edited in place as people edit
+     the file they keep (wall time, against -Sn and one `ipvsadm -e`), and the netlink write
+     count of such an apply (IpvsAdapter.writes, in-process: bench/probe.py); then the same
+     change with `apply --service`
   4. the peak RSS of ipvsctl in 1 to 3
   6. at the --held sizes, `ipvsctl run` holding the YAML file (bench/held.py): a one-line
      edit (one weight), the time from the rename to its `reload` line and the changes written,
@@ -129,10 +130,14 @@ def one_size(n: int, per: int, work: Path, env: dict[str, str],
                             "ratio": round(r_plan.seconds / r_save.seconds, 3),
                             "ipvsctl_json": figure(r_plan_json),
                             "ratio_json": round(r_plan_json.seconds / r_save.seconds, 3)}
-        # 3. one weight changed in the full table
+        # 3. one weight changed in the full table: the file edited in place (the kept Cluster
+        # of cluster.yaml is then read with that weight changed; another file name is read
+        # in full)
         vip, servers = next(s for i, s in enumerate(gen.table(n, per)) if i == n // 2)
         rip, weight = servers[0]
-        r_edit = measure(ipvsctl("apply", str(edited), "--netns", ctl),
+        original = cluster_yaml.read_text()
+        cluster_yaml.write_text(edited.read_text())
+        r_edit = measure(ipvsctl("apply", str(cluster_yaml), "--netns", ctl),
                          out=log / "edit", env=env).check()
         r_e = measure(in_netns(adm, "ipvsadm", "-e", "-t", f"{vip}:{gen.PORT}", "-r",
                                f"{rip}:{gen.PORT}", "-g", "-w", str(weight + 100)),
@@ -150,8 +155,8 @@ def one_size(n: int, per: int, work: Path, env: dict[str, str],
             "change_text": probe["texts"], "probe_seconds": round(probe["seconds"], 3)}
         # 3s. the same change, narrowed to its service
         service = f"tcp/{vip}:{gen.PORT}"
-        r_only = measure(ipvsctl("apply", str(edited), "--netns", ctl, "--service", service),
-                         out=log / "edit-service", env=env).check()
+        r_only = measure(ipvsctl("apply", str(cluster_yaml), "--netns", ctl, "--service",
+                                 service), out=log / "edit-service", env=env).check()
         if sorted(saved(adm)) != sorted(saved(ctl)):
             raise RuntimeError("tables differ after the one-weight edit with --service")
         r_probe = measure([sys.executable, str(HERE / "probe.py"), "writes", str(back), ctl,
@@ -163,6 +168,7 @@ def one_size(n: int, per: int, work: Path, env: dict[str, str],
             "applied_line": r_only.stdout.strip().splitlines()[-1],
             "netlink_writes": probe["writes"], "changes": probe["changes"],
             "change_text": probe["texts"]}
+        cluster_yaml.write_text(original)  # the table is the original file's again (the probe)
         out["peak_rss_mb"] = round(max(r.rss_mb for r in (r_apply, r_plan, r_edit, r_only)), 1)
         if held:  # 6. `ipvsctl run` on ctl, whose table is cluster.yaml's again (the probe)
             out.update(held_runs(n, per, ctl, data, env))
