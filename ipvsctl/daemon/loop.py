@@ -540,11 +540,7 @@ class Daemon:
     # -- what others read -------------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
-        runner = self._runner
-        checks = {} if runner is None else {
-            name: getattr(runner.counters, name)
-            for name in ("started", "succeeded", "failed", "timed_out", "overrun", "capped")}
-        return snapshot_of(self, checks, getattr(self.table, "writes", 0))
+        return snapshot_of(self, self._runner, getattr(self.table, "writes", 0))
 
     def _status(self) -> str:
         states = self.tracker.view()

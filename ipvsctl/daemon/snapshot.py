@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ipvsctl.metrics.provider import BgpFacts
+from ipvsctl.metrics.provider import BgpFacts, CheckerFacts
 from ipvsctl.model import Connections, RealServerKey, ServiceKey
 
 # Seconds: the bounds of the duration histograms (Prometheus' default buckets, plus finer ones
@@ -94,8 +94,6 @@ class Counters:
     writes: int  # netlink write requests sent
     apply_seconds: Durations  # each plan's execution
     check_seconds: Durations  # each check, from start to result
-    checks: Mapping[str, int]  # the runner's: started, succeeded, failed, timed_out, overrun,
-    #                            capped
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,3 +113,4 @@ class Snapshot:
     check_paths: int  # fwmark services steering via: vip checks
     counters: Counters
     bgp: BgpFacts | None = None  # sessions and announcements (None: no bgp section)
+    checker: CheckerFacts | None = None  # the check runner (None: not started, no checks)

@@ -44,8 +44,7 @@ class Stats:
     apply_seconds: Histogram = field(default_factory=Histogram)
     check_seconds: Histogram = field(default_factory=Histogram)
 
-    def frozen(self, writes: int, checks: dict[str, int]) -> Counters:
+    def frozen(self, writes: int) -> Counters:
         return Counters(self.applies, dict(self.changes), self.drift_repairs, self.reloads_ok,
                         self.reloads_failed, dict(self.transitions), self.min_healthy_kept,
-                        writes, self.apply_seconds.frozen(), self.check_seconds.frozen(),
-                        dict(checks))
+                        writes, self.apply_seconds.frozen(), self.check_seconds.frozen())

@@ -12,16 +12,22 @@ from ipvsctl.health.policy import ServiceHealth
 from ipvsctl.health.spec import NoCheck
 from ipvsctl.health.state import State
 from ipvsctl.health.target import target_of
-from ipvsctl.metrics.provider import AnnouncementFacts, BgpFacts, BgpSessionFacts
+from ipvsctl.metrics.provider import (
+    AnnouncementFacts,
+    BgpFacts,
+    BgpSessionFacts,
+    CheckerFacts,
+)
 from ipvsctl.model import Service
 
 if TYPE_CHECKING:
     from ipvsctl.daemon.loop import Daemon
+    from ipvsctl.health.runner import Runner
 
 _NO_RULES = ServiceHealth()
 
 
-def snapshot_of(daemon: Daemon, checks: dict[str, int], writes: int) -> Snapshot:
+def snapshot_of(daemon: Daemon, runner: Runner | None, writes: int) -> Snapshot:
     services = tuple(_service(daemon, service) for _, service in
                      sorted(daemon.cluster.services.items()))
     paths = sum(1 for k in daemon.kernel if k.is_fwmark and (k.fwmark or 0) >= FIRST_MARK)
@@ -30,7 +36,18 @@ def snapshot_of(daemon: Daemon, checks: dict[str, int], writes: int) -> Snapshot
         ready=daemon.ready, taken=time.time(), last_reload=daemon.last_reload,
         last_good_reload=daemon.last_good_reload, last_repair=daemon.last_repair,
         last_reconcile=daemon.last_reconcile, connections_at=None, services=services,
-        check_paths=paths, counters=daemon.stats.frozen(writes, checks), bgp=_bgp(daemon))
+        check_paths=paths, counters=daemon.stats.frozen(writes), bgp=_bgp(daemon),
+        checker=checker_of(runner))
+
+
+def checker_of(runner: Runner | None) -> CheckerFacts | None:
+    """The runner's figures, copied (on the loop: lag() reads its heap)."""
+    if runner is None or not runner.target_count:
+        return None
+    c = runner.counters
+    return CheckerFacts(runner.target_count, runner.in_flight, runner.lag(), c.started,
+                        c.succeeded, c.failed, c.timed_out, c.overrun, c.capped, c.late,
+                        c.stalled)
 
 
 def _bgp(daemon: Daemon) -> BgpFacts | None:

@@ -50,7 +50,7 @@ class _Picture:
                 last_error=(reload.errors[0] if reload and reload.errors else None),
                 last_good_at=snap.last_good_reload),
             repair=RepairFacts(last_at=repair.time, changes=len(repair.changes))
-            if repair else RepairFacts(), bgp=snap.bgp)
+            if repair else RepairFacts(), bgp=snap.bgp, checker=snap.checker)
         self.health: dict[HealthKey, ServerHealth] = {}
         self.min_healthy: dict[ServiceKey, int] = {}
         for svc in snap.services:

@@ -133,6 +133,11 @@ class Runner:
         return frozenset(self._slots)
 
     @property
+    def target_count(self) -> int:
+        """len(targets), without copying 100,000 keys for a status page."""
+        return len(self._slots)
+
+    @property
     def in_flight(self) -> int:
         return self._in_flight
 

@@ -24,6 +24,7 @@ from prometheus_client.registry import CollectorRegistry
 
 from ipvsctl.metrics.bgp import BgpCollector
 from ipvsctl.metrics.build import BuildCollector
+from ipvsctl.metrics.checker import CheckerCollector
 from ipvsctl.metrics.events import DaemonMetrics
 from ipvsctl.metrics.ha import HaCollector
 from ipvsctl.metrics.health import HealthCollector
@@ -77,7 +78,7 @@ class _CachedView:
 
 def daemon_registry(view: DaemonView, real_servers: str = "all"
                     ) -> tuple[CollectorRegistry, DaemonMetrics, _CachedView]:
-    """The registry the daemon serves: table, health, events and build info."""
+    """The registry the daemon serves: table, health, the checker, events and build info."""
     # The daemon's start time is in its status: no _created series beside every counter.
     disable_created_metrics()  # type: ignore[no-untyped-call]
     read = _SharedRead(view.counters)
@@ -87,6 +88,7 @@ def daemon_registry(view: DaemonView, real_servers: str = "all"
     registry.register(HealthCollector(view.cluster, read, view.health, view.min_healthy,
                                       real_servers))
     registry.register(BgpCollector(view.facts))
+    registry.register(CheckerCollector(view.facts))
     events = DaemonMetrics(registry)
     registry.register(BuildCollector())
     registry.register(HaCollector(view.facts))

@@ -47,6 +47,24 @@ class RepairFacts(NamedTuple):
     changes: int = 0  # how many changes it applied
 
 
+class CheckerFacts(NamedTuple):
+    """The health-check runner itself (health/runner.py): how much it checks and whether it
+    keeps its rate. Under overload it sheds rate, never correctness: these say so."""
+
+    targets: int = 0  # distinct check targets (one check serves every service sharing it)
+    in_flight: int = 0
+    lag_seconds: float = 0.0  # how long the oldest check due but not started has waited
+    # Monotonic since the daemon started:
+    started: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    timed_out: int = 0
+    overrun: int = 0  # rounds skipped: the target's previous check still running
+    capped: int = 0  # rounds skipped: too many checks in flight
+    late: int = 0  # checks started more than a tick after they were due
+    stalled_seconds: float = 0.0  # time the loop looked late at in-flight checks
+
+
 class BgpSessionFacts(NamedTuple):
     name: str  # the BGP protocol's name in BIRD (ipvsctl_n1, ...)
     neighbour: str
@@ -111,6 +129,7 @@ class DaemonFacts(NamedTuple):
     repair: RepairFacts = RepairFacts()
     bgp: BgpFacts | None = None  # None: the file has no bgp section
     ha: HaFacts | None = None  # None: the file has no ha section
+    checker: CheckerFacts | None = None  # None: no runner yet, or nothing to check
 
 
 class DaemonView(Protocol):

@@ -13,12 +13,19 @@ The document (`ipvsctl status --json` prints it as it came, version 1):
                                      "last_success_at", "kernel_weight", "file_weight",
                                      "active", "inactive"}]}],
      "bgp": null | {"director", "sessions": [{"name", "neighbour", "as", "state"}],
-                    "announcements": [{"vip", "announced", "reason", "since", "services"}]}}
+                    "announcements": [{"vip", "announced", "reason", "since", "services"}]},
+     "checker": null | {"targets", "in_flight", "lag_seconds", "started", "succeeded", "failed",
+                        "timed_out", "overrun", "capped", "late", "stalled_seconds"}}
 
 Times are Unix seconds (null: never). A real server's state is up, down, unknown (no verdict
 yet), unchecked (`check: none`), draining (declared in the file) or absent (in the file, not in
 the kernel). `servers` counts the real servers meant to serve (not draining), `up` those of
 them up or unchecked, `pooled` those of the service's kernel real servers with a weight above 0.
+`checker` is the health-check runner (null: not started, or nothing to check): its distinct
+targets, checks in flight and lag (seconds the oldest check due but not started has waited),
+then counts since the daemon started: rounds skipped because the target's check was still
+running (`overrun`) or too many were in flight (`capped`), checks started late, and the
+seconds the loop looked late at checks in flight (`stalled_seconds`, not charged to them).
 
 `summarise` and `document` build it from a daemon's view (metrics/provider.py): the file says
 which real servers there should be, the kernel what is pooled, the daemon's health how each is.
@@ -35,11 +42,12 @@ from typing import Any, NamedTuple
 from ipvsctl import __version__
 from ipvsctl.errors import ConfigError, StatusCode
 from ipvsctl.gcpause import gc_paused
-from ipvsctl.metrics.provider import BgpFacts, DaemonView, HealthKey, ServerHealth
+from ipvsctl.metrics.provider import BgpFacts, CheckerFacts, DaemonView, HealthKey, ServerHealth
 from ipvsctl.model import Cluster, RealServerCounters, RealServerKey, ServiceCounters, ServiceKey
 
 VERSION = 1
 SERVING = ("up", "unchecked")  # states that count as healthy
+LAG_LIMIT = 1.0  # seconds of lag past which the checker is said to be behind its rate now
 VERDICT_WORD = {StatusCode.HEALTHY: "HEALTHY", StatusCode.DEGRADED: "DEGRADED",
                 StatusCode.CRITICAL: "CRITICAL", StatusCode.UNKNOWN: "UNKNOWN"}
 
@@ -113,7 +121,15 @@ def document(view: DaemonView, now: float | None = None) -> dict[str, Any]:
             "sync": [t._asdict() for t in facts.ha.sync]},
         "services": [_service_doc(s) for s in services],
         "bgp": _bgp_doc(facts.bgp),
+        "checker": _checker_doc(facts.checker),
     }
+
+
+def _checker_doc(checker: CheckerFacts | None) -> dict[str, Any] | None:
+    if checker is None:
+        return None
+    return {**checker._asdict(), "lag_seconds": round(checker.lag_seconds, 3),
+            "stalled_seconds": round(checker.stalled_seconds, 3)}
 
 
 def _bgp_doc(bgp: BgpFacts | None) -> dict[str, Any] | None:
@@ -224,6 +240,22 @@ def _ha_lines(ha: Doc | None, now: float) -> list[str]:
     return lines
 
 
+def _checker_lines(checker: Doc | None) -> list[str]:
+    if not checker:
+        return []
+    lag, overrun, capped, late = (checker.get(k, 0) for k in ("lag_seconds", "overrun",
+                                                             "capped", "late"))
+    line = (f"  checks: {checker.get('targets', 0)} targets, {checker.get('in_flight', 0)} in "
+            f"flight, lag {lag:.1f} s; skipped {overrun} (still running) {capped} (capped), "
+            f"{late} late")
+    # Lag is now; the counts are since the start, so they say it fell behind, not that it is.
+    if lag > LAG_LIMIT:
+        line += ": the checker is NOT keeping its rate"
+    elif overrun or capped or late:
+        line += ": the checker has not always kept its rate"
+    return [line]
+
+
 def status_lines(doc: Doc, now: float | None = None) -> list[str]:
     """The screen of `ipvsctl status`."""
     now = time.time() if now is None else now
@@ -242,6 +274,7 @@ def status_lines(doc: Doc, now: float | None = None) -> list[str]:
     lines.append(f"  last repair {_clock(repair.get('last_at'))} "
                  f"({_age(repair.get('last_at'), now)}"
                  + (f", {changes} change{'s' * (changes != 1)}" if changes else "") + ")")
+    lines += _checker_lines(doc.get("checker"))
     lines += _ha_lines(doc.get("ha"), now)
     lines.append("")
     lines.append(f"{'SERVICE':<34} {'UP':>9} {'POOLED':>7}  HEALTH")

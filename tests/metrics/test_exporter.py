@@ -24,13 +24,23 @@ from ipvsctl.errors import HostError, KernelError, StatusCode
 from ipvsctl.metrics.events import DaemonMetrics
 from ipvsctl.metrics.exporter import Exporter, daemon_registry
 from ipvsctl.metrics.exposition import exposition
-from ipvsctl.metrics.provider import DaemonFacts, HealthKey, ReloadFacts, ServerHealth
+from ipvsctl.metrics.provider import (
+    CheckerFacts,
+    DaemonFacts,
+    HealthKey,
+    ReloadFacts,
+    ServerHealth,
+)
 from ipvsctl.metrics.status import document, summarise
 from ipvsctl.metrics.status_socket import socket_path
 from tests.metrics.prometheus import prometheus
 from tests.metrics.test_table import promtool
 
 NOW = 1_800_000_000.0
+# The runner of a daemon that kept up but for a few rounds (each figure distinct).
+CHECKER = CheckerFacts(targets=3, in_flight=2, lag_seconds=0.0123, started=1200,
+                       succeeded=1150, failed=45, timed_out=30, overrun=4, capped=7, late=11,
+                       stalled_seconds=1.5)
 WEB = m.ServiceKey.vip("tcp", "192.0.2.10", 80)
 A, B, C, D = (m.RealServerKey(f"192.0.2.{i}", 80) for i in (21, 22, 23, 24))
 CLUSTER = """\
@@ -63,7 +73,7 @@ class View:
 
     def facts(self) -> DaemonFacts:
         return DaemonFacts(4242, NOW - 3600, "/etc/ipvsctl/cluster.yaml", None,
-                           ReloadFacts(NOW - 600, True, None, NOW - 600))
+                           ReloadFacts(NOW - 600, True, None, NOW - 600), checker=CHECKER)
 
     def cluster(self) -> m.Cluster | None:
         return self.loaded
@@ -122,6 +132,10 @@ def test_the_document_carries_the_daemon_the_file_and_the_kernel() -> None:
     assert first == {"address": "192.0.2.21", "port": 80, "state": "up", "since": NOW - 60,
                      "result": "http 200 in 2 ms", "check": "http", "last_success_at": NOW - 1,
                      "file_weight": 3, "kernel_weight": 3, "active": 5, "inactive": 0}
+    assert doc["checker"] == {"targets": 3, "in_flight": 2, "lag_seconds": 0.012,
+                              "started": 1200, "succeeded": 1150, "failed": 45,
+                              "timed_out": 30, "overrun": 4, "capped": 7, "late": 11,
+                              "stalled_seconds": 1.5}
     absent = web["real_servers"][2]
     assert (absent["state"], absent["kernel_weight"], absent["file_weight"]) == ("absent",
                                                                                  None, 1)
@@ -147,6 +161,14 @@ def test_the_daemon_exposition_passes_promtool_with_every_event_family() -> None
     done = promtool(text)
     assert done.returncode == 0, done.stdout + done.stderr
     assert samples(text, "ipvsctl_drift_repairs_total") == {"": 1}
+    assert samples(text, "ipvsctl_health_check_targets") == {"": 3}
+    assert samples(text, "ipvsctl_health_checks_in_flight") == {"": 2}
+    assert samples(text, "ipvsctl_health_checker_lag_seconds") == {"": 0.0123}
+    assert samples(text, "ipvsctl_health_checks_late_total") == {"": 11}
+    assert samples(text, "ipvsctl_health_checker_stalled_seconds_total") == {"": 1.5}
+    skipped = {s.labels["reason"]: s.value for f in text_string_to_metric_families(text)
+               for s in f.samples if s.name == "ipvsctl_health_check_rounds_skipped_total"}
+    assert skipped == {"overrun": 4, "capped": 7}
     assert samples(text, "ipvsctl_health_check_duration_seconds_count") == {"web": 2}
     assert samples(text, "ipvsctl_health_transitions_total") == {"192.0.2.22": 1}
     assert samples(text, "ipvsctl_config_reloads_total") == {"": 1}  # one per result label

@@ -99,6 +99,34 @@ def test_the_screen_names_every_service_and_real_server() -> None:
         "  last reload FAILED 5s ago (bad file); running the file loaded 10m ago")
 
 
+KEEPS_UP = {"targets": 100000, "in_flight": 12, "lag_seconds": 0.04, "started": 5_000_000,
+            "succeeded": 4_999_000, "failed": 1000, "timed_out": 20, "overrun": 0,
+            "capped": 0, "late": 0, "stalled_seconds": 0.0}
+LINE = "  checks: 100000 targets, 12 in flight, lag {} s; skipped {} (still running) {} (capped), "
+
+
+@pytest.mark.parametrize(("changed", "line"), [
+    ({}, LINE.format("0.0", 0, 0) + "0 late"),
+    ({"lag_seconds": 1.0}, LINE.format("1.0", 0, 0) + "0 late"),  # 1 s: still in time
+    ({"lag_seconds": 2.46, "late": 900}, LINE.format("2.5", 0, 0) + "900 late: the checker is "
+     "NOT keeping its rate"),
+    ({"overrun": 3}, LINE.format("0.0", 3, 0) + "0 late: the checker has not always kept its "
+     "rate"),
+    ({"capped": 2}, LINE.format("0.0", 0, 2) + "0 late: the checker has not always kept its "
+     "rate"),
+    ({"late": 1}, LINE.format("0.0", 0, 0) + "1 late: the checker has not always kept its "
+     "rate"),
+])
+def test_the_checker_line_says_when_it_does_not_keep_its_rate(changed: dict[str, Any],
+                                                               line: str) -> None:
+    doc = document()
+    before = status_lines(doc, now=NOW)  # no checker: no line
+    doc["checker"] = {**KEEPS_UP, **changed}
+    after = status_lines(doc, now=NOW)
+    assert after[3] == line  # below the last repair
+    assert after[:3] + after[4:] == before  # one line more, the others as they were
+
+
 def test_one_service_is_selected_by_name_or_key() -> None:
     assert [s["key"] for s in select(document(), "http")["services"]] == ["tcp/10.10.0.100:80"]
     assert [s["key"] for s in select(document(), "udp/10.10.0.100:53")["services"]] == [

@@ -38,6 +38,10 @@ def ns(netns_factory: Callable[[], str]) -> str:
     ip = ["ip", "-n", name]
     sh([*ip, "link", "add", "v0", "type", "veth", "peer", "name", "v1"])
     sh([*ip, "addr", "add", f"{OWN}/24", "dev", "v0"])
+    # No link-local addresses: the kernel adds them a moment after the carrier comes up, so a
+    # test's "before" could miss them and its "after" see them (a change ipvsctl never made).
+    for dev in ("v0", "v1"):
+        sh([*ip, "link", "set", dev, "addrgenmode", "none"])
     sh([*ip, "link", "set", "v1", "up"])
     sh([*ip, "link", "set", "v0", "up"])
     sh([*ip, "route", "add", "default", "via", GATEWAY])
