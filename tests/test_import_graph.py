@@ -48,6 +48,7 @@ PURE = ("ipvsctl.model", "ipvsctl.errors", "ipvsctl.config.vocabulary", "ipvsctl
         "ipvsctl.realserver.request", "ipvsctl.metrics.families", "ipvsctl.metrics.table",
         "ipvsctl.metrics.exposition", "ipvsctl.metrics.status", "ipvsctl.metrics.provider",
         "ipvsctl.metrics.health", "ipvsctl.metrics.events", "ipvsctl.metrics.bgp",
+        "ipvsctl.metrics.checker",
         "ipvsctl.health.spec",
         "ipvsctl.health.policy", "ipvsctl.health.target", "ipvsctl.health.state",
         "ipvsctl.health.step", "ipvsctl.health.marks", "ipvsctl.ha.node", "ipvsctl.ha.keepalived",

@@ -3,21 +3,11 @@ each VIP announced or not, each session established or not."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 
-from ipvsctl.metrics.provider import BgpFacts, DaemonFacts
-
-
-class BgpCollector:
-    def __init__(self, facts: Callable[[], DaemonFacts]) -> None:
-        self._facts = facts
-
-    def collect(self) -> Iterator[Metric]:
-        bgp = self._facts().bgp
-        if bgp is not None:
-            yield from families(bgp)
+from ipvsctl.metrics.provider import BgpFacts
 
 
 def families(bgp: BgpFacts) -> Iterator[Metric]:

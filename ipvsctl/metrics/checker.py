@@ -9,27 +9,17 @@ out).
     ipvsctl_health_checker_stalled_seconds_total      time the loop looked late at checks
 
 Under overload the runner sheds rate, never correctness (health/runner.py); these are how it
-says so. Read from the daemon's view (DaemonFacts.checker) at each scrape; none before the
+says so. Read from the daemon's facts (DaemonFacts.checker) at each scrape; none before the
 runner has targets.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from ipvsctl.metrics.provider import CheckerFacts, DaemonFacts
-
-
-class CheckerCollector:
-    def __init__(self, facts: Callable[[], DaemonFacts]) -> None:
-        self._facts = facts
-
-    def collect(self) -> Iterator[Metric]:
-        checker = self._facts().checker
-        if checker is not None:
-            yield from families(checker)
+from ipvsctl.metrics.provider import CheckerFacts
 
 
 def families(checker: CheckerFacts) -> Iterator[Metric]:

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 from prometheus_client import disable_created_metrics
+from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import CollectorRegistry
 
-from ipvsctl.metrics.bgp import BgpCollector
+from ipvsctl.metrics import bgp, checker
 from ipvsctl.metrics.build import BuildCollector
-from ipvsctl.metrics.checker import CheckerCollector
 from ipvsctl.metrics.events import DaemonMetrics
 from ipvsctl.metrics.ha import HaCollector
 from ipvsctl.metrics.health import HealthCollector
@@ -54,6 +54,21 @@ class _SharedRead:
                 self._value = self._read()
                 self._at = now
             return self._value
+
+
+class _FactsCollector:
+    """The families of the daemon's BGP and check-runner facts, from one read of the facts
+    per scrape (each part absent while it is None)."""
+
+    def __init__(self, facts: Callable[[], DaemonFacts]) -> None:
+        self._facts = facts
+
+    def collect(self) -> Iterator[Metric]:
+        facts = self._facts()
+        if facts.bgp is not None:
+            yield from bgp.families(facts.bgp)
+        if facts.checker is not None:
+            yield from checker.families(facts.checker)
 
 
 class _CachedView:
@@ -87,8 +102,7 @@ def daemon_registry(view: DaemonView, real_servers: str = "all"
     registry.register(TableCollector(read, view.cluster, real_servers))
     registry.register(HealthCollector(view.cluster, read, view.health, view.min_healthy,
                                       real_servers))
-    registry.register(BgpCollector(view.facts))
-    registry.register(CheckerCollector(view.facts))
+    registry.register(_FactsCollector(view.facts))
     events = DaemonMetrics(registry)
     registry.register(BuildCollector())
     registry.register(HaCollector(view.facts))
