@@ -172,13 +172,10 @@ def get(text: str, path: str) -> Kept | None:
     key, _, rest = data.partition(b"\n")
     context, _, rest = rest.partition(b"\n")
     size, _, rest = rest.partition(b"\n")
-    if not size.isdigit() or int(size) > len(rest):
+    if not size.isdigit() or int(size) > len(rest) or context != context_of(path):
         return None
     old_raw, body = rest[:int(size)], rest[int(size):]
-    raw = text.encode("utf-8", "surrogatepass")
-    if context != context_of(path):
-        return None
-    if key == _key(context, raw):
+    if key == _key(context, text.encode("utf-8", "surrogatepass")):
         cluster = decode(body, path)
         return None if cluster is None else Kept(cluster, exact=True)
     return _edited(key, context, old_raw, body, text, path)
