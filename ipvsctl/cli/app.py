@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
+import time
 from collections.abc import Callable
 from enum import IntEnum
 from typing import Annotated, ParamSpec, TypeVar
@@ -90,30 +92,60 @@ def guarded(fn: Callable[[], T]) -> T:
         return fn()
     except IpvsctlError as exc:
         for line in exc.lines():
-            typer.echo(f"ipvsctl: {line}" if not line.startswith("  ") else line, err=True)
+            warn(f"ipvsctl: {line}" if not line.startswith("  ") else line)
         raise typer.Exit(int(exc.exit_code)) from None
     except KeyboardInterrupt:
-        typer.echo("ipvsctl: interrupted", err=True)
+        warn("ipvsctl: interrupted")
         raise typer.Exit(130) from None
     except PermissionError as exc:
-        typer.echo(f"ipvsctl: permission denied: {exc}; run as root (CAP_NET_ADMIN)", err=True)
+        warn(f"ipvsctl: permission denied: {exc}; run as root (CAP_NET_ADMIN)")
         raise typer.Exit(int(ExitCode.ERROR)) from None
     except (OSError, RuntimeError) as exc:
         if debug_enabled():
             raise
-        typer.echo(f"ipvsctl: unexpected error: {exc} (set IPVSCTL_DEBUG=1 for a traceback)",
-                   err=True)
+        warn(f"ipvsctl: unexpected error: {exc} (set IPVSCTL_DEBUG=1 for a traceback)")
         raise typer.Exit(int(ExitCode.ERROR)) from None
 
 
+# Standard output is written here, not through click's echo: that one looks up the click
+# context, asks whether the stream is a terminal, strips colour codes and flushes, line by line.
+# An apply from empty prints a progress line per change, 110,000 at 10,000 services: under
+# emulation click's echo was a fifth of the whole apply.
+PROGRESS_FLUSH = 0.25  # seconds: how stale a pipe's view of the progress lines may get
+
+
 def echo(text: str = "") -> None:
-    typer.echo(text)
+    """One line on standard output, flushed (so it is ordered with standard error's)."""
+    out = sys.stdout
+    out.write(text + "\n")
+    out.flush()
 
 
 def echo_lines(lines: list[str]) -> None:
-    for line in lines:
-        typer.echo(line)
+    """Lines on standard output in one write."""
+    if lines:
+        out = sys.stdout
+        out.write("\n".join(lines) + "\n")
+        out.flush()
+
+
+_flushed = 0.0
+
+
+def echo_progress(text: str) -> None:
+    """A progress line (one per change applied): a terminal shows each at once (line
+    buffering); a pipe or file gets them at least every PROGRESS_FLUSH seconds, and all of
+    them before anything on standard error and at exit."""
+    global _flushed
+    out = sys.stdout
+    out.write(text + "\n")
+    now = time.monotonic()
+    if now - _flushed >= PROGRESS_FLUSH:
+        _flushed = now
+        out.flush()
 
 
 def warn(text: str) -> None:
+    """A line on standard error, after everything written to standard output so far."""
+    sys.stdout.flush()
     typer.echo(text, err=True)

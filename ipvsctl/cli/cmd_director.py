@@ -7,7 +7,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ipvsctl.cli.app import DryRunOpt, JsonOpt, NetnsOpt, NodeOpt, command, echo, echo_lines
+from ipvsctl.cli.app import (
+    DryRunOpt,
+    JsonOpt,
+    NetnsOpt,
+    NodeOpt,
+    command,
+    echo,
+    echo_lines,
+    echo_progress,
+)
 from ipvsctl.errors import ExitCode
 from ipvsctl.plan import printer
 
@@ -101,7 +110,7 @@ def apply(file: FileArg, netns: NetnsOpt = None, node: NodeOpt = None, prune: Pr
 
     def progress(outcome: Outcome) -> None:
         if not json_out:
-            echo(printer.progress_line(outcome))
+            echo_progress(printer.progress_line(outcome))
 
     def waiting(current: Plan) -> None:
         if not json_out:
