@@ -81,6 +81,7 @@ class IpvsAdapter:
         self.writes = 0  # netlink write requests sent (one per change)
         self._chan: Channel | None = None
         self._idents: dict[m.ServiceKey, bytes] = {}
+        self._dest_heads: dict[tuple[m.ServiceKey, int], bytes] = {}  # w.dest_head
         self._module_problems: dict[str, str | None] = {}
         self._dests = f.DestDecoder()
         self._services = f.ServiceDecoder()
@@ -418,7 +419,13 @@ class IpvsAdapter:
         if isinstance(op, REAL_SERVER_OPS):  # first: a first apply is mostly real-server adds
             rs = op.real_server
             dest = t.dest_ident(rs.key) if cmd == C.CMD_DEL_DEST else t.dest_body(rs)
-            request = w.dest_request(chan.family, cmd, flags, seq, self._ident(op.service), dest)
+            heads = self._dest_heads
+            head = heads.get((op.service, cmd))
+            if head is None:
+                head = w.dest_head(cmd, self._ident(op.service))
+                if len(heads) < 200_000:
+                    heads[op.service, cmd] = head
+            request = w.dest_request_after(head, chan.family, flags, seq, dest)
         elif isinstance(op, SERVICE_OPS):
             svc = op.service
             ident = self._ident(svc.key)

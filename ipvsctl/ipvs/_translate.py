@@ -174,6 +174,10 @@ def dest_body(rs: m.RealServer) -> bytes:
     fwd = FWD_NUM.get(spec.forward)
     if fwd is None:
         raise KernelError(f"real server {rs.key}: forwarding method {spec.forward!r} is unknown")
+    key = rs.key
+    if ":" not in key.address and spec.forward != "tunnel":
+        return w.dest4_full(socket.inet_pton(socket.AF_INET, key.address), key.port, fwd,
+                            spec.weight, spec.upper_threshold, spec.lower_threshold)
     tunnel = None
     if spec.forward == "tunnel":
         t = spec.tunnel or m.Tunnel()

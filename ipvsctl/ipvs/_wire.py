@@ -96,6 +96,21 @@ def dest_id(af: int, addr: bytes, port: int) -> bytes:
 _DEST_SETTINGS = struct.Struct("=HHI HHI HHI HHI")
 
 
+# dest_full(dest_id(AF_INET, addr, port), fwd, ...) as one struct: the commonest request of all
+# (a first apply is mostly real-server adds), so one pack instead of eight.
+_DEST4_FULL = struct.Struct("=HH4s HH2s2x HHH2x HHI HHI HHI HHI")
+
+
+def dest4_full(addr: bytes, port: int, fwd: int, weight: int, u_thresh: int,
+               l_thresh: int) -> bytes:
+    """dest_full of an IPv4 destination without tunnel settings (addr: 4 packed bytes)."""
+    return _DEST4_FULL.pack(
+        8, C.DEST_ATTR_ADDR, addr, 6, C.DEST_ATTR_PORT, port.to_bytes(2, "big"),
+        6, C.DEST_ATTR_ADDR_FAMILY, C.AF_INET, 8, C.DEST_ATTR_FWD_METHOD, fwd,
+        8, C.DEST_ATTR_WEIGHT, weight, 8, C.DEST_ATTR_U_THRESH, u_thresh,
+        8, C.DEST_ATTR_L_THRESH, l_thresh)
+
+
 def dest_full(ident: bytes, fwd: int, weight: int, u_thresh: int, l_thresh: int,
               tunnel: tuple[int, int, int] | None = None) -> bytes:
     """A full destination entry; tunnel = (type, port, flags) for tunnelling real servers."""
@@ -112,10 +127,23 @@ def svc_request(family: int, cmd: int, flags: int, seq: int, service_body: bytes
     return message(family, cmd, flags, seq, nested(C.CMD_ATTR_SERVICE, service_body))
 
 
+def dest_head(cmd: int, service_ident: bytes) -> bytes:
+    """What every request of `cmd` about one service's real servers shares after the netlink
+    header: the genetlink header and the service's identity (made once per service)."""
+    return GENLHDR.pack(cmd, C.GENL_VERSION, 0) + nested(C.CMD_ATTR_SERVICE, service_ident)
+
+
+def dest_request_after(head: bytes, family: int, flags: int, seq: int,
+                       dest_body: bytes) -> bytes:
+    """A real-server request from its service's dest_head and the destination's body."""
+    n = len(dest_body)
+    return (NLMSGHDR.pack(NLMSGHDR.size + len(head) + 4 + n, family, flags, seq, 0) + head
+            + NLA.pack(4 + n, C.CMD_ATTR_DEST | C.NLA_F_NESTED) + dest_body)
+
+
 def dest_request(family: int, cmd: int, flags: int, seq: int, service_ident: bytes,
                  dest_body: bytes) -> bytes:
-    return message(family, cmd, flags, seq, nested(C.CMD_ATTR_SERVICE, service_ident)
-                   + nested(C.CMD_ATTR_DEST, dest_body))
+    return dest_request_after(dest_head(cmd, service_ident), family, flags, seq, dest_body)
 
 
 def timeouts_body(tcp: int | None, tcpfin: int | None, udp: int | None) -> bytes:

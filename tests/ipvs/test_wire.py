@@ -599,3 +599,48 @@ def test_sync_daemon_stop_names_only_its_state() -> None:
 ])
 def test_sync_daemon_refusals_in_words(err: int, text: str) -> None:
     assert change_error(err, ops.StartSyncDaemon(DAEMONS[0])) == text
+
+
+# ---- the one-struct encoding of an IPv4 real server is the attribute-by-attribute one --------
+
+def _reference_request(cmd: int, seq: int, svc: m.ServiceKey, rs: m.RealServer) -> bytes:
+    """The request built attribute by attribute, as before the one-struct path."""
+    spec = rs.spec
+    af, raw = t.pack_address(rs.key.address)
+    tunnel = None
+    if spec.forward == "tunnel":
+        tun = spec.tunnel or m.Tunnel()
+        tunnel = (t.TUN_TYPE_NUM[tun.type], tun.port, t.TUN_CSUM_NUM[tun.csum])
+    body = w.dest_full(w.dest_id(af, raw, rs.key.port), t.FWD_NUM[spec.forward], spec.weight,
+                       spec.upper_threshold, spec.lower_threshold, tunnel)
+    return w.message(FAMILY, cmd, C.NLM_F_REQUEST, seq,
+                     w.nested(C.CMD_ATTR_SERVICE, t.service_ident(svc))
+                     + w.nested(C.CMD_ATTR_DEST, body))
+
+
+ENCODED = [  # (real server address, port, forwarding, weight, upper, lower)
+    ("192.0.2.1", 80, "dr", 1, 0, 0),
+    ("10.128.0.255", 0, "dr", 0, 0, 0),
+    ("255.255.255.254", 65535, "dr", 2**32 - 1, 2**32 - 1, 2**32 - 1),
+    ("198.51.100.7", 8080, "nat", 100, 5000, 10),
+    ("198.51.100.8", 443, "local", 7, 0, 0),
+    ("198.51.100.9", 53, "tunnel", 3, 0, 0),  # tunnel: the general path
+    ("2001:db8::21", 80, "dr", 5, 1, 0),  # IPv6: the general path
+]
+
+
+@pytest.mark.parametrize(("address", "port", "forward", "weight", "upper", "lower"), ENCODED)
+@pytest.mark.parametrize("cmd", [C.CMD_NEW_DEST, C.CMD_SET_DEST])
+def test_real_server_requests_are_byte_for_byte_the_reference(
+        cmd: int, address: str, port: int, forward: str, weight: int, upper: int,
+        lower: int) -> None:
+    svc = (m.ServiceKey(6, "tcp", "2001:db8::1", 80) if ":" in address
+           else m.ServiceKey(4, "tcp", "203.0.113.1", 80))
+    rs = m.RealServer(m.RealServerKey(address, port),
+                      m.RealServerSpec(weight=weight, forward=forward, upper_threshold=upper,
+                                       lower_threshold=lower))
+    head = w.dest_head(cmd, t.service_ident(svc))
+    got = w.dest_request_after(head, FAMILY, C.NLM_F_REQUEST, 77, t.dest_body(rs))
+    assert got == _reference_request(cmd, 77, svc, rs)
+    assert w.dest_request(FAMILY, cmd, C.NLM_F_REQUEST, 77, t.service_ident(svc),
+                          t.dest_body(rs)) == got
