@@ -11,7 +11,7 @@ import time
 import pytest
 
 from ipvsctl.health import HttpCheck, Probe, TcpCheck
-from ipvsctl.health.runner import Counters, Runner
+from ipvsctl.health.runner import START_SLACK, Counters, Runner
 from ipvsctl.health.target import CheckTarget
 from ipvsctl.host.netns import run_in_netns
 
@@ -160,7 +160,7 @@ def test_at_a_low_rate_one_wake_up_starts_several_checks(
         pair: Pair, servers: Listeners) -> None:
     """100 tcp checks a second, jittered: a tick starts what is due within START_SLACK too,
     so the runner wakes far less often than once per check (before: about once per check,
-    and each wake-up cost as much as the check itself)."""
+    and each wake-up cost as much as the check itself; then 0.25 with 30 ms of slack)."""
     servers.tcp(pair.server, SERVER_IP, 80)
     targets = [CheckTarget(TcpCheck(interval=1.0, timeout=1.0, fall=1 + i), SERVER_IP, 80)
                for i in range(100)]
@@ -186,4 +186,23 @@ def test_at_a_low_rate_one_wake_up_starts_several_checks(
     ticks = run_in_netns(pair.director, lambda: asyncio.run(main()))
     assert len(results) >= 150 and all(results), (len(results), results.count(False))
     print(f"{ticks} wake-ups for {len(results)} checks")
-    assert ticks <= 0.4 * len(results), (ticks, len(results))  # 0.25 now; 0.7 before
+    assert ticks <= 0.15 * len(results), (ticks, len(results))  # 0.09 now
+
+
+def test_the_start_slack_is_a_quarter_of_the_shortest_interval_at_most() -> None:
+    """A check starts at most START_SLACK early, and never more than a quarter of its interval:
+    a 0.1 s check is not started a whole interval early."""
+    loop = asyncio.new_event_loop()
+    try:
+        runner = Runner(loop, lambda t, ok, d: None)
+        slow = CheckTarget(TcpCheck(interval=2.0, timeout=1.0), SERVER_IP, 80)
+        fast = CheckTarget(TcpCheck(interval=0.1, timeout=0.05), SERVER_IP, 81)
+        runner.update({slow: Probe(slow)})
+        assert runner._slack == START_SLACK == 0.1
+        runner.update({slow: Probe(slow), fast: Probe(fast)})
+        assert runner._slack == 0.025
+        runner.update({slow: Probe(slow)})
+        assert runner._slack == 0.1
+        runner.close()
+    finally:
+        loop.close()
