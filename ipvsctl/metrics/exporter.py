@@ -23,10 +23,9 @@ from prometheus_client import disable_created_metrics
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import CollectorRegistry
 
-from ipvsctl.metrics import bgp, checker
+from ipvsctl.metrics import bgp, checker, ha
 from ipvsctl.metrics.build import BuildCollector
 from ipvsctl.metrics.events import DaemonMetrics
-from ipvsctl.metrics.ha import HaCollector
 from ipvsctl.metrics.health import HealthCollector
 from ipvsctl.metrics.provider import DaemonFacts, DaemonView, HealthKey, ServerHealth
 from ipvsctl.metrics.server import MetricsServer
@@ -57,8 +56,9 @@ class _SharedRead:
 
 
 class _FactsCollector:
-    """The families of the daemon's BGP and check-runner facts, from one read of the facts
-    per scrape (each part absent while it is None)."""
+    """The families of the daemon's BGP, check-runner and HA facts, from one read of the facts
+    per scrape (each part absent while it is None): with an `ha` section that read asks the
+    kernel for its sync threads and the interfaces for the VIPs."""
 
     def __init__(self, facts: Callable[[], DaemonFacts]) -> None:
         self._facts = facts
@@ -69,6 +69,8 @@ class _FactsCollector:
             yield from bgp.families(facts.bgp)
         if facts.checker is not None:
             yield from checker.families(facts.checker)
+        if facts.ha is not None:
+            yield from ha.families(facts.ha)
 
 
 class _CachedView:
@@ -105,7 +107,6 @@ def daemon_registry(view: DaemonView, real_servers: str = "all"
     registry.register(_FactsCollector(view.facts))
     events = DaemonMetrics(registry)
     registry.register(BuildCollector())
-    registry.register(HaCollector(view.facts))
     return registry, events, cached
 
 

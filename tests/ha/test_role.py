@@ -65,6 +65,26 @@ class HaView(View):
                            ReloadFacts(NOW - 600, True, None, NOW - 600), ha=self.ha)
 
 
+class CountingView(HaView):
+    def __init__(self, facts: HaFacts) -> None:
+        super().__init__(facts)
+        self.reads = 0
+
+    def facts(self) -> DaemonFacts:
+        self.reads += 1
+        return super().facts()
+
+
+def test_a_scrape_reads_the_facts_once() -> None:
+    """With an `ha` section a read of the facts asks the kernel for its sync threads and the
+    interfaces for the VIPs: the HA, BGP and checker families share one read per scrape."""
+    view = CountingView(ha("BACKUP", 0))
+    registry, _, _ = daemon_registry(view)
+    text = exposition(registry).decode()
+    assert "ipvsctl_vrrp_state" in text
+    assert view.reads == 1
+
+
 def test_status_shows_role_vips_health_and_sync() -> None:
     doc = document(HaView(ha()), now=NOW)
     assert doc["ha"]["vrrp_state"] == "MASTER" and doc["ha"]["sync"][0]["running"] is True
