@@ -18,16 +18,19 @@ from collections.abc import Callable
 Handler = Callable[[int], None]  # called with the epoll event mask
 IN = select.EPOLLIN
 OUT = select.EPOLLOUT
+ONESHOT = select.EPOLLONESHOT
 BATCH = 1024
 
 
 class Poller:
-    __slots__ = ("_closed", "_epoll", "_handlers")
+    __slots__ = ("_arms", "_closed", "_epoll", "_handlers", "_once")
 
     def __init__(self) -> None:
         self._epoll = select.epoll()
         self._handlers: dict[int, Handler] = {}
         self._closed: set[int] = set()  # forgotten during the current batch
+        self._once: dict[int, int] = {}  # one-shot descriptors: their armed mask
+        self._arms = 0  # counts arming, so dispatch sees whether a handler armed again
 
     @property
     def busy(self) -> bool:
@@ -38,19 +41,39 @@ class Poller:
         self._handlers[fd] = handler
         self._epoll.register(fd, events)
 
+    def watch_once(self, fd: int, events: int, handler: Handler, registered: bool) -> None:
+        """Watch one-shot; `registered`: the descriptor is in the set already (a kept socket,
+        disarmed)."""
+        self._handlers[fd] = handler
+        mask = events | ONESHOT
+        self._once[fd] = mask
+        self._arms += 1
+        if registered:
+            self._epoll.modify(fd, mask)
+        else:
+            self._epoll.register(fd, mask)
+
     def modify(self, fd: int, events: int, handler: Handler) -> None:
         self._handlers[fd] = handler
+        once = self._once
+        if fd in once:
+            events |= ONESHOT
+            once[fd] = events
+            self._arms += 1
         self._epoll.modify(fd, events)
 
     def forget(self, fd: int) -> None:
-        """Before the socket is closed (closing drops it from the epoll set)."""
+        """Before the socket is closed (closing drops it from the epoll set) or kept idle
+        (a one-shot one: disarmed by the event its handler ended on)."""
         if self._handlers.pop(fd, None) is not None:
             self._closed.add(fd)
+            self._once.pop(fd, None)
 
     def dispatch(self) -> int:
         """Run the handler of every ready socket; how many there were."""
         handlers = self._handlers
         closed = self._closed
+        once = self._once
         seen = 0
         while handlers:
             closed.clear()
@@ -62,8 +85,16 @@ class Poller:
                 if fd in closed:
                     continue
                 handler = handlers.get(fd)
-                if handler is not None:
+                if handler is None:
+                    continue
+                mask = once.get(fd)
+                if mask is None:
                     handler(events)
+                    continue
+                arms = self._arms
+                handler(events)
+                if self._arms == arms and fd in once:  # still waiting, for the same thing
+                    self._epoll.modify(fd, mask)
             seen += len(ready)
             if len(ready) < BATCH:
                 break
@@ -72,3 +103,4 @@ class Poller:
     def close(self) -> None:
         self._epoll.close()
         self._handlers.clear()
+        self._once.clear()

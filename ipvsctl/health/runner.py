@@ -13,8 +13,9 @@
   collects what is done and aborts what is late, in batches (and collects once more after
   starting, for the checks a nearby target answered within connect()): the cost per check is
   a few C calls around the socket's own system calls.
-- In-flight checks are capped (open descriptors): a check that would exceed the cap is
-  skipped and counted, never queued.
+- In-flight checks are capped (open descriptors, less those of the idle TCP sockets kept
+  for the next checks, checkers/pool.py): a check that would exceed the cap is skipped and
+  counted, never queued.
 
 Under overload (more checks due than the loop can start, or a loop busy elsewhere) the
 runner sheds rate, never correctness:
@@ -51,6 +52,8 @@ from dataclasses import dataclass
 
 from ipvsctl.health.checkers import CHECKERS, Check, Context
 from ipvsctl.health.checkers.exec import settled
+from ipvsctl.health.checkers.pool import MOST as KEPT_SOCKETS
+from ipvsctl.health.checkers.pool import SocketPool
 from ipvsctl.health.poller import Poller
 from ipvsctl.health.target import CheckTarget, Probe
 
@@ -96,13 +99,20 @@ class _Slot:
         self.done = functools.partial(done, self)  # once per target, not once per check
 
 
-def max_in_flight() -> int:
+def descriptors() -> int:
     """Raise the soft descriptor limit to the hard one; what remains after a reserve."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and soft < hard:
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         soft = hard
-    return max(16, soft - RESERVED_FDS)
+    return max(0, soft - RESERVED_FDS)
+
+
+def split_descriptors(budget: int) -> tuple[int, int]:
+    """(checks in flight, idle sockets kept) out of `budget` descriptors: the kept ones get
+    a quarter at the most."""
+    kept = min(KEPT_SOCKETS, budget // 4)
+    return max(16, budget - kept), kept
 
 
 Deadline = tuple[float, float, _Slot, Check]  # check clock, loop clock (the hard bound)
@@ -111,14 +121,16 @@ Deadline = tuple[float, float, _Slot, Check]  # check clock, loop clock (the har
 class Runner:
     def __init__(self, loop: asyncio.AbstractEventLoop, report: Report, *,
                  rng: random.Random | None = None, in_flight: int | None = None,
-                 timed: Timed | None = None) -> None:
+                 kept: int | None = None, timed: Timed | None = None) -> None:
         self._loop = loop
         self._report = report
         self._timed = timed
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not secrets)
-        self._cap = in_flight if in_flight is not None else max_in_flight()
+        cap, most_kept = split_descriptors(descriptors())
+        self._cap = in_flight if in_flight is not None else cap
         self._poller = Poller()
-        self._ctx = Context(loop, self._poller)
+        self._pool = SocketPool(kept if kept is not None else most_kept)
+        self._ctx = Context(loop, self._poller, self._pool)
         self._slots: dict[CheckTarget, _Slot] = {}
         self._starts: list[tuple[float, int, _Slot]] = []
         # Deadlines on the check clock (loop time less stalled time) and the hard bounds on
@@ -211,6 +223,7 @@ class Runner:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        self._pool.close()
         self._poller.close()
 
     # ---- scheduling ------------------------------------------------------------------------

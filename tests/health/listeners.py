@@ -61,6 +61,7 @@ class Http:
     body: bytes = b"ok\n"
     chunked: bool = False
     silent: bool = False  # accept and never answer (a hung application)
+    pause: float = 0.0  # send the response in two parts, this far apart
     requests: list[bytes] = field(default_factory=list)
     sni: list[str | None] = field(default_factory=list)
 
@@ -158,7 +159,13 @@ class Listeners:
             if http.silent:
                 time.sleep(5)
                 return
-            conn.sendall(http.response())
+            response = http.response()
+            if http.pause:
+                half = len(response) // 2
+                conn.sendall(response[:half])
+                time.sleep(http.pause)
+                response = response[half:]
+            conn.sendall(response)
 
     def _echo(self, sock: socket.socket, reply: Callable[[bytes], bytes]) -> None:
         while not self._stop.is_set():

@@ -12,6 +12,7 @@ import struct
 from collections.abc import Callable
 from typing import ClassVar
 
+from ipvsctl.health.checkers.pool import Key, SocketPool
 from ipvsctl.health.poller import Poller
 from ipvsctl.health.target import Probe
 
@@ -28,13 +29,15 @@ _SOL_SOCKET, _SO_LINGER = socket.SOL_SOCKET, socket.SO_LINGER
 
 
 class Context:
-    """The runner's loop and poller, handed to every check."""
+    """The runner's loop, poller and kept sockets, handed to every check."""
 
-    __slots__ = ("loop", "poller")
+    __slots__ = ("loop", "poller", "pool")
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, poller: Poller) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, poller: Poller,
+                 pool: SocketPool | None = None) -> None:
         self.loop = loop
         self.poller = poller
+        self.pool = pool if pool is not None else SocketPool()
 
 
 class Check:
@@ -68,9 +71,11 @@ class SocketCheck(Check):
     """A check over one socket, from the director's source address and mark when given.
 
     The socket is the C-level _socket.socket: socket.socket's Python __init__ and close()
-    wrappers were a tenth of a TCP check's cost, for nothing a check uses."""
+    wrappers were a tenth of a TCP check's cost, for nothing a check uses. A TCP socket comes
+    from the context's pool when one is idle and goes back to it when its check succeeded
+    (pool.py); otherwise it is closed with a reset."""
 
-    __slots__ = ("dest", "fd", "sock")
+    __slots__ = ("dest", "fd", "keep", "kept", "sock")
     kind: ClassVar[int] = socket.SOCK_STREAM
 
     def __init__(self, ctx: Context, probe: Probe, done: Done) -> None:
@@ -94,6 +99,16 @@ class SocketCheck(Check):
         probe = self.probe
         family = _INET6 if ":" in self.dest[0] else _INET
         stream = self.kind == _STREAM
+        self.kept = False
+        if stream:
+            key: Key = (family, probe.mark, probe.source)
+            self.keep = key
+            kept = self.ctx.pool.take(key)
+            if kept is not None:
+                self.kept = True
+                self.sock = kept
+                self.fd = kept.fileno()
+                return kept
         sock = _socket.socket(family, _STREAM_FLAGS if stream else self.kind | _FLAGS)
         self.sock = sock
         self.fd = sock.fileno()
@@ -114,13 +129,26 @@ class SocketCheck(Check):
             self.ctx.poller.forget(self.fd)
             sock.close()
 
+    def finish(self, ok: bool, detail: str) -> None:
+        done, self.done = self.done, None
+        sock = self.sock
+        if sock is not None:
+            self.sock = None
+            self.ctx.poller.forget(self.fd)
+            # Kept only after a success, and only the plain socket (not one wrapped in TLS).
+            if not (ok and sock.__class__ is _socket.socket and self.kind == _STREAM
+                    and self.ctx.pool.give(self.keep, sock)):
+                sock.close()
+        if done is not None:
+            done(ok, detail)
+
     def connect(self, then: Callable[[int], None]) -> None:
         """Connect without blocking; `then` runs once the socket is writable."""
         sock = self.open()
         self.stage = "connecting"
         err = sock.connect_ex(self.dest)
         if err == 0 or err == EINPROGRESS:
-            self.ctx.poller.watch(self.fd, OUT, then)
+            self.ctx.poller.watch_once(self.fd, OUT, then, self.kept)
         else:
             self.finish(False, strerror(err))
 
