@@ -206,16 +206,19 @@ def measure(net: Net, n: int, pids: list[int], warmup: float, window: float,
 
 # ---- ipvsctl -------------------------------------------------------------------------------
 
-def run_ipvsctl(net: Net, n: int, kind: str, warmup: float, window: float) -> dict[str, Any]:
+def run_ipvsctl(net: Net, n: int, kind: str, warmup: float, window: float,
+                kept: bool = True) -> dict[str, Any]:
+    """`kept=False`: every check on a fresh socket (the runner before its socket pool), the
+    same-run baseline for what keeping sockets saves."""
     argv = ["ip", "netns", "exec", net.checker, sys.executable, str(Path(__file__).resolve()),
-            "--worker", kind, "--targets", str(n)]
+            "--worker", kind, "--targets", str(n), *([] if kept else ["--fresh"])]
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert proc.stdin is not None and proc.stdout is not None
     try:
         ready = proc.stdout.readline()  # after its imports (seconds, under emulation)
         if ready.strip() != "ready":
             raise SystemExit(f"the ipvsctl worker did not start: {ready!r}")
-        say(f"ipvsctl: checking {n} real servers ({kind})")
+        say(f"ipvsctl{'' if kept else ' (fresh sockets)'}: checking {n} real servers ({kind})")
 
         def counted() -> dict[str, Any]:
             assert proc.stdin is not None and proc.stdout is not None
@@ -233,7 +236,7 @@ def run_ipvsctl(net: Net, n: int, kind: str, warmup: float, window: float) -> di
     return figures
 
 
-def worker(kind: str, n: int) -> None:
+def worker(kind: str, n: int, fresh: bool) -> None:
     """The ipvsctl side, inside the checker namespace: runner + state machine, N targets."""
     from ipvsctl.health import HttpCheck, Probe, TcpCheck, Tracker
     from ipvsctl.health.runner import Runner
@@ -251,7 +254,7 @@ def worker(kind: str, n: int) -> None:
 
     async def main() -> dict[str, Any]:
         loop = asyncio.get_running_loop()
-        runner = Runner(loop, report)
+        runner = Runner(loop, report, kept=0 if fresh else None)
 
         def figures() -> dict[str, Any]:
             c = runner.counters
@@ -328,6 +331,10 @@ def run_keepalived(net: Net, n: int, kind: str, warmup: float, window: float, wo
 
 # ---- the driver ----------------------------------------------------------------------------
 
+def against(ours: dict[str, Any], theirs: dict[str, Any], key: str) -> float | None:
+    return (round(ours[key] / theirs[key], 2) if ours.get(key) and theirs.get(key) else None)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="1000,10000")
@@ -338,12 +345,14 @@ def main() -> None:
     parser.add_argument("--json")
     parser.add_argument("--keep", help="keep the work files (configs, logs) in this folder")
     parser.add_argument("--tools", default="ipvsctl,keepalived",
-                        help="ipvsctl alone runs without IPVS (profiling on any host)")
+                        help="ipvsctl alone runs without IPVS (profiling on any host); "
+                             "ipvsctl-fresh adds the runner without kept sockets")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--targets", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--fresh", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        worker(args.worker, args.targets)
+        worker(args.worker, args.targets, args.fresh)
         return
     tools = args.tools.split(",")
     for tool in ("/usr/sbin/keepalived", "/usr/sbin/nginx"):
@@ -354,7 +363,7 @@ def main() -> None:
                                "window_s": args.window, "runs": []}
     print(f"# check cost, kernel {platform.release()}, {os.cpu_count()} CPUs, "
           f"window {args.window:g} s after {args.warmup:g} s warm-up")
-    print(f"{'N':>6} {'type':5} {'tool':10} {'rate/s':>8} {'of N':>6} {'CPU s/1000':>10} "
+    print(f"{'N':>6} {'type':5} {'tool':13} {'rate/s':>8} {'of N':>6} {'CPU s/1000':>10} "
           f"{'ratio':>6} {'machine/1000':>12} {'ratio':>6}")
     for n in (int(s) for s in args.sizes.split(",")):
         for kind in args.types.split(","):
@@ -365,6 +374,8 @@ def main() -> None:
                 server = nginx(net, work)
                 try:
                     ours = run_ipvsctl(net, n, kind, args.warmup, args.window)
+                    fresh = (run_ipvsctl(net, n, kind, args.warmup, args.window, kept=False)
+                             if "ipvsctl-fresh" in tools else None)
                     theirs = (run_keepalived(net, n, kind, args.warmup, args.window, work)
                               if "keepalived" in tools else
                               {"rate": 0.0, "cpu_per_1000": None, "checks": 0})
@@ -382,17 +393,22 @@ def main() -> None:
                        else None)
             results["runs"].append({"n": n, "type": kind, "ipvsctl": ours,
                                     "keepalived": theirs, "cpu_ratio": ratio,
-                                    "machine_cpu_ratio": machine})
+                                    "machine_cpu_ratio": machine,
+                                    **({"ipvsctl_fresh": fresh} if fresh else {})})
             print(f"# ipvsctl runner: {ours['worker']}", flush=True)
             print(f"# ipvsctl in the window: {ours.get('window_counters')}, lag at its end "
                   f"{ours.get('lag_s')} s", flush=True)
-            for tool, fig in (("ipvsctl", ours), ("keepalived", theirs)):
-                mine = tool == "ipvsctl"
-                print(f"{n:>6} {kind:5} {tool:10} {fig['rate']:>8} "
+            rows = [("ipvsctl", ours, ratio, machine)]
+            if fresh:
+                print(f"# ipvsctl-fresh runner: {fresh['worker']}", flush=True)
+                rows.append(("ipvsctl-fresh", fresh, against(fresh, theirs, "cpu_per_1000"),
+                             against(fresh, theirs, "machine_cpu_per_1000")))
+            rows.append(("keepalived", theirs, 1.0, 1.0))
+            for tool, fig, cpu, whole in rows:
+                print(f"{n:>6} {kind:5} {tool:13} {fig['rate']:>8} "
                       f"{fig['rate'] / n:>6.2f} {fig['cpu_per_1000'] or 0:>10.4f} "
-                      f"{(ratio if mine else 1.0) or 0:>6} "
-                      f"{fig.get('machine_cpu_per_1000') or 0:>12.4f} "
-                      f"{(machine if mine else 1.0) or 0:>6}", flush=True)
+                      f"{cpu or 0:>6} {fig.get('machine_cpu_per_1000') or 0:>12.4f} "
+                      f"{whole or 0:>6}", flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
 
