@@ -34,10 +34,10 @@ class Context:
     __slots__ = ("loop", "poller", "pool")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, poller: Poller,
-                 pool: SocketPool | None = None) -> None:
+                 pool: SocketPool) -> None:
         self.loop = loop
         self.poller = poller
-        self.pool = pool if pool is not None else SocketPool()
+        self.pool = pool
 
 
 class Check:
@@ -85,6 +85,7 @@ class SocketCheck(Check):
         self.done: Done | None = done
         self.stage = "starting"
         self.sock: _socket.socket | None = None
+        self.keep: Key | None = None  # the pool's key, for a stream socket
         self.fd = -1
         self.dest = probe.target.destination
         try:
@@ -101,8 +102,7 @@ class SocketCheck(Check):
         stream = self.kind == _STREAM
         self.kept = False
         if stream:
-            key: Key = (family, probe.mark, probe.source)
-            self.keep = key
+            key = self.keep = (family, probe.mark, probe.source)
             kept = self.ctx.pool.take(key)
             if kept is not None:
                 self.kept = True
@@ -131,14 +131,14 @@ class SocketCheck(Check):
 
     def finish(self, ok: bool, detail: str) -> None:
         done, self.done = self.done, None
-        sock = self.sock
-        if sock is not None:
-            self.sock = None
+        sock, keep = self.sock, self.keep
+        # Kept only after a success, and only the plain socket (not one wrapped in TLS);
+        # release() closes whatever was not kept.
+        if ok and keep is not None and sock is not None and sock.__class__ is _socket.socket:
             self.ctx.poller.forget(self.fd)
-            # Kept only after a success, and only the plain socket (not one wrapped in TLS).
-            if not (ok and sock.__class__ is _socket.socket and self.kind == _STREAM
-                    and self.ctx.pool.give(self.keep, sock)):
-                sock.close()
+            if self.ctx.pool.give(keep, sock):
+                self.sock = None
+        self.release()
         if done is not None:
             done(ok, detail)
 
