@@ -159,6 +159,27 @@ def machine_busy() -> float:
     return (sum(fields[:8]) - fields[3] - fields[4]) / TICKS
 
 
+def settle(most: float = 120.0, quiet: float = 0.1) -> float:
+    """Wait until the machine is quiet (under `quiet` of one CPU busy over 2 s) or `most`
+    seconds have passed; how long that took. A namespace torn down after a run is cleaned
+    up by the kernel afterwards (keepalived's 10,000 real servers in IPVS, every socket):
+    under emulation that takes tens of seconds and would be charged to the next run."""
+    start = end = time.monotonic()
+    end += most
+    while time.monotonic() < end:
+        busy, t = machine_busy(), time.monotonic()
+        time.sleep(2)
+        if machine_busy() - busy < quiet * (time.monotonic() - t):
+            break
+    return round(time.monotonic() - start, 1)
+
+
+def quiet() -> float:
+    waited = settle()
+    say(f"machine quiet after {waited:g} s")
+    return waited
+
+
 def warm_up(net: Net, n: int, most: float) -> float:
     """Wait until the targets see the full rate (90% of N per second over 2 s) or `most`
     seconds have passed; the last rate seen."""
@@ -373,12 +394,19 @@ def main() -> None:
                 net.build()
                 server = nginx(net, work)
                 try:
-                    ours = run_ipvsctl(net, n, kind, args.warmup, args.window)
-                    fresh = (run_ipvsctl(net, n, kind, args.warmup, args.window, kept=False)
-                             if "ipvsctl-fresh" in tools else None)
-                    theirs = (run_keepalived(net, n, kind, args.warmup, args.window, work)
-                              if "keepalived" in tools else
-                              {"rate": 0.0, "cpu_per_1000": None, "checks": 0})
+                    waited = quiet()
+                    ours = {**run_ipvsctl(net, n, kind, args.warmup, args.window),
+                            "settled_s": waited}
+                    fresh = None
+                    if "ipvsctl-fresh" in tools:
+                        waited = quiet()
+                        fresh = {**run_ipvsctl(net, n, kind, args.warmup, args.window,
+                                               kept=False), "settled_s": waited}
+                    theirs: dict[str, Any] = {"rate": 0.0, "cpu_per_1000": None, "checks": 0}
+                    if "keepalived" in tools:
+                        waited = quiet()
+                        theirs = {**run_keepalived(net, n, kind, args.warmup, args.window,
+                                                   work), "settled_s": waited}
                 finally:
                     server.terminate()
                     server.wait(30)
