@@ -162,8 +162,8 @@ def machine_busy() -> float:
 def settle(most: float = 120.0, quiet: float = 0.1) -> float:
     """Wait until the machine is quiet (under `quiet` of one CPU busy over 2 s) or `most`
     seconds have passed; how long that took. A namespace torn down after a run is cleaned
-    up by the kernel afterwards (keepalived's 10,000 real servers in IPVS, every socket):
-    under emulation that takes tens of seconds and would be charged to the next run."""
+    up by the kernel afterwards (keepalived's 10,000 real servers in IPVS, every socket),
+    which would be charged to the next run. In the 2026-12-03 VM runs the wait was 2-4 s."""
     start = end = time.monotonic()
     end += most
     while time.monotonic() < end:
