@@ -3,8 +3,6 @@ threads beside the file's, the status screen and the exposition (promtool checks
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -37,33 +35,6 @@ def test_the_role_is_the_hooks_record_and_unknown_without_one() -> None:
     assert read_role("d1") == ("unknown", None)
     role_path("d1").write_text('{"state": "PRIMARY"}')
     assert read_role("d1") == ("unknown", None)
-
-
-def test_a_hook_forked_earlier_never_replaces_a_later_ones_record() -> None:
-    """keepalived's hooks run concurrently: BACKUP then MASTER, and the BACKUP hook finishes
-    last. Its word is older (forked first), so the record keeps MASTER."""
-    event = ["INSTANCE", "ipvsctl"]
-    record("d1", "d1", [*event, "MASTER", "250"], now=NOW, place=(200, 5))
-    record("d1", "d1", [*event, "BACKUP", "240"], now=NOW + 1, place=(100, 9))
-    assert read_role("d1") == ("MASTER", NOW)
-    record("d1", "d1", [*event, "BACKUP", "240"], now=NOW + 1, place=(200, 4))  # same tick
-    assert read_role("d1") == ("MASTER", NOW)
-    record("d1", "d1", [*event, "STOP", "0"], now=NOW + 2, place=(200, 6))
-    assert read_role("d1") == ("STOP", NOW + 2)
-    role_path("d1").write_text('{"state": "MASTER", "at": 1}')  # an older ipvsctl's record
-    record("d1", "d1", [*event, "FAULT", "0"], now=NOW + 3, place=(1, 1))
-    assert read_role("d1") == ("FAULT", NOW + 3)
-
-
-def test_a_hooks_place_is_its_fork_order() -> None:
-    """Two processes started one after the other: the second's place is later."""
-    program = [sys.executable, "-c",
-               "from ipvsctl.ha.notify import forked; print(*forked())"]
-    places = [tuple(int(v) for v in subprocess.run(
-        program, capture_output=True, text=True, check=True).stdout.split())
-        for _ in range(2)]
-    assert places[0] < places[1], places
-    assert places[0][1] != places[1][1]
 
 
 def test_local_addresses_by_bind() -> None:
