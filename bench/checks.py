@@ -164,8 +164,8 @@ def settle(most: float = 120.0, quiet: float = 0.1) -> float:
     seconds have passed; how long that took. A namespace torn down after a run is cleaned
     up by the kernel afterwards (keepalived's 10,000 real servers in IPVS, every socket),
     which would be charged to the next run. In the 2026-12-03 VM runs the wait was 2-4 s."""
-    start = end = time.monotonic()
-    end += most
+    start = time.monotonic()
+    end = start + most
     while time.monotonic() < end:
         busy, t = machine_busy(), time.monotonic()
         time.sleep(2)
@@ -414,11 +414,8 @@ def main() -> None:
                 net.teardown()
                 if not args.keep:
                     shutil.rmtree(work, ignore_errors=True)
-            ratio = (round(ours["cpu_per_1000"] / theirs["cpu_per_1000"], 2)
-                     if ours["cpu_per_1000"] and theirs["cpu_per_1000"] else None)
-            machine = (round(ours["machine_cpu_per_1000"] / theirs["machine_cpu_per_1000"], 2)
-                       if ours["machine_cpu_per_1000"] and theirs.get("machine_cpu_per_1000")
-                       else None)
+            ratio = against(ours, theirs, "cpu_per_1000")
+            machine = against(ours, theirs, "machine_cpu_per_1000")
             results["runs"].append({"n": n, "type": kind, "ipvsctl": ours,
                                     "keepalived": theirs, "cpu_ratio": ratio,
                                     "machine_cpu_ratio": machine,
